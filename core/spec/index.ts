@@ -1,3 +1,5 @@
+export * from './catalog';
 export * from './errors';
+export * from './json-schema';
 export * from './load';
 export * from './schema';

@@ -120,13 +120,29 @@ const trainerSchema = z.strictObject({
   hyperparameters: z.record(z.string(), hyperparameterValue).default({}),
 });
 
-const thresholdSchema = z.strictObject({
-  min: z.number({ error: 'expected a number' }).optional(),
-  max: z.number({ error: 'expected a number' }).optional(),
-});
+const threshold = (value: z.ZodNumber) =>
+  z.strictObject({ min: value.optional(), max: value.optional() }).optional();
+const rate = () => between(0, 1);
+const nonNegative = () => {
+  const message = 'expected a number of 0 or more';
+  return z.number({ error: message }).min(0, message);
+};
 
 const gateSchema = z.strictObject({
-  metrics: z.record(z.string(), thresholdSchema).default({}),
+  /** Thresholds the candidate must meet; which metrics apply depends on the task (METRICS_BY_TASK). */
+  metrics: z
+    .strictObject({
+      accuracy: threshold(rate()),
+      f1: threshold(rate()),
+      auc: threshold(rate()),
+      logloss: threshold(nonNegative()),
+      rmse: threshold(nonNegative()),
+      mae: threshold(nonNegative()),
+      r2: threshold(
+        z.number({ error: 'expected a number of at most 1' }).max(1, 'expected a number of at most 1'),
+      ),
+    })
+    .default({}),
   championMargin: between(0, 1).default(0),
 });
 
@@ -145,8 +161,6 @@ const inputSchema = z.strictObject({
   maxRejectRate: between(0, 1).default(0.05),
   unknownColumns: z.enum(['keep', 'drop'], { error: 'expected keep or drop' }).default('drop'),
 });
-
-const RATE_METRICS = new Set(['accuracy', 'f1', 'auc', 'r2']);
 
 export const pipelineSpecSchema = z
   .strictObject({
@@ -301,25 +315,13 @@ export const pipelineSpecSchema = z
     });
 
     const allowed: readonly string[] = METRICS_BY_TASK[spec.target.task];
-    for (const [metric, threshold] of Object.entries(spec.gate.metrics)) {
-      if (!allowed.includes(metric)) {
+    for (const [metric, bounds] of Object.entries(spec.gate.metrics)) {
+      if (bounds !== undefined && !allowed.includes(metric)) {
         ctx.addIssue({
           code: 'custom',
           path: ['gate', 'metrics', metric],
-          message: `unknown metric for a ${spec.target.task} task; expected one of ${allowed.join(', ')}`,
+          message: `not a metric of a ${spec.target.task} task; expected one of ${allowed.join(', ')}`,
         });
-        continue;
-      }
-      for (const bound of ['min', 'max'] as const) {
-        const v = threshold[bound];
-        if (v !== undefined && RATE_METRICS.has(metric) && (v < 0 || v > 1) && !(metric === 'r2' && v < 0)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['gate', 'metrics', metric, bound],
-            message: 'expected a number between 0 and 1',
-            input: v,
-          });
-        }
       }
     }
   });

@@ -1,0 +1,68 @@
+// Per-pipeline resources generated from pipelines/*.yml, so a new use case needs only a spec file:
+// a Glue table over its curated data (partition projection: no crawler run per ingest) and a
+// SageMaker model package group. Resolved by serverless.yml through `${file(./infra/pipelines.js):resources}`.
+require('tsx/cjs');
+const { join } = require('node:path');
+const { loadSpecs } = require('../core/spec/load.ts');
+const { glueColumnType } = require('../core/spec/catalog.ts');
+
+const logicalName = (pipeline) => pipeline.replace(/(^|-)([a-z0-9])/g, (_, __, c) => c.toUpperCase());
+
+module.exports.resources = async ({ resolveVariable }) => {
+  const names = await resolveVariable('self:custom.names');
+  const stage = await resolveVariable('sls:stage');
+  const service = await resolveVariable('self:service');
+  const specs = loadSpecs(join(__dirname, '..', 'pipelines'));
+  const resources = {};
+  for (const spec of specs.values()) {
+    const id = logicalName(spec.name);
+    const table = `curated_${spec.name.replace(/-/g, '_')}`;
+    const location = `s3://${names.curatedBucket}/curated/${spec.name}/`;
+    resources[`CuratedTable${id}`] = {
+      Type: 'AWS::Glue::Table',
+      DependsOn: ['GlueDatabase'],
+      Properties: {
+        CatalogId: { Ref: 'AWS::AccountId' },
+        DatabaseName: names.glueDatabase,
+        TableInput: {
+          Name: table,
+          Description: spec.description ?? `curated data of ${spec.name}`,
+          TableType: 'EXTERNAL_TABLE',
+          PartitionKeys: [
+            { Name: 'ingest', Type: 'string' },
+            { Name: 'split', Type: 'string' },
+          ],
+          Parameters: {
+            classification: 'parquet',
+            'projection.enabled': 'true',
+            // Ingest ids are content hashes: injected, so each query names the ingest it reads.
+            'projection.ingest.type': 'injected',
+            'projection.split.type': 'enum',
+            'projection.split.values': 'train,validation,test',
+            'storage.location.template': `${location}ingest=\${ingest}/split=\${split}/`,
+          },
+          StorageDescriptor: {
+            Location: location,
+            Columns: Object.entries(spec.columns).map(([name, column]) => ({
+              Name: name.toLowerCase(),
+              Type: glueColumnType(column.type),
+            })),
+            InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+            OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+            SerdeInfo: {
+              SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+            },
+          },
+        },
+      },
+    };
+    resources[`ModelPackageGroup${id}`] = {
+      Type: 'AWS::SageMaker::ModelPackageGroup',
+      Properties: {
+        ModelPackageGroupName: `${service}-${stage}-${spec.name}`,
+        ModelPackageGroupDescription: `${spec.name} models (${spec.target.task}) trained by mlpipe, stage ${stage}`,
+      },
+    };
+  }
+  return resources;
+};

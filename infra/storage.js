@@ -1,0 +1,95 @@
+// The three data buckets share one hardened shape; only their lifecycle rules differ.
+// Resolved by serverless.yml through `${file(./infra/storage.js):resources}`.
+
+const tlsOnlyPolicy = (bucketLogicalId) => ({
+  Type: 'AWS::S3::BucketPolicy',
+  Properties: {
+    Bucket: { Ref: bucketLogicalId },
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          // https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html#transit
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: [
+            { 'Fn::GetAtt': [bucketLogicalId, 'Arn'] },
+            { 'Fn::Sub': `\${${bucketLogicalId}.Arn}/*` },
+          ],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    },
+  },
+});
+
+const expire = (id, prefix, days) => ({ Id: id, Status: 'Enabled', Prefix: prefix, ExpirationInDays: days });
+
+const bucket = (name, deletionPolicy, rules, extra = {}) => ({
+  Type: 'AWS::S3::Bucket',
+  DeletionPolicy: deletionPolicy,
+  UpdateReplacePolicy: deletionPolicy,
+  Properties: {
+    BucketName: name,
+    BucketEncryption: {
+      ServerSideEncryptionConfiguration: [
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true },
+      ],
+    },
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    VersioningConfiguration: { Status: 'Enabled' },
+    LifecycleConfiguration: { Rules: rules },
+    ...extra,
+  },
+});
+
+module.exports.resources = async ({ resolveVariable }) => {
+  const p = async (name) => resolveVariable(`param:${name}`);
+  const names = await resolveVariable('self:custom.names');
+  const deletion = await p('dataDeletionPolicy');
+  const rawDays = Number(await p('rawRetentionDays'));
+  const quarantineDays = Number(await p('quarantineRetentionDays'));
+  const noncurrentDays = Number(await p('noncurrentRetentionDays'));
+  const noncurrent = {
+    Id: 'expire-noncurrent-versions',
+    Status: 'Enabled',
+    NoncurrentVersionExpiration: { NoncurrentDays: noncurrentDays },
+  };
+  const abortUploads = {
+    Id: 'abort-incomplete-uploads',
+    Status: 'Enabled',
+    AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+  };
+  return {
+    RawBucket: bucket(names.rawBucket, deletion, [
+      expire('expire-incoming', 'incoming/', rawDays),
+      expire('expire-quarantine', 'quarantine/', quarantineDays),
+      expire('expire-batch-input', 'batch-input/', rawDays),
+      noncurrent,
+      abortUploads,
+    ]),
+    RawBucketPolicy: tlsOnlyPolicy('RawBucket'),
+    CuratedBucket: bucket(names.curatedBucket, deletion, [
+      expire('expire-quarantine', 'quarantine/', quarantineDays),
+      noncurrent,
+      abortUploads,
+    ]),
+    CuratedBucketPolicy: tlsOnlyPolicy('CuratedBucket'),
+    // Models, evaluations, reports and deployment records. Versioned: the versions of
+    // deployments/<pipeline>/live.json ARE the deployment history, so they are never expired.
+    ArtifactsBucket: bucket(names.artifactsBucket, 'Retain', [
+      expire('expire-athena-results', 'athena-results/', 7),
+      { ...noncurrent, Id: 'expire-noncurrent-except-deployments', Prefix: 'models/' },
+      abortUploads,
+    ]),
+    ArtifactsBucketPolicy: tlsOnlyPolicy('ArtifactsBucket'),
+  };
+};
