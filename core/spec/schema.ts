@@ -27,6 +27,10 @@ export const METRICS_BY_TASK = {
   binary: ['accuracy', 'f1', 'logloss', 'auc'],
   multiclass: ['accuracy', 'f1', 'logloss'],
 } as const;
+export const ALL_METRICS = ['accuracy', 'f1', 'logloss', 'auc', 'rmse', 'mae', 'r2'] as const;
+export type MetricName = (typeof ALL_METRICS)[number];
+/** What a candidate is compared with the champion on when the spec does not say. */
+export const HEADLINE_METRIC = { regression: 'r2', binary: 'auc', multiclass: 'accuracy' } as const;
 /** Metrics where smaller is better; the gate and the champion comparison flip for these. */
 export const LOWER_IS_BETTER = ['rmse', 'mae', 'logloss'] as const;
 
@@ -144,6 +148,8 @@ const gateSchema = z.strictObject({
     })
     .default({}),
   championMargin: between(0, 1).default(0),
+  /** The metric a candidate is compared with the champion on; the task's headline metric by default. */
+  compareOn: z.enum(ALL_METRICS, { error: `expected one of ${ALL_METRICS.join(', ')}` }).optional(),
 });
 
 const deploymentSchema = z.strictObject({
@@ -315,6 +321,13 @@ export const pipelineSpecSchema = z
     });
 
     const allowed: readonly string[] = METRICS_BY_TASK[spec.target.task];
+    if (spec.gate.compareOn && !allowed.includes(spec.gate.compareOn)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gate', 'compareOn'],
+        message: `not a metric of a ${spec.target.task} task; expected one of ${allowed.join(', ')}`,
+      });
+    }
     for (const [metric, bounds] of Object.entries(spec.gate.metrics)) {
       if (bounds !== undefined && !allowed.includes(metric)) {
         ctx.addIssue({
