@@ -1,2 +1,3 @@
 export * from './notification';
 export * from './run-state';
+export * from './training-job';
