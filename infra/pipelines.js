@@ -5,6 +5,7 @@ require('tsx/cjs');
 const { join } = require('node:path');
 const { loadSpecs } = require('../core/spec/load.ts');
 const { glueColumnType } = require('../core/spec/catalog.ts');
+const { CANARY_METRICS, canaryAlarmNames, canaryDimensions } = require('../core/deployment/canary.ts');
 
 const logicalName = (pipeline) => pipeline.replace(/(^|-)([a-z0-9])/g, (_, __, c) => c.toUpperCase());
 
@@ -12,6 +13,8 @@ module.exports.resources = async ({ resolveVariable }) => {
   const names = await resolveVariable('self:custom.names');
   const stage = await resolveVariable('sls:stage');
   const service = await resolveVariable('self:service');
+  const errorRate = Number(await resolveVariable('param:alarmErrorRate'));
+  const latencyP99Ms = Number(await resolveVariable('param:alarmLatencyP99Ms'));
   const specs = loadSpecs(join(__dirname, '..', 'pipelines'));
   const resources = {};
   for (const spec of specs.values()) {
@@ -63,6 +66,39 @@ module.exports.resources = async ({ resolveVariable }) => {
         ModelPackageGroupDescription: `${spec.name} models (${spec.target.task}) trained by mlpipe, stage ${stage}`,
       },
     };
+    // The challenger's own alarms: the judge step promotes or rolls back on them after the canary
+    // window. Missing data is not breaching, so a canary without traffic is not rolled back.
+    const alarms = canaryAlarmNames(`${service}-${stage}`, spec.name);
+    const challengerAlarm = (name, metric, statistic, threshold, description) => ({
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: name,
+        AlarmDescription: description,
+        Namespace: CANARY_METRICS.namespace,
+        MetricName: metric,
+        Dimensions: canaryDimensions(spec.name, 'challenger').map((d) => ({ ...d })),
+        ...statistic,
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    });
+    resources[`ChallengerErrorsAlarm${id}`] = challengerAlarm(
+      alarms.errors,
+      CANARY_METRICS.errorRate,
+      { Statistic: 'Average' },
+      errorRate,
+      `${spec.name}: the challenger fails more than ${errorRate * 100}% of the records it scores`,
+    );
+    resources[`ChallengerLatencyAlarm${id}`] = challengerAlarm(
+      alarms.latency,
+      CANARY_METRICS.latency,
+      { ExtendedStatistic: 'p99' },
+      latencyP99Ms,
+      `${spec.name}: the challenger's p99 batch latency is above ${latencyP99Ms} ms`,
+    );
   }
   return resources;
 };

@@ -145,3 +145,4 @@ export const chooseVariant = (record: DeploymentRecord, id: string): Variant => 
   if (!record.champion || challenger.weight >= 1) return 'challenger';
   return fnv1a(`${record.pipeline}\u0000${id}`) / 2 ** 32 < challenger.weight ? 'challenger' : 'champion';
 };
+export * from './canary';

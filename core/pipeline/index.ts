@@ -1,3 +1,4 @@
 export * from './notification';
+export * from './registration';
 export * from './run-state';
 export * from './training-job';

@@ -28,13 +28,16 @@ const statements = (t: CfnTemplate): { where: string; statement: Statement }[] =
   return found;
 };
 
+/** `*Name` properties that refer to something else rather than name the resource itself. */
+const NOT_PHYSICAL = new Set(['DatabaseName', 'MetricName']);
+
 /** Physical names: every `*Name` property, and Glue tables qualified by their database. */
 const physicalNames = (t: CfnTemplate): string[] => {
   const names: string[] = [];
   for (const r of Object.values(t.Resources)) {
     const p = r.Properties ?? {};
     for (const [k, v] of Object.entries(p))
-      if (k.endsWith('Name') && typeof v === 'string' && k !== 'DatabaseName') names.push(`${r.Type}:${v}`);
+      if (k.endsWith('Name') && typeof v === 'string' && !NOT_PHYSICAL.has(k)) names.push(`${r.Type}:${v}`);
     const dbInput = p.DatabaseInput as { Name?: string } | undefined;
     if (dbInput?.Name) names.push(`${r.Type}:${dbInput.Name}`);
     const tableInput = p.TableInput as { Name?: string } | undefined;
@@ -219,4 +222,31 @@ describe('serverless package for every stage, offline and without AWS credential
       expect(physicalNames(t)).toContain(`AWS::SageMaker::ModelPackageGroup:mlpipe-dev-${pipeline}`);
     }
   });
+
+  it.each(['dev', 'prod'])(
+    'declares the challenger alarms of every pipeline with the %s thresholds, silent without traffic',
+    (stage) => {
+      const t = tpl(stage);
+      const expected = stage === 'prod' ? { errors: 0.01, latency: 250 } : { errors: 0.05, latency: 500 };
+      for (const pipeline of ['penguins', 'cars', 'flights']) {
+        const alarm = (name: string) =>
+          Object.values(t.Resources).find(
+            (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.AlarmName === name,
+          )?.Properties;
+        expect(alarm(`mlpipe-${stage}-${pipeline}-challenger-errors`)).toMatchObject({
+          MetricName: 'InferenceErrorRate',
+          Dimensions: [
+            { Name: 'pipeline', Value: pipeline },
+            { Name: 'variant', Value: 'challenger' },
+          ],
+          Threshold: expected.errors,
+          TreatMissingData: 'notBreaching',
+        });
+        expect(alarm(`mlpipe-${stage}-${pipeline}-challenger-latency`)).toMatchObject({
+          ExtendedStatistic: 'p99',
+          Threshold: expected.latency,
+        });
+      }
+    },
+  );
 });
