@@ -1,3 +1,4 @@
+export * from './approval';
 export * from './notification';
 export * from './registration';
 export * from './run-state';
