@@ -3,3 +3,4 @@ export * from './errors';
 export * from './json-schema';
 export * from './load';
 export * from './schema';
+export * from './target';
