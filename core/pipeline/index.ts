@@ -1,4 +1,5 @@
 export * from './approval';
+export * from './evaluation';
 export * from './notification';
 export * from './registration';
 export * from './run-state';
