@@ -41,6 +41,8 @@ describe('following an execution', () => {
         type: 'TaskFailed',
         timestamp: at(5),
         taskFailedEventDetails: {
+          resourceType: 'sagemaker',
+          resource: 'createTrainingJob.sync',
           error: 'States.TaskFailed',
           cause: 'AlgorithmError: num_round must be a number',
         },
