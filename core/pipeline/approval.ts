@@ -1,22 +1,16 @@
-import { z } from 'zod';
-
 /**
- * A pending approval. The AwaitApproval state hands its task token to the notify function, which
- * stores it here; `mlpipe approve <execution>` and `mlpipe reject <execution>` read it back and answer
- * Step Functions with SendTaskSuccess / SendTaskFailure. The token never travels through a
- * notification, so whoever can read the topic cannot approve.
+ * Approving a model. The AwaitApproval state (`lambda:invoke.waitForTaskToken`) passes its task
+ * token to the notify function as `taskToken`; the token is therefore in the execution's own
+ * history (the TaskScheduled event's parameters), where `mlpipe approve` / `mlpipe reject` find it.
+ * No second store of tokens to keep in step, and approving needs exactly what AWS checks anyway:
+ * states:GetExecutionHistory and states:SendTaskSuccess/Failure on that execution.
  */
-export const approvalRequestSchema = z.strictObject({
-  pipeline: z.string(),
-  execution: z.string(),
-  modelVersion: z.string().nullable(),
-  taskToken: z.string().min(1),
-  requestedAt: z.string(),
-});
-export type ApprovalRequest = z.output<typeof approvalRequestSchema>;
 
 /** The error name the AwaitApproval state catches to record a reviewer's rejection. */
 export const REVIEWER_REJECTION_ERROR = 'ModelRejectedByReviewer';
+
+/** The state of the training state machine that waits for a person. */
+export const APPROVAL_STATE = 'AwaitApproval';
 
 export class ApprovalError extends Error {
   override name = 'ApprovalError';
@@ -29,23 +23,40 @@ export const executionName = (execution: string): string => {
   return name;
 };
 
-export const approvalKey = (execution: string): string => `approvals/${executionName(execution)}.json`;
+/** The execution ARN of `name` in the state machine `stateMachineArn`. */
+export const executionArn = (stateMachineArn: string, execution: string): string =>
+  execution.startsWith('arn:')
+    ? execution
+    : `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName(execution)}`;
 
-export const parseApprovalRequest = (text: string, where: string): ApprovalRequest => {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new ApprovalError(`${where}: not JSON`, { cause });
+interface HistoryEventLike {
+  readonly id?: number | undefined;
+  readonly type?: string | undefined;
+  readonly taskScheduledEventDetails?: { readonly parameters?: string | undefined } | undefined;
+}
+
+/**
+ * The token of the task that is waiting, if any: the last TaskScheduled event whose parameters carry
+ * a `taskToken`, provided no later event says that task already ended.
+ */
+export const pendingTaskToken = (events: readonly HistoryEventLike[]): string | undefined => {
+  const ordered = [...events].sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  let token: string | undefined;
+  for (const event of ordered) {
+    if (event.type === 'TaskScheduled') {
+      const parameters = event.taskScheduledEventDetails?.parameters;
+      if (!parameters) continue;
+      try {
+        const payload = (JSON.parse(parameters) as { Payload?: { taskToken?: unknown } }).Payload;
+        token = typeof payload?.taskToken === 'string' ? payload.taskToken : undefined;
+      } catch {
+        token = undefined;
+      }
+    } else if (token && /^Task(Succeeded|Failed|TimedOut)$|StateExited$/.test(event.type ?? '')) {
+      token = undefined;
+    }
   }
-  const parsed = approvalRequestSchema.safeParse(json);
-  if (!parsed.success) {
-    const problem = parsed.error.issues[0];
-    throw new ApprovalError(
-      `${where}: ${problem?.path.join('.') || '(root)'}: ${problem?.message ?? 'invalid'}`,
-    );
-  }
-  return parsed.data;
+  return token;
 };
 
 /** What the AwaitApproval state receives on SendTaskSuccess (becomes `$.approval`). */
