@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // The CLI is TypeScript run through tsx, so a fresh clone works after `npm ci` with no build step.
 require('tsx/cjs');
+// `mlpipe predict … | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 require('../cli/main.ts')
   .main(process.argv.slice(2))
   .then((code) => {

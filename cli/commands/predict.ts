@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { createScorer, readBundle } from '../../core/model';
+import { type CliCommand, UsageError } from '../command';
+import { parseArgs } from '../options';
+import { readRows } from '../read-table';
+
+/** Rows are scored in batches: one onnxruntime call each, as the inference function does. */
+const BATCH = 1000;
+
+export const command: CliCommand = {
+  name: 'predict',
+  summary:
+    'Score a CSV / JSON Lines / JSON / Parquet file with a model folder or model.tar.gz; one JSON line per row',
+  usage: 'mlpipe predict --model PATH FILE',
+  async run(args, io) {
+    const { flags, positional } = parseArgs(args, { model: 'string' });
+    const [file, ...extra] = positional;
+    if (!flags.model || !file || extra.length > 0) throw new UsageError('expected --model PATH and one FILE');
+    const scorer = await createScorer(await readBundle(resolve(flags.model)));
+    const classes = scorer.manifest.classes ?? [];
+    const rows = await readRows(resolve(file));
+    for (let start = 0; start < rows.length; start += BATCH) {
+      const batch = rows.slice(start, start + BATCH);
+      const scored = await scorer.scoreRows(batch);
+      batch.forEach((_, i) => {
+        const line: Record<string, unknown> = { prediction: scored.predictions[i] };
+        if (scored.probabilities) {
+          line.probabilities = Object.fromEntries(
+            classes.map((c, k) => [
+              c,
+              Number((scored.probabilities?.[i * classes.length + k] as number).toFixed(6)),
+            ]),
+          );
+        }
+        io.out(JSON.stringify(line));
+      });
+    }
+    await scorer.release();
+    return 0;
+  },
+};

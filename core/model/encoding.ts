@@ -1,0 +1,49 @@
+/**
+ * How raw input columns become the float32 matrix a model takes, fitted at training time and
+ * stored in the bundle so serving applies exactly what training did: numbers as they are
+ * (booleans 0/1, timestamps as epoch milliseconds), categories as their index in the fitted list,
+ * and anything missing or never seen as NaN, which the trees send along their learned default path.
+ */
+export type ColumnEncoding =
+  | { readonly column: string; readonly kind: 'numeric' }
+  | { readonly column: string; readonly kind: 'category'; readonly categories: readonly string[] };
+
+export const isMissing = (v: unknown): boolean =>
+  v === null || v === undefined || v === '' || (typeof v === 'number' && Number.isNaN(v));
+
+export const asNumber = (v: unknown): number => {
+  if (isMissing(v)) return Number.NaN;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof Date) return v.getTime();
+  const n = Number(v);
+  return Number.isFinite(n) ? n : Number.NaN;
+};
+
+/** One encoder per column, built once per model: rows are encoded on every request. */
+export const columnEncoders = (encodings: readonly ColumnEncoding[]): ((v: unknown) => number)[] =>
+  encodings.map((e) => {
+    if (e.kind === 'numeric') return asNumber;
+    const lookup = new Map(e.categories.map((c, i) => [c, i]));
+    return (v: unknown) => (isMissing(v) ? Number.NaN : (lookup.get(String(v)) ?? Number.NaN));
+  });
+
+/** Raw rows (objects keyed by the original column names) → row-major float32 [rows × columns]. */
+export const encodeRows = (
+  encodings: readonly ColumnEncoding[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+): Float32Array => {
+  const width = encodings.length;
+  const encoders = columnEncoders(encodings);
+  const out = new Float32Array(rows.length * width);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Readonly<Record<string, unknown>>;
+    for (let c = 0; c < width; c++) {
+      out[r * width + c] = (encoders[c] as (v: unknown) => number)(
+        row[(encodings[c] as ColumnEncoding).column],
+      );
+    }
+  }
+  return out;
+};

@@ -1,0 +1,4 @@
+export * from './bundle';
+export * from './encoding';
+export * from './manifest';
+export * from './scorer';

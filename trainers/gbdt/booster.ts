@@ -1,0 +1,310 @@
+import type { Hyperparameters, Objective } from './hyperparameters';
+import { type Binned, binMatrix, growTree, leafOfBinned, rebin, type Tree, treeOutput } from './trees';
+
+/**
+ * The boosting loop: squared error, logistic and softmax objectives, row and column subsampling
+ * from a seeded generator, early stopping on the validation channel, and checkpoints that let a
+ * restarted (spot) job end with exactly the model an uninterrupted run would have produced.
+ */
+export interface Booster {
+  readonly objective: Objective;
+  /** Trees per round: 1, or the number of classes for multiclass. */
+  readonly groups: number;
+  readonly featureCount: number;
+  /** Margin every row starts from, per group. */
+  readonly baseScore: readonly number[];
+  /** Round-major: tree of round r and group k at r * groups + k. */
+  readonly trees: readonly Tree[];
+  readonly bestRound: number;
+}
+
+export interface Channel {
+  readonly features: readonly Float32Array[];
+  readonly label: Float64Array;
+  readonly rows: number;
+}
+
+export interface Checkpoint {
+  readonly format: 'mlpipe-gbdt-checkpoint/1';
+  readonly round: number;
+  readonly rng: number;
+  readonly baseScore: number[];
+  readonly trees: Tree[];
+  readonly best: { readonly round: number; readonly loss: number };
+  /** The settings the checkpoint was made with; a resume with others would not reproduce the run. */
+  readonly fingerprint: string;
+}
+
+export interface TrainOptions {
+  readonly params: Hyperparameters;
+  readonly train: Channel;
+  readonly validation?: Channel;
+  readonly resumeFrom?: Checkpoint;
+  readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
+  readonly onRound?: (round: number, trainLoss: number, validationLoss: number | undefined) => void;
+}
+
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+/** mulberry32: small, fast, and its whole state is one number, which a checkpoint can carry. */
+class Random {
+  constructor(public state: number) {}
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+const sigmoid = (m: number): number => 1 / (1 + Math.exp(-m));
+const EPS = 1e-15;
+
+const groupsOf = (p: Hyperparameters): number => (p.objective === 'multi:softprob' ? p.num_class : 1);
+
+const initialScore = (p: Hyperparameters, label: Float64Array): number[] => {
+  const n = label.length;
+  if (p.objective === 'multi:softprob') return new Array(p.num_class).fill(0);
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += label[i] as number;
+  mean /= Math.max(1, n);
+  if (p.objective === 'reg:squarederror') return [mean];
+  const q = Math.min(1 - 1e-6, Math.max(1e-6, mean));
+  return [Math.log(q / (1 - q))];
+};
+
+/** Gradients and hessians of the loss at the current margins, for group k. */
+const gradients = (
+  objective: Objective,
+  groups: number,
+  margins: Float64Array,
+  label: Float64Array,
+  k: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): void => {
+  const n = label.length;
+  if (objective === 'reg:squarederror') {
+    for (let i = 0; i < n; i++) {
+      grad[i] = (margins[i] as number) - (label[i] as number);
+      hess[i] = 1;
+    }
+  } else if (objective === 'binary:logistic') {
+    for (let i = 0; i < n; i++) {
+      const p = sigmoid(margins[i] as number);
+      grad[i] = p - (label[i] as number);
+      hess[i] = Math.max(p * (1 - p), 1e-16);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < groups; c++) max = Math.max(max, margins[i * groups + c] as number);
+      let sum = 0;
+      for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
+      const p = Math.exp((margins[i * groups + k] as number) - max) / sum;
+      grad[i] = p - (label[i] === k ? 1 : 0);
+      hess[i] = Math.max(p * (1 - p), 1e-16);
+    }
+  }
+};
+
+/** The loss early stopping watches: RMSE, log loss, or multiclass log loss (XGBoost's defaults). */
+export const loss = (
+  objective: Objective,
+  groups: number,
+  margins: Float64Array,
+  label: Float64Array,
+): number => {
+  const n = label.length;
+  if (n === 0) return Number.NaN;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const y = label[i] as number;
+    if (objective === 'reg:squarederror') {
+      const d = (margins[i] as number) - y;
+      total += d * d;
+    } else if (objective === 'binary:logistic') {
+      const p = Math.min(1 - EPS, Math.max(EPS, sigmoid(margins[i] as number)));
+      total -= y === 1 ? Math.log(p) : Math.log(1 - p);
+    } else {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < groups; c++) max = Math.max(max, margins[i * groups + c] as number);
+      let sum = 0;
+      for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
+      const p = Math.exp((margins[i * groups + y] as number) - max) / sum;
+      total -= Math.log(Math.min(1 - EPS, Math.max(EPS, p)));
+    }
+  }
+  return objective === 'reg:squarederror' ? Math.sqrt(total / n) : total / n;
+};
+
+const addTree = (tree: Tree, binned: Binned, margins: Float64Array, groups: number, k: number): void => {
+  for (let i = 0; i < binned.rows; i++) {
+    const leaf = leafOfBinned(tree, binned, i);
+    margins[i * groups + k] = (margins[i * groups + k] as number) + (tree.value[leaf] as number);
+  }
+};
+
+const fingerprintOf = (p: Hyperparameters, train: Channel): string =>
+  JSON.stringify({
+    ...p,
+    num_round: undefined,
+    checkpoint_rounds: undefined,
+    rows: train.rows,
+    features: train.features.length,
+  });
+
+export const train = ({
+  params: p,
+  train: data,
+  validation,
+  resumeFrom,
+  onCheckpoint,
+  onRound,
+}: TrainOptions): Booster => {
+  if (data.rows === 0) throw new TrainingError('the train channel has no usable rows');
+  const groups = groupsOf(p);
+  const featureCount = data.features.length;
+  const binned = binMatrix(data.features, p.max_bin);
+  const validBinned = validation && validation.rows > 0 ? rebin(validation.features, binned.cuts) : undefined;
+  const fingerprint = fingerprintOf(p, data);
+  if (resumeFrom && resumeFrom.fingerprint !== fingerprint) {
+    throw new TrainingError(
+      'the checkpoint was made with other data or hyperparameters; refusing to resume from it',
+    );
+  }
+  const baseScore = resumeFrom?.baseScore ?? initialScore(p, data.label);
+  const trees: Tree[] = resumeFrom ? [...resumeFrom.trees] : [];
+  const rng = new Random(resumeFrom?.rng ?? p.seed ^ 0x5bd1e995);
+  const margins = new Float64Array(data.rows * groups);
+  for (let i = 0; i < margins.length; i++) margins[i] = baseScore[i % groups] as number;
+  const validMargins = validBinned ? new Float64Array(validBinned.rows * groups) : undefined;
+  if (validMargins)
+    for (let i = 0; i < validMargins.length; i++) validMargins[i] = baseScore[i % groups] as number;
+  trees.forEach((tree, t) => {
+    addTree(tree, binned, margins, groups, t % groups);
+    if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, t % groups);
+  });
+  let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
+  const grad = new Float64Array(data.rows);
+  const hess = new Float64Array(data.rows);
+  const allFeatures = Array.from({ length: featureCount }, (_, i) => i);
+  const allRows = Uint32Array.from({ length: data.rows }, (_, i) => i);
+  const firstRound = resumeFrom ? resumeFrom.round + 1 : 0;
+  for (let round = firstRound; round < p.num_round; round++) {
+    // Sampling draws from the generator in a fixed order, so a resumed run draws the same numbers.
+    let sampled: Uint32Array;
+    if (p.subsample < 1) {
+      const picked: number[] = [];
+      for (let i = 0; i < data.rows; i++) if (rng.next() < p.subsample) picked.push(i);
+      sampled = Uint32Array.from(picked.length > 0 ? picked : [0]);
+    } else sampled = allRows;
+    let features = allFeatures;
+    if (p.colsample_bytree < 1) {
+      const count = Math.max(1, Math.round(featureCount * p.colsample_bytree));
+      const shuffled = [...allFeatures];
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [shuffled[i], shuffled[j]] = [shuffled[j] as number, shuffled[i] as number];
+      }
+      features = shuffled.slice(0, count).sort((a, b) => a - b);
+    }
+    const roundTrees: Tree[] = [];
+    for (let k = 0; k < groups; k++) {
+      gradients(p.objective, groups, margins, data.label, k, grad, hess);
+      roundTrees.push(
+        growTree(binned, grad, hess, sampled, {
+          maxDepth: p.max_depth,
+          minChildWeight: p.min_child_weight,
+          lambda: p.lambda,
+          gamma: p.gamma,
+          eta: p.eta,
+          features,
+        }),
+      );
+    }
+    // Margins move only after every group's tree of the round is grown (softmax needs the old ones).
+    roundTrees.forEach((tree, k) => {
+      trees.push(tree);
+      addTree(tree, binned, margins, groups, k);
+      if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, k);
+    });
+    const trainLoss = loss(p.objective, groups, margins, data.label);
+    const validLoss =
+      validation && validMargins ? loss(p.objective, groups, validMargins, validation.label) : undefined;
+    onRound?.(round, trainLoss, validLoss);
+    const watched = validLoss ?? trainLoss;
+    if (watched < best.loss) best = { round, loss: watched };
+    const stop =
+      p.early_stopping_rounds > 0 && validLoss !== undefined && round - best.round >= p.early_stopping_rounds;
+    if (onCheckpoint && ((round + 1) % p.checkpoint_rounds === 0 || stop || round === p.num_round - 1)) {
+      onCheckpoint({
+        format: 'mlpipe-gbdt-checkpoint/1',
+        round,
+        rng: rng.state,
+        baseScore,
+        trees: [...trees],
+        best,
+        fingerprint,
+      });
+    }
+    if (stop) break;
+  }
+  // With early stopping, the model is the best round's, as XGBoost's best_iteration.
+  const keepRounds = p.early_stopping_rounds > 0 && validBinned ? best.round + 1 : trees.length / groups;
+  return {
+    objective: p.objective,
+    groups,
+    featureCount,
+    baseScore,
+    trees: trees.slice(0, keepRounds * groups),
+    bestRound: keepRounds - 1,
+  };
+};
+
+/** Raw margins for float32 rows (row-major, featureCount wide): rows × groups. */
+export const predictMargins = (booster: Booster, x: Float32Array, rows: number): Float64Array => {
+  const out = new Float64Array(rows * booster.groups);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < booster.groups; k++) out[i * booster.groups + k] = booster.baseScore[k] as number;
+    booster.trees.forEach((tree, t) => {
+      const k = t % booster.groups;
+      out[i * booster.groups + k] =
+        (out[i * booster.groups + k] as number) + treeOutput(tree, x, i * booster.featureCount);
+    });
+  }
+  return out;
+};
+
+/** Predictions as serving returns them: values (regression) or class probabilities rows × classes. */
+export const predict = (
+  booster: Booster,
+  x: Float32Array,
+  rows: number,
+): { values?: Float64Array; probabilities?: Float64Array } => {
+  const margins = predictMargins(booster, x, rows);
+  if (booster.objective === 'reg:squarederror') return { values: margins };
+  if (booster.objective === 'binary:logistic') {
+    const probabilities = new Float64Array(rows * 2);
+    for (let i = 0; i < rows; i++) {
+      const p = sigmoid(margins[i] as number);
+      probabilities[i * 2] = 1 - p;
+      probabilities[i * 2 + 1] = p;
+    }
+    return { probabilities };
+  }
+  const g = booster.groups;
+  const probabilities = new Float64Array(rows * g);
+  for (let i = 0; i < rows; i++) {
+    let max = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < g; c++) max = Math.max(max, margins[i * g + c] as number);
+    let sum = 0;
+    for (let c = 0; c < g; c++) sum += Math.exp((margins[i * g + c] as number) - max);
+    for (let c = 0; c < g; c++)
+      probabilities[i * g + c] = Math.exp((margins[i * g + c] as number) - max) / sum;
+  }
+  return { probabilities };
+};
