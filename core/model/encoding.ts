@@ -47,3 +47,11 @@ export const encodeRows = (
   }
   return out;
 };
+
+/** A mutable copy, as manifest.json stores it. */
+export const copyEncodings = (encodings: readonly ColumnEncoding[]) =>
+  encodings.map((e) =>
+    e.kind === 'category'
+      ? { column: e.column, kind: 'category' as const, categories: [...e.categories] }
+      : { column: e.column, kind: 'numeric' as const },
+  );

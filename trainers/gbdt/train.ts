@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Metrics, metricsFor } from '../../core/metrics';
-import { writeBundle } from '../../core/model';
+import { copyEncodings, writeBundle } from '../../core/model';
 import { METRICS_BY_TASK } from '../../core/spec/schema';
 import { type Booster, type Channel, type Checkpoint, predict, train } from './booster';
 import { readChannel } from './channels';
@@ -179,7 +179,7 @@ export const trainFromFolder = async (
       version: options.version ?? process.env.TRAINING_JOB_NAME ?? `gbdt-${new Date().toISOString()}`,
       task,
       inputs: encoder.encodings.map((e) => e.column),
-      encodings: encoder.encodings.map((e) => (e.kind === 'category' ? { ...e, categories: [...e.categories] } : { ...e })),
+      encodings: copyEncodings(encoder.encodings),
       ...(features ? { features: features.raw } : {}),
       ...(encoder.classes ? { classes: [...encoder.classes] } : {}),
       metrics,

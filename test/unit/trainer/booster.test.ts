@@ -1,0 +1,184 @@
+import { type Channel, type Checkpoint, predict, train } from '../../../trainers/gbdt/booster';
+import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
+import { parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
+
+/** A deterministic generator for test data (the trainer's own randomness is tested separately). */
+const random = (seed: number) => () => {
+  seed = (seed * 1664525 + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+};
+
+const channel = (columns: number[][], label: number[]): Channel => ({
+  features: columns.map((c) => Float32Array.from(c)),
+  label: Float64Array.from(label),
+  rows: label.length,
+});
+
+const rowMatrix = (columns: number[][]): Float32Array => {
+  const rows = columns[0]?.length ?? 0;
+  const out = new Float32Array(rows * columns.length);
+  columns.forEach((c, f) => c.forEach((v, r) => (out[r * columns.length + f] = v)));
+  return out;
+};
+
+describe('the gradient-boosted trees', () => {
+  it('fits a regression target', () => {
+    const next = random(1);
+    const x = Array.from({ length: 2000 }, () => next() * 10);
+    const y = x.map((v) => 2 * v + 1);
+    const booster = train({
+      params: parseHyperparameters({ num_round: '100', eta: '0.3' }),
+      train: channel([x], y),
+    });
+    const values = predict(booster, Float32Array.from([2.5, 7.5]), 2).values ?? [];
+    expect(values[0]).toBeCloseTo(6, 0);
+    expect(values[1]).toBeCloseTo(16, 0);
+  });
+
+  it('separates a binary rule and gives probabilities that sum to one', () => {
+    const next = random(2);
+    const a = Array.from({ length: 2000 }, () => next());
+    const b = Array.from({ length: 2000 }, () => next());
+    const y = a.map((v, i) => (v + (b[i] as number) > 1 ? 1 : 0));
+    const booster = train({
+      params: parseHyperparameters({ objective: 'binary:logistic', num_round: '60', max_depth: '4' }),
+      train: channel([a, b], y),
+    });
+    const p = predict(booster, Float32Array.from([0.9, 0.9, 0.1, 0.1]), 2).probabilities ?? [];
+    expect(p[1]).toBeGreaterThan(0.9);
+    expect(p[3]).toBeLessThan(0.1);
+    expect((p[0] as number) + (p[1] as number)).toBeCloseTo(1, 10);
+  });
+
+  it('learns three classes with softmax', () => {
+    const next = random(3);
+    const x = Array.from({ length: 1500 }, () => next() * 3);
+    const y = x.map((v) => Math.floor(v));
+    const booster = train({
+      params: parseHyperparameters({ objective: 'multi:softprob', num_class: '3', num_round: '30' }),
+      train: channel([x], y),
+    });
+    const p = predict(booster, Float32Array.from([0.5, 1.5, 2.5]), 3).probabilities ?? [];
+    expect(
+      [0, 1, 2].map((r) =>
+        [0, 1, 2].reduce((best, c) => ((p[r * 3 + c] as number) > (p[r * 3 + best] as number) ? c : best), 0),
+      ),
+    ).toEqual([0, 1, 2]);
+  });
+
+  it('learns where missing values belong instead of treating them as zero', () => {
+    const next = random(4);
+    const x = Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? Number.NaN : next()));
+    // Missing means "high", as a missing-reading sensor might; zero-filling would put it with the lows.
+    const y = x.map((v) => (Number.isNaN(v) ? 10 : v < 0.5 ? 0 : 5));
+    const booster = train({
+      params: parseHyperparameters({ num_round: '50', eta: '0.3' }),
+      train: channel([x], y),
+    });
+    const values = predict(booster, Float32Array.from([Number.NaN, 0.1, 0.9]), 3).values ?? [];
+    expect(values[0]).toBeCloseTo(10, 0);
+    expect(values[1]).toBeCloseTo(0, 0);
+    expect(values[2]).toBeCloseTo(5, 0);
+  });
+
+  it('splits categories by their fitted order, so one split can group non-adjacent names', () => {
+    const cities = ['Austin', 'Boston', 'Chicago', 'Denver'];
+    const rows = Array.from({ length: 400 }, (_, i) => cities[i % 4] as string);
+    const label = rows.map((c) => (c === 'Austin' || c === 'Chicago' ? 1 : 0));
+    const table: Table = { names: ['city', 'label'], columns: [rows, label], rows: rows.length };
+    const params = parseHyperparameters({
+      objective: 'binary:logistic',
+      num_round: '20',
+      max_depth: '1',
+      eta: '0.5',
+    });
+    const encoder = fitEncoder(table, 'label', params.objective);
+    expect(encoder.encodings[0]).toEqual({
+      column: 'city',
+      kind: 'category',
+      categories: ['Boston', 'Denver', 'Austin', 'Chicago'],
+    });
+    const data = prepare(encoder, table);
+    const booster = train({ params, train: data });
+    const p = predict(booster, Float32Array.from([2, 0, Number.NaN]), 3).probabilities ?? [];
+    expect(p[1]).toBeGreaterThan(0.9); // Austin
+    expect(p[3]).toBeLessThan(0.1); // Boston
+    // One split, between the codes of the 0-label cities (0, 1) and the 1-label cities (2, 3).
+    expect(booster.trees[0]).toMatchObject({ feature: [0, -1, -1], threshold: [1, 0, 0] });
+  });
+
+  it('is deterministic for a seed with row and column subsampling, and the seed matters', () => {
+    const next = random(5);
+    const cols = [0, 1, 2, 3].map(() => Array.from({ length: 1000 }, () => next()));
+    const y = (cols[0] as number[]).map((v, i) => v + 2 * ((cols[2] as number[])[i] as number));
+    const run = (seed: string) =>
+      train({
+        params: parseHyperparameters({ num_round: '20', subsample: '0.7', colsample_bytree: '0.5', seed }),
+        train: channel(cols, y),
+      });
+    expect(JSON.stringify(run('7').trees)).toBe(JSON.stringify(run('7').trees));
+    expect(JSON.stringify(run('7').trees)).not.toBe(JSON.stringify(run('8').trees));
+  });
+
+  it('stops early when the validation loss stops improving and keeps the best round', () => {
+    const next = random(6);
+    const x = Array.from({ length: 500 }, () => next());
+    const noise = Array.from({ length: 500 }, () => next());
+    const booster = train({
+      params: parseHyperparameters({
+        num_round: '500',
+        eta: '0.3',
+        early_stopping_rounds: '5',
+        max_depth: '6',
+      }),
+      train: channel([x], noise),
+      validation: channel(
+        [x.map(() => next())],
+        x.map(() => next()),
+      ),
+    });
+    expect(booster.bestRound).toBeLessThan(100);
+    expect(booster.trees).toHaveLength(booster.bestRound + 1);
+  });
+
+  it('resumes from a checkpoint to the very model an uninterrupted run ends with', () => {
+    const next = random(7);
+    const cols = [0, 1].map(() => Array.from({ length: 800 }, () => next()));
+    const y = (cols[0] as number[]).map((v, i) => (v > ((cols[1] as number[])[i] as number) ? 1 : 0));
+    const params = parseHyperparameters({
+      objective: 'binary:logistic',
+      num_round: '30',
+      subsample: '0.8',
+      colsample_bytree: '0.5',
+      checkpoint_rounds: '10',
+      seed: '3',
+    });
+    const checkpoints: Checkpoint[] = [];
+    const whole = train({ params, train: channel(cols, y), onCheckpoint: (c) => checkpoints.push(c) });
+    const afterTen = checkpoints.find((c) => c.round === 9);
+    expect(afterTen?.trees).toHaveLength(10);
+    const resumed = train({ params, train: channel(cols, y), ...(afterTen ? { resumeFrom: afterTen } : {}) });
+    expect(JSON.stringify(resumed.trees)).toBe(JSON.stringify(whole.trees));
+    expect(predict(resumed, rowMatrix(cols), 800)).toEqual(predict(whole, rowMatrix(cols), 800));
+  });
+
+  it('refuses a checkpoint made with other settings', () => {
+    const data = channel([[1, 2, 3, 4]], [1, 2, 3, 4]);
+    const checkpoints: Checkpoint[] = [];
+    train({
+      params: parseHyperparameters({ num_round: '10' }),
+      train: data,
+      onCheckpoint: (c) => checkpoints.push(c),
+    });
+    const other = parseHyperparameters({ num_round: '10', max_depth: '2' });
+    expect(() =>
+      train({ params: other, train: data, ...(checkpoints[0] ? { resumeFrom: checkpoints[0] } : {}) }),
+    ).toThrow('the checkpoint was made with other data or hyperparameters');
+  });
+
+  it('says so when there is nothing to train on', () => {
+    expect(() => train({ params: parseHyperparameters({}), train: channel([[]], []) })).toThrow(
+      'the train channel has no usable rows',
+    );
+  });
+});
