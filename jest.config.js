@@ -5,7 +5,11 @@ const transform = {
     { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
   ],
 };
-const common = { testEnvironment: '<rootDir>/test/support/node-environment.js', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+const common = {
+  testEnvironment: '<rootDir>/test/support/node-environment.js',
+  transform,
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 module.exports = {
   projects: [

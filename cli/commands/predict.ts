@@ -22,14 +22,12 @@ export const command: CliCommand = {
     for (let start = 0; start < rows.length; start += BATCH) {
       const batch = rows.slice(start, start + BATCH);
       const scored = await scorer.scoreRows(batch);
+      const probabilities = scored.probabilities;
       batch.forEach((_, i) => {
         const line: Record<string, unknown> = { prediction: scored.predictions[i] };
-        if (scored.probabilities) {
+        if (probabilities) {
           line.probabilities = Object.fromEntries(
-            classes.map((c, k) => [
-              c,
-              Number((scored.probabilities?.[i * classes.length + k] as number).toFixed(6)),
-            ]),
+            classes.map((c, k) => [c, Number((probabilities[i * classes.length + k] as number).toFixed(6))]),
           );
         }
         io.out(JSON.stringify(line));

@@ -17,7 +17,11 @@ const channel = (columns: number[][], label: number[]): Channel => ({
 const rowMatrix = (columns: number[][]): Float32Array => {
   const rows = columns[0]?.length ?? 0;
   const out = new Float32Array(rows * columns.length);
-  columns.forEach((c, f) => c.forEach((v, r) => (out[r * columns.length + f] = v)));
+  columns.forEach((c, f) => {
+    c.forEach((v, r) => {
+      out[r * columns.length + f] = v;
+    });
+  });
   return out;
 };
 

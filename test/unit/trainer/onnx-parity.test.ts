@@ -94,10 +94,10 @@ describe('the ONNX export', () => {
     const { expected, actual } = await parity(cars, 'Miles_per_Gallon', 'reg:squarederror', { drop: 'Name' });
     const want = expected.values ?? [];
     expect(actual.predictions).toHaveLength(want.length);
-    actual.predictions.forEach((v, i) =>
+    actual.predictions.forEach((v, i) => {
       expect(Math.abs((v as number) - (want[i] as number))).toBeLessThan(
         1e-4 * Math.max(1, Math.abs(want[i] as number)),
-      ),
-    );
+      );
+    });
   });
 });
