@@ -1,5 +1,6 @@
-import { readdirSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Table } from './dataset';
 
@@ -24,6 +25,47 @@ export interface ChannelData extends Table {
   readonly files: readonly string[];
 }
 
+/**
+ * DuckDB pads a short CSV row with nulls without a word, which would train on invented missing
+ * values: every record must have as many fields as the header. Quotes may hold commas and newlines.
+ */
+export const checkCsvShape = async (path: string, name: string): Promise<void> => {
+  const input = createReadStream(path);
+  const stream = path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+  let header = -1;
+  let fields = 1;
+  let line = 1;
+  let recordLine = 1;
+  let quoted = false;
+  let empty = true;
+  const endRecord = () => {
+    if (!empty) {
+      if (header < 0) header = fields;
+      else if (fields !== header) {
+        throw new ChannelError(
+          `channel ${name}: ${path}: line ${recordLine} has ${fields} field(s), the header has ${header}`,
+        );
+      }
+    }
+    fields = 1;
+    empty = true;
+    recordLine = line;
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i] as number;
+      if (c === 0x22) quoted = !quoted;
+      else if (c === 0x0a) {
+        line += 1;
+        if (!quoted) endRecord();
+        continue;
+      } else if (c === 0x2c && !quoted) fields += 1;
+      if (c !== 0x0d) empty = false;
+    }
+  }
+  endRecord();
+};
+
 export const readChannel = async (dir: string, name: string): Promise<ChannelData> => {
   const files = filesBelow(dir).sort();
   const parquet = files.filter((f) => f.endsWith('.parquet'));
@@ -37,6 +79,7 @@ export const readChannel = async (dir: string, name: string): Promise<ChannelDat
   if (files.length === 0) throw new ChannelError(`channel ${name}: no data files in ${dir}`);
   if (parquet.length > 0 && csv.length > 0)
     throw new ChannelError(`channel ${name}: mixes Parquet and CSV files`);
+  for (const file of csv) await checkCsvShape(file, name);
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const connection = await instance.connect();
   try {

@@ -67,6 +67,8 @@ export const fitEncoder = (
   options: { drop?: readonly string[]; classes?: readonly string[]; categorical?: readonly string[] } = {},
 ): Encoder => {
   const labels = columnOf(train, target, 'train channel');
+  if (train.rows === 0) throw new DatasetError('train channel: no rows');
+  checkFiniteTarget(labels, target, 'train channel');
   let classes: readonly string[] | undefined;
   if (objective === 'binary:logistic') classes = ['0', '1'];
   else if (objective === 'multi:softprob') {
@@ -77,10 +79,24 @@ export const fitEncoder = (
       );
   }
   const y = prepareLabel(labels, objective, classes, options.classes !== undefined);
+  if (objective !== 'reg:squarederror') {
+    const seen = new Set<number>();
+    for (const v of y) if (!Number.isNaN(v)) seen.add(v);
+    if (seen.size < 2) {
+      throw new DatasetError(
+        `train channel: ${target} has ${seen.size === 0 ? 'no usable value' : `a single class (${classes?.[[...seen][0] as number] ?? [...seen][0]})`}; a classifier needs at least two`,
+      );
+    }
+  }
   const encodings: ColumnEncoding[] = [];
   for (const [i, name] of train.names.entries()) {
     if (name === target || options.drop?.includes(name)) continue;
     const values = train.columns[i] as readonly unknown[];
+    if (values.every(isMissing)) {
+      throw new DatasetError(
+        `train channel: column "${name}" has no value in any row; drop it (hyperparameter drop)`,
+      );
+    }
     if (!options.categorical?.includes(name) && looksNumeric(values)) {
       encodings.push({ column: name, kind: 'numeric' });
       continue;
@@ -109,6 +125,14 @@ export const fitEncoder = (
   return { target, objective, encodings, ...(classes ? { classes } : {}) };
 };
 
+const checkFiniteTarget = (labels: readonly unknown[], target: string, where: string): void => {
+  const row = labels.findIndex((v) => typeof v === 'number' && !Number.isFinite(v));
+  if (row >= 0)
+    throw new DatasetError(
+      `${where}: row ${row + 1}: ${target} is ${labels[row]}; a target must be a finite number`,
+    );
+};
+
 const prepareLabel = (
   labels: readonly unknown[],
   objective: Objective,
@@ -133,8 +157,14 @@ const prepareLabel = (
 };
 
 /** Applies a fitted encoder to a channel. Rows without a usable label are counted, not trained on. */
-export const prepare = (encoder: Encoder, table: Table, labelsAreIndexes = false): Prepared => {
-  const rawLabels = columnOf(table, encoder.target, 'channel');
+export const prepare = (
+  encoder: Encoder,
+  table: Table,
+  labelsAreIndexes = false,
+  channel = 'train',
+): Prepared => {
+  const rawLabels = columnOf(table, encoder.target, `${channel} channel`);
+  checkFiniteTarget(rawLabels, encoder.target, `${channel} channel`);
   const allLabels = prepareLabel(rawLabels, encoder.objective, encoder.classes, labelsAreIndexes);
   const keep: number[] = [];
   const skipped: Record<string, number> = {};
@@ -146,7 +176,7 @@ export const prepare = (encoder: Encoder, table: Table, labelsAreIndexes = false
   }
   const encoders = columnEncoders(encoder.encodings);
   const features = encoder.encodings.map((e, c) => {
-    const values = columnOf(table, e.column, 'channel');
+    const values = columnOf(table, e.column, `${channel} channel`);
     const encode = encoders[c] as (v: unknown) => number;
     return Float32Array.from(keep, (row) => encode(values[row]));
   });

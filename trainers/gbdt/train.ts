@@ -115,7 +115,9 @@ export const trainFromFolder = async (
     );
   }
   const trainData = prepare(encoder, trainTable, labelsAreIndexes);
-  const validationData = validationTable ? prepare(encoder, validationTable, labelsAreIndexes) : undefined;
+  const validationData = validationTable
+    ? prepare(encoder, validationTable, labelsAreIndexes, 'validation')
+    : undefined;
   for (const [channel, data] of [['train', trainData] as const, ['validation', validationData] as const]) {
     for (const [why, count] of Object.entries(data?.skipped ?? {}))
       log(`${channel}: ${count} row(s) left out: ${why}`);
