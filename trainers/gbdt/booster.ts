@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import { HistogramBuilder } from './histogram';
 import type { Hyperparameters, Objective } from './hyperparameters';
 import { type Binned, binMatrix, growTree, leafOfBinned, rebin, type Tree, treeOutput } from './trees';
 
@@ -189,69 +191,92 @@ export const train = ({
     if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, t % groups);
   });
   let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
-  const grad = new Float64Array(data.rows);
-  const hess = new Float64Array(data.rows);
-  const allFeatures = Array.from({ length: featureCount }, (_, i) => i);
-  const allRows = Uint32Array.from({ length: data.rows }, (_, i) => i);
+  const builder = new HistogramBuilder(
+    binned.bins,
+    featureCount,
+    data.rows,
+    Math.min(2, availableParallelism()),
+  );
+  const allFeatures = Int32Array.from({ length: featureCount }, (_, i) => i);
+  const deltas = new Float64Array(data.rows * groups);
   const firstRound = resumeFrom ? resumeFrom.round + 1 : 0;
-  for (let round = firstRound; round < p.num_round; round++) {
-    // Sampling draws from the generator in a fixed order, so a resumed run draws the same numbers.
-    let sampled: Uint32Array;
-    if (p.subsample < 1) {
-      const picked: number[] = [];
-      for (let i = 0; i < data.rows; i++) if (rng.next() < p.subsample) picked.push(i);
-      sampled = Uint32Array.from(picked.length > 0 ? picked : [0]);
-    } else sampled = allRows;
-    let features = allFeatures;
-    if (p.colsample_bytree < 1) {
-      const count = Math.max(1, Math.round(featureCount * p.colsample_bytree));
-      const shuffled = [...allFeatures];
-      for (let i = shuffled.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [shuffled[i], shuffled[j]] = [shuffled[j] as number, shuffled[i] as number];
+  try {
+    for (let round = firstRound; round < p.num_round; round++) {
+      // Sampling draws from the generator in a fixed order, so a resumed run draws the same numbers.
+      const sampledRows: number[] | undefined = p.subsample < 1 ? [] : undefined;
+      if (sampledRows) {
+        for (let i = 0; i < data.rows; i++) if (rng.next() < p.subsample) sampledRows.push(i);
+        if (sampledRows.length === 0) sampledRows.push(0);
       }
-      features = shuffled.slice(0, count).sort((a, b) => a - b);
-    }
-    const roundTrees: Tree[] = [];
-    for (let k = 0; k < groups; k++) {
-      gradients(p.objective, groups, margins, data.label, k, grad, hess);
-      roundTrees.push(
-        growTree(binned, grad, hess, sampled, {
-          maxDepth: p.max_depth,
-          minChildWeight: p.min_child_weight,
-          lambda: p.lambda,
-          gamma: p.gamma,
-          eta: p.eta,
-          features,
-        }),
-      );
-    }
-    // Margins move only after every group's tree of the round is grown (softmax needs the old ones).
-    roundTrees.forEach((tree, k) => {
-      trees.push(tree);
-      addTree(tree, binned, margins, groups, k);
-      if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, k);
-    });
-    const trainLoss = loss(p.objective, groups, margins, data.label);
-    const validLoss =
-      validation && validMargins ? loss(p.objective, groups, validMargins, validation.label) : undefined;
-    onRound?.(round, trainLoss, validLoss);
-    const watched = validLoss ?? trainLoss;
-    if (watched < best.loss) best = { round, loss: watched };
-    const stop =
-      p.early_stopping_rounds > 0 && validLoss !== undefined && round - best.round >= p.early_stopping_rounds;
-    if (onCheckpoint && ((round + 1) % p.checkpoint_rounds === 0 || stop || round === p.num_round - 1)) {
-      onCheckpoint({
-        format: 'mlpipe-gbdt-checkpoint/1',
-        round,
-        rng: rng.state,
-        baseScore,
-        trees: [...trees],
-        best,
-        fingerprint,
+      let features = allFeatures;
+      if (p.colsample_bytree < 1) {
+        const count = Math.max(1, Math.round(featureCount * p.colsample_bytree));
+        const shuffled = Array.from(allFeatures);
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = Math.floor(rng.next() * (i + 1));
+          [shuffled[i], shuffled[j]] = [shuffled[j] as number, shuffled[i] as number];
+        }
+        features = Int32Array.from(shuffled.slice(0, count).sort((a, b) => a - b));
+      }
+      const options = {
+        maxDepth: p.max_depth,
+        minChildWeight: p.min_child_weight,
+        lambda: p.lambda,
+        gamma: p.gamma,
+        eta: p.eta,
+        features,
+      };
+      const roundTrees: Tree[] = [];
+      for (let k = 0; k < groups; k++) {
+        // Every group's gradients come from the margins before this round (softmax needs all of them).
+        gradients(p.objective, groups, margins, data.label, k, builder.grad, builder.hess);
+        let count = data.rows;
+        if (sampledRows) {
+          builder.rows.set(sampledRows);
+          count = sampledRows.length;
+        } else for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
+        const onLeaf = sampledRows
+          ? undefined
+          : (value: number, rows: Uint32Array, start: number, end: number) => {
+              for (let i = start; i < end; i++) deltas[(rows[i] as number) * groups + k] = value;
+            };
+        roundTrees.push(growTree(binned, builder, count, options, onLeaf));
+      }
+      roundTrees.forEach((tree, k) => {
+        trees.push(tree);
+        if (sampledRows) addTree(tree, binned, margins, groups, k);
+        if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, k);
       });
+      // Without row sampling every row sat in some leaf: its output is already known.
+      if (!sampledRows)
+        for (let i = 0; i < margins.length; i++) margins[i] = (margins[i] as number) + (deltas[i] as number);
+      // The train loss costs a pass over every row: only when it is reported or watched.
+      const report = round === firstRound || (round + 1) % 10 === 0 || round === p.num_round - 1;
+      const trainLoss = report || !validMargins ? loss(p.objective, groups, margins, data.label) : Number.NaN;
+      const validLoss =
+        validation && validMargins ? loss(p.objective, groups, validMargins, validation.label) : undefined;
+      onRound?.(round, trainLoss, validLoss);
+      const watched = validLoss ?? trainLoss;
+      if (watched < best.loss) best = { round, loss: watched };
+      const stop =
+        p.early_stopping_rounds > 0 &&
+        validLoss !== undefined &&
+        round - best.round >= p.early_stopping_rounds;
+      if (onCheckpoint && ((round + 1) % p.checkpoint_rounds === 0 || stop || round === p.num_round - 1)) {
+        onCheckpoint({
+          format: 'mlpipe-gbdt-checkpoint/1',
+          round,
+          rng: rng.state,
+          baseScore,
+          trees: [...trees],
+          best,
+          fingerprint,
+        });
+      }
+      if (stop) break;
     }
-    if (stop) break;
+  } finally {
+    builder.close();
   }
   // With early stopping, the model is the best round's, as XGBoost's best_iteration.
   const keepRounds = p.early_stopping_rounds > 0 && validBinned ? best.round + 1 : trees.length / groups;

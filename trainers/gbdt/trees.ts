@@ -1,3 +1,5 @@
+import type { HistogramBuilder } from './histogram';
+
 /**
  * Histogram gradient-boosted trees. Values are bucketed once into at most `max_bin` bins per
  * feature (plus one bin for missing values); each node's split is found on per-bin gradient sums,
@@ -24,7 +26,9 @@ export interface Tree {
 
 export interface Binned {
   readonly cuts: readonly Float32Array[];
-  readonly bins: readonly Uint8Array[];
+  /** Row-major bins: row r, feature f at r * width + f (shared memory, for the histogram worker). */
+  readonly bins: Uint8Array;
+  readonly width: number;
   readonly rows: number;
 }
 
@@ -53,40 +57,35 @@ export const findCuts = (values: Float32Array, maxBin: number): Float32Array => 
   return Float32Array.from(cuts);
 };
 
-export const binColumn = (values: Float32Array, cuts: Float32Array): Uint8Array => {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    if (Number.isNaN(v)) {
-      out[i] = MISSING_BIN;
-      continue;
-    }
-    let lo = 0;
-    let hi = cuts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cuts[mid] as number) < v) lo = mid + 1;
-      else hi = mid;
-    }
-    out[i] = lo;
+const binOf = (cuts: Float32Array, v: number): number => {
+  if (Number.isNaN(v)) return MISSING_BIN;
+  let lo = 0;
+  let hi = cuts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((cuts[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
   }
-  return out;
+  return lo;
 };
 
-export const binMatrix = (features: readonly Float32Array[], maxBin: number): Binned => {
-  const cuts = features.map((f) => findCuts(f, maxBin));
-  return {
-    cuts,
-    bins: features.map((f, i) => binColumn(f, cuts[i] as Float32Array)),
-    rows: features[0]?.length ?? 0,
-  };
+/** Bins columns with the given cuts (the train split's, for every channel). */
+export const rebin = (features: readonly Float32Array[], cuts: readonly Float32Array[]): Binned => {
+  const width = features.length;
+  const rows = features[0]?.length ?? 0;
+  const bins = new Uint8Array(new SharedArrayBuffer(Math.max(1, rows * width)));
+  features.forEach((column, f) => {
+    const c = cuts[f] as Float32Array;
+    for (let r = 0; r < rows; r++) bins[r * width + f] = binOf(c, column[r] as number);
+  });
+  return { cuts, bins, width, rows };
 };
 
-export const rebin = (features: readonly Float32Array[], cuts: readonly Float32Array[]): Binned => ({
-  cuts,
-  bins: features.map((f, i) => binColumn(f, cuts[i] as Float32Array)),
-  rows: features[0]?.length ?? 0,
-});
+export const binMatrix = (features: readonly Float32Array[], maxBin: number): Binned =>
+  rebin(
+    features,
+    features.map((f) => findCuts(f, maxBin)),
+  );
 
 export interface GrowOptions {
   readonly maxDepth: number;
@@ -95,38 +94,17 @@ export interface GrowOptions {
   readonly gamma: number;
   readonly eta: number;
   /** Features this tree may split on (column subsampling). */
-  readonly features: readonly number[];
+  readonly features: Int32Array;
 }
 
 interface Split {
-  feature: number;
-  bin: number;
-  missingLeft: boolean;
-  gain: number;
+  readonly feature: number;
+  readonly bin: number;
+  readonly missingLeft: boolean;
+  readonly gain: number;
+  readonly gl: number;
+  readonly hl: number;
 }
-
-const buildHistogram = (
-  binned: Binned,
-  features: readonly number[],
-  rows: Uint32Array,
-  start: number,
-  end: number,
-  grad: Float64Array,
-  hess: Float64Array,
-): Float64Array => {
-  const hist = new Float64Array(binned.bins.length * BINS * 2);
-  for (const f of features) {
-    const bins = binned.bins[f] as Uint8Array;
-    const base = f * BINS * 2;
-    for (let i = start; i < end; i++) {
-      const row = rows[i] as number;
-      const at = base + (bins[row] as number) * 2;
-      hist[at] = (hist[at] as number) + (grad[row] as number);
-      hist[at + 1] = (hist[at + 1] as number) + (hess[row] as number);
-    }
-  }
-  return hist;
-};
 
 const score = (g: number, h: number, lambda: number): number => (g * g) / (h + lambda);
 
@@ -149,31 +127,39 @@ const bestSplit = (
     for (let k = 0; k < lastBin; k++) {
       gl += hist[base + k * 2] as number;
       hl += hist[base + k * 2 + 1] as number;
-      for (const missingLeft of hm > 0 ? [true, false] : [true]) {
+      // Missing values try both sides when there are any; the better side becomes their default.
+      for (let side = 0; side < (hm > 0 ? 2 : 1); side++) {
+        const missingLeft = side === 0;
         const GL = missingLeft ? gl + gm : gl;
         const HL = missingLeft ? hl + hm : hl;
         const GR = G - GL;
         const HR = H - HL;
         if (HL < o.minChildWeight || HR < o.minChildWeight || HL <= 0 || HR <= 0) continue;
         const gain = 0.5 * (score(GL, HL, o.lambda) + score(GR, HR, o.lambda) - parent) - o.gamma;
-        if (gain > 1e-12 && (!best || gain > best.gain)) best = { feature: f, bin: k, missingLeft, gain };
+        if (gain > 1e-12 && (!best || gain > best.gain))
+          best = { feature: f, bin: k, missingLeft, gain, gl: GL, hl: HL };
       }
     }
   }
   return best;
 };
 
-/** Grows one tree on rows[0..count) (the sampled rows) and returns it. */
+/**
+ * Grows one tree on the first `count` entries of `builder.rows` (the sampled rows), with the
+ * gradients in `builder.grad` / `builder.hess`. `onLeaf` receives each leaf's rows, so the caller
+ * can move their margins without walking the tree again.
+ */
 export const growTree = (
   binned: Binned,
-  grad: Float64Array,
-  hess: Float64Array,
-  sampled: Uint32Array,
+  builder: HistogramBuilder,
+  count: number,
   o: GrowOptions,
+  onLeaf?: (value: number, rows: Uint32Array, start: number, end: number) => void,
 ): Tree => {
   const tree: Tree = { feature: [], threshold: [], bin: [], left: [], right: [], missingLeft: [], value: [] };
-  const rows = sampled.slice();
-  const scratch = new Uint32Array(rows.length);
+  const { rows, grad, hess } = builder;
+  const scratch = new Uint32Array(count);
+  const width = binned.width;
   const addNode = (): number => {
     tree.feature.push(-1);
     tree.threshold.push(0);
@@ -183,16 +169,6 @@ export const growTree = (
     tree.missingLeft.push(0);
     tree.value.push(0);
     return tree.feature.length - 1;
-  };
-  const sums = (start: number, end: number): [number, number] => {
-    let g = 0;
-    let h = 0;
-    for (let i = start; i < end; i++) {
-      const row = rows[i] as number;
-      g += grad[row] as number;
-      h += hess[row] as number;
-    }
-    return [g, h];
   };
   const grow = (
     node: number,
@@ -205,51 +181,57 @@ export const growTree = (
   ) => {
     const split = depth < o.maxDepth && end - start >= 2 ? bestSplit(hist, binned, G, H, o) : undefined;
     if (!split) {
-      tree.value[node] = (-G / (H + o.lambda)) * o.eta;
+      const value = (-G / (H + o.lambda)) * o.eta;
+      tree.value[node] = value;
+      onLeaf?.(value, rows, start, end);
       return;
     }
-    const bins = binned.bins[split.feature] as Uint8Array;
     // Stable partition: left rows first, in their original order, so results never depend on timing.
+    const bins = binned.bins;
+    const f = split.feature;
     let l = start;
     let r = 0;
     for (let i = start; i < end; i++) {
       const row = rows[i] as number;
-      const b = bins[row] as number;
-      const goLeft = b === MISSING_BIN ? split.missingLeft : b <= split.bin;
-      if (goLeft) rows[l++] = row;
+      const b = bins[row * width + f] as number;
+      if (b === MISSING_BIN ? split.missingLeft : b <= split.bin) rows[l++] = row;
       else scratch[r++] = row;
     }
     rows.set(scratch.subarray(0, r), l);
     const mid = l;
-    tree.feature[node] = split.feature;
-    tree.threshold[node] = (binned.cuts[split.feature] as Float32Array)[split.bin] as number;
+    tree.feature[node] = f;
+    tree.threshold[node] = (binned.cuts[f] as Float32Array)[split.bin] as number;
     tree.bin[node] = split.bin;
     tree.missingLeft[node] = split.missingLeft ? 1 : 0;
     const leftNode = addNode();
     const rightNode = addNode();
     tree.left[node] = leftNode;
     tree.right[node] = rightNode;
-    const [GL, HL] = sums(start, mid);
     const leftSmaller = mid - start <= end - mid;
-    const small = leftSmaller
-      ? buildHistogram(binned, o.features, rows, start, mid, grad, hess)
-      : buildHistogram(binned, o.features, rows, mid, end, grad, hess);
+    const small = leftSmaller ? builder.build(o.features, start, mid) : builder.build(o.features, mid, end);
     for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) - (small[i] as number);
     const [leftHist, rightHist] = leftSmaller ? [small, hist] : [hist, small];
-    grow(leftNode, start, mid, depth + 1, leftHist, GL, HL);
-    grow(rightNode, mid, end, depth + 1, rightHist, G - GL, H - HL);
+    grow(leftNode, start, mid, depth + 1, leftHist, split.gl, split.hl);
+    grow(rightNode, mid, end, depth + 1, rightHist, G - split.gl, H - split.hl);
   };
   const root = addNode();
-  const [G, H] = sums(0, rows.length);
-  grow(root, 0, rows.length, 0, buildHistogram(binned, o.features, rows, 0, rows.length, grad, hess), G, H);
+  let G = 0;
+  let H = 0;
+  for (let i = 0; i < count; i++) {
+    const row = rows[i] as number;
+    G += grad[row] as number;
+    H += hess[row] as number;
+  }
+  grow(root, 0, count, 0, builder.build(o.features, 0, count), G, H);
   return tree;
 };
 
 /** The leaf a binned row reaches (training time: bins, which agree with the thresholds by construction). */
 export const leafOfBinned = (tree: Tree, binned: Binned, row: number): number => {
   let node = 0;
+  const base = row * binned.width;
   while ((tree.feature[node] as number) >= 0) {
-    const b = (binned.bins[tree.feature[node] as number] as Uint8Array)[row] as number;
+    const b = binned.bins[base + (tree.feature[node] as number)] as number;
     const goLeft = b === MISSING_BIN ? tree.missingLeft[node] === 1 : b <= (tree.bin[node] as number);
     node = (goLeft ? tree.left[node] : tree.right[node]) as number;
   }
