@@ -44,6 +44,8 @@ export interface TrainOptions {
   readonly resumeFrom?: Checkpoint;
   readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
   readonly onRound?: (round: number, trainLoss: number, validationLoss: number | undefined) => void;
+  /** Threads for histograms of large nodes; the model is the same for any value. */
+  readonly threads?: number;
 }
 
 export class TrainingError extends Error {

@@ -124,6 +124,16 @@ describe('the gradient-boosted trees', () => {
     expect(JSON.stringify(run('7').trees)).not.toBe(JSON.stringify(run('8').trees));
   });
 
+  it('grows the same trees on one thread as on two, on data large enough to use both', () => {
+    const next = random(9);
+    const cols = [0, 1, 2].map(() => Array.from({ length: 150_000 }, () => next()));
+    const y = (cols[0] as number[]).map((v, i) => v * 3 + ((cols[1] as number[])[i] as number));
+    const params = parseHyperparameters({ num_round: '3', max_depth: '3' });
+    const one = train({ params, train: channel(cols, y), threads: 1 });
+    const two = train({ params, train: channel(cols, y), threads: 2 });
+    expect(JSON.stringify(two.trees)).toBe(JSON.stringify(one.trees));
+  });
+
   it('stops early when the validation loss stops improving and keeps the best round', () => {
     const next = random(6);
     const x = Array.from({ length: 500 }, () => next());
