@@ -87,20 +87,19 @@ const gradients = (
   margins: Float64Array,
   label: Float64Array,
   k: number,
-  grad: Float64Array,
-  hess: Float64Array,
+  out: Float32Array,
 ): void => {
   const n = label.length;
   if (objective === 'reg:squarederror') {
     for (let i = 0; i < n; i++) {
-      grad[i] = (margins[i] as number) - (label[i] as number);
-      hess[i] = 1;
+      out[i * 2] = (margins[i] as number) - (label[i] as number);
+      out[i * 2 + 1] = 1;
     }
   } else if (objective === 'binary:logistic') {
     for (let i = 0; i < n; i++) {
       const p = sigmoid(margins[i] as number);
-      grad[i] = p - (label[i] as number);
-      hess[i] = Math.max(p * (1 - p), 1e-16);
+      out[i * 2] = p - (label[i] as number);
+      out[i * 2 + 1] = Math.max(p * (1 - p), 1e-16);
     }
   } else {
     for (let i = 0; i < n; i++) {
@@ -109,8 +108,8 @@ const gradients = (
       let sum = 0;
       for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
       const p = Math.exp((margins[i * groups + k] as number) - max) / sum;
-      grad[i] = p - (label[i] === k ? 1 : 0);
-      hess[i] = Math.max(p * (1 - p), 1e-16);
+      out[i * 2] = p - (label[i] === k ? 1 : 0);
+      out[i * 2 + 1] = Math.max(p * (1 - p), 1e-16);
     }
   }
 };
@@ -231,7 +230,7 @@ export const train = ({
       const roundTrees: Tree[] = [];
       for (let k = 0; k < groups; k++) {
         // Every group's gradients come from the margins before this round (softmax needs all of them).
-        gradients(p.objective, groups, margins, data.label, k, builder.grad, builder.hess);
+        gradients(p.objective, groups, margins, data.label, k, builder.gradients);
         let count = data.rows;
         if (sampledRows) {
           builder.rows.set(sampledRows);
@@ -254,12 +253,12 @@ export const train = ({
         for (let i = 0; i < margins.length; i++) margins[i] = (margins[i] as number) + (deltas[i] as number);
       // The train loss costs a pass over every row: only when it is reported or watched.
       const report = round === firstRound || (round + 1) % 10 === 0 || round === p.num_round - 1;
-      const trainLoss = report || !validMargins ? loss(p.objective, groups, margins, data.label) : Number.NaN;
+      const trainLoss = report ? loss(p.objective, groups, margins, data.label) : Number.NaN;
       const validLoss =
         validation && validMargins ? loss(p.objective, groups, validMargins, validation.label) : undefined;
       onRound?.(round, trainLoss, validLoss);
       const watched = validLoss ?? trainLoss;
-      if (watched < best.loss) best = { round, loss: watched };
+      if (!Number.isNaN(watched) && watched < best.loss) best = { round, loss: watched };
       const stop =
         p.early_stopping_rounds > 0 &&
         validLoss !== undefined &&

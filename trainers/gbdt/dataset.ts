@@ -32,6 +32,9 @@ export interface Prepared {
   readonly skipped: Readonly<Record<string, number>>;
 }
 
+/** Rows of prior weight when ordering categories by their mean label (see fitEncoder). */
+const CATEGORY_PRIOR = Number(process.env.MLPIPE_CATEGORY_PRIOR ?? 100);
+
 export class DatasetError extends Error {
   override name = 'DatasetError';
 }
@@ -88,6 +91,14 @@ export const fitEncoder = (
       );
     }
   }
+  let labelSum = 0;
+  let labelCount = 0;
+  for (const v of y) {
+    if (Number.isNaN(v)) continue;
+    labelSum += v;
+    labelCount += 1;
+  }
+  const labelMean = labelCount > 0 ? labelSum / labelCount : 0;
   const encodings: ColumnEncoding[] = [];
   for (const [i, name] of train.names.entries()) {
     if (name === target || options.drop?.includes(name)) continue;
@@ -112,9 +123,13 @@ export const fitEncoder = (
       stats.set(key, s);
     });
     const byFrequency = objective === 'multi:softprob';
+    // A rare category's mean label is mostly noise: shrink it toward the overall mean by a prior of
+    // CATEGORY_PRIOR rows, so rare names sit in the middle instead of at the extremes.
+    const mean = (st: { count: number; sum: number }) =>
+      (st.sum + CATEGORY_PRIOR * labelMean) / (st.count + CATEGORY_PRIOR);
     const categories = [...stats.entries()]
       .sort(([a, sa], [b, sb]) => {
-        const d = byFrequency ? sb.count - sa.count : sa.sum / sa.count - sb.sum / sb.count;
+        const d = byFrequency ? sb.count - sa.count : mean(sa) - mean(sb);
         return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
       })
       .map(([key]) => key);

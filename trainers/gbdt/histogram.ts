@@ -19,14 +19,13 @@ export function accumulate(
   rows: Uint32Array,
   start: number,
   end: number,
-  grad: Float64Array,
-  hess: Float64Array,
+  gradients: Float32Array,
 ): void {
   if (featureCount === width) {
     for (let i = start; i < end; i++) {
       const row = rows[i] as number;
-      const g = grad[row] as number;
-      const h = hess[row] as number;
+      const g = gradients[row * 2] as number;
+      const h = gradients[row * 2 + 1] as number;
       const base = row * width;
       for (let f = 0; f < width; f++) {
         const at = (f * 256 + (rowMajor[base + f] as number)) * 2;
@@ -38,8 +37,8 @@ export function accumulate(
   }
   for (let i = start; i < end; i++) {
     const row = rows[i] as number;
-    const g = grad[row] as number;
-    const h = hess[row] as number;
+    const g = gradients[row * 2] as number;
+    const h = gradients[row * 2 + 1] as number;
     const base = row * width;
     for (let k = 0; k < featureCount; k++) {
       const f = features[k] as number;
@@ -53,12 +52,11 @@ export function accumulate(
 const workerSource = (): string => `
 const { workerData } = require('node:worker_threads');
 const accumulate = ${accumulate.toString()};
-const { control, rowMajor, width, rows, grad, hess, hist } = workerData;
+const { control, rowMajor, width, rows, gradients, hist } = workerData;
 const ctrl = new Int32Array(control);
 const rm = new Uint8Array(rowMajor);
 const r = new Uint32Array(rows);
-const g = new Float64Array(grad);
-const h = new Float64Array(hess);
+const gh = new Float32Array(gradients);
 const out = new Float64Array(hist);
 // States: 0 idle, 1 job posted, 2 job done, 3 stop. Only a posted job (1) or stop (3) wakes us.
 for (;;) {
@@ -68,20 +66,20 @@ for (;;) {
   const start = ctrl[1], end = ctrl[2], count = ctrl[3];
   const features = ctrl.subarray(4, 4 + count);
   out.fill(0);
-  accumulate(out, rm, width, features, count, r, start, end, g, h);
+  accumulate(out, rm, width, features, count, r, start, end, gh);
   Atomics.store(ctrl, 0, 2);
   Atomics.notify(ctrl, 0);
 }
 `;
 
 /** Rows below which a node's histogram is built on this thread alone. */
-const PARALLEL_FROM = 100_000;
+const PARALLEL_FROM = 20_000;
 
 /** Buffers every tree of a training run shares; SharedArrayBuffer-backed so the worker sees them. */
 export class HistogramBuilder {
   readonly rows: Uint32Array;
-  readonly grad: Float64Array;
-  readonly hess: Float64Array;
+  /** Gradient and hessian of row r at 2r and 2r + 1: float32 like XGBoost's, one cache line per row. */
+  readonly gradients: Float32Array;
   private readonly worker: Worker | undefined;
   private readonly control: Int32Array | undefined;
   private readonly workerHist: Float64Array | undefined;
@@ -93,8 +91,7 @@ export class HistogramBuilder {
     threads: number,
   ) {
     this.rows = new Uint32Array(new SharedArrayBuffer(rowCount * 4));
-    this.grad = new Float64Array(new SharedArrayBuffer(rowCount * 8));
-    this.hess = new Float64Array(new SharedArrayBuffer(rowCount * 8));
+    this.gradients = new Float32Array(new SharedArrayBuffer(rowCount * 8));
     if (threads > 1 && rowCount >= PARALLEL_FROM && rowMajor.buffer instanceof SharedArrayBuffer) {
       const control = new SharedArrayBuffer((4 + width) * 4);
       const hist = new SharedArrayBuffer(width * BINS * 2 * 8);
@@ -107,8 +104,7 @@ export class HistogramBuilder {
           rowMajor: rowMajor.buffer,
           width,
           rows: this.rows.buffer,
-          grad: this.grad.buffer,
-          hess: this.hess.buffer,
+          gradients: this.gradients.buffer,
           hist,
         },
       });
@@ -121,18 +117,7 @@ export class HistogramBuilder {
     const count = features.length;
     const { control, workerHist } = this;
     if (end - start < PARALLEL_FROM) {
-      accumulate(
-        hist,
-        this.rowMajor,
-        this.width,
-        features,
-        count,
-        this.rows,
-        start,
-        end,
-        this.grad,
-        this.hess,
-      );
+      accumulate(hist, this.rowMajor, this.width, features, count, this.rows, start, end, this.gradients);
       return hist;
     }
     // Large nodes are always summed as two halves, with or without the worker, so the model does
@@ -140,30 +125,8 @@ export class HistogramBuilder {
     const mid = start + ((end - start) >> 1);
     if (!control || !workerHist) {
       const second = new Float64Array(hist.length);
-      accumulate(
-        hist,
-        this.rowMajor,
-        this.width,
-        features,
-        count,
-        this.rows,
-        start,
-        mid,
-        this.grad,
-        this.hess,
-      );
-      accumulate(
-        second,
-        this.rowMajor,
-        this.width,
-        features,
-        count,
-        this.rows,
-        mid,
-        end,
-        this.grad,
-        this.hess,
-      );
+      accumulate(hist, this.rowMajor, this.width, features, count, this.rows, start, mid, this.gradients);
+      accumulate(second, this.rowMajor, this.width, features, count, this.rows, mid, end, this.gradients);
       for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) + (second[i] as number);
       return hist;
     }
@@ -173,7 +136,7 @@ export class HistogramBuilder {
     control.set(features, 4);
     Atomics.store(control, 0, 1);
     Atomics.notify(control, 0);
-    accumulate(hist, this.rowMajor, this.width, features, count, this.rows, start, mid, this.grad, this.hess);
+    accumulate(hist, this.rowMajor, this.width, features, count, this.rows, start, mid, this.gradients);
     while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
     for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) + (workerHist[i] as number);
     Atomics.store(control, 0, 0);

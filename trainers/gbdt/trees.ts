@@ -146,7 +146,7 @@ const bestSplit = (
 
 /**
  * Grows one tree on the first `count` entries of `builder.rows` (the sampled rows), with the
- * gradients in `builder.grad` / `builder.hess`. `onLeaf` receives each leaf's rows, so the caller
+ * gradients in `builder.gradients`. `onLeaf` receives each leaf's rows, so the caller
  * can move their margins without walking the tree again.
  */
 export const growTree = (
@@ -157,7 +157,7 @@ export const growTree = (
   onLeaf?: (value: number, rows: Uint32Array, start: number, end: number) => void,
 ): Tree => {
   const tree: Tree = { feature: [], threshold: [], bin: [], left: [], right: [], missingLeft: [], value: [] };
-  const { rows, grad, hess } = builder;
+  const { rows, gradients } = builder;
   const scratch = new Uint32Array(count);
   const width = binned.width;
   const addNode = (): number => {
@@ -207,10 +207,15 @@ export const growTree = (
     const rightNode = addNode();
     tree.left[node] = leftNode;
     tree.right[node] = rightNode;
-    const leftSmaller = mid - start <= end - mid;
-    const small = leftSmaller ? builder.build(o.features, start, mid) : builder.build(o.features, mid, end);
-    for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) - (small[i] as number);
-    const [leftHist, rightHist] = leftSmaller ? [small, hist] : [hist, small];
+    // Children at the depth limit become leaves, which need only their sums: no histograms.
+    let leftHist = hist;
+    let rightHist = hist;
+    if (depth + 1 < o.maxDepth) {
+      const leftSmaller = mid - start <= end - mid;
+      const small = leftSmaller ? builder.build(o.features, start, mid) : builder.build(o.features, mid, end);
+      for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) - (small[i] as number);
+      [leftHist, rightHist] = leftSmaller ? [small, hist] : [hist, small];
+    }
     grow(leftNode, start, mid, depth + 1, leftHist, split.gl, split.hl);
     grow(rightNode, mid, end, depth + 1, rightHist, G - split.gl, H - split.hl);
   };
@@ -219,8 +224,8 @@ export const growTree = (
   let H = 0;
   for (let i = 0; i < count; i++) {
     const row = rows[i] as number;
-    G += grad[row] as number;
-    H += hess[row] as number;
+    G += gradients[row * 2] as number;
+    H += gradients[row * 2 + 1] as number;
   }
   grow(root, 0, count, 0, builder.build(o.features, 0, count), G, H);
   return tree;
