@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,24 +17,30 @@ export type CfnTemplate = {
  */
 export const packageStage = async (stage: string): Promise<CfnTemplate> => {
   const out = mkdtempSync(join(tmpdir(), `mlpipe-package-${stage}-`));
+  const home = mkdtempSync(join(tmpdir(), 'mlpipe-home-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    HOME: mkdtempSync(join(tmpdir(), 'mlpipe-home-')),
+    HOME: home,
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
     AWS_CONFIG_FILE: '/nonexistent/config',
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
   };
-  await run(
-    process.execPath,
-    [join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', stage, '--package', out],
-    {
-      cwd: REPO_ROOT,
-      env,
-      maxBuffer: 16 * 2 ** 20,
-    },
-  );
-  return JSON.parse(
-    readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as CfnTemplate;
+  try {
+    await run(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', stage, '--package', out],
+      {
+        cwd: REPO_ROOT,
+        env,
+        maxBuffer: 16 * 2 ** 20,
+      },
+    );
+    return JSON.parse(
+      readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as CfnTemplate;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
 };

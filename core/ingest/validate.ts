@@ -1,0 +1,122 @@
+import type { ColumnSpec, PipelineSpec } from '../spec/schema';
+
+/**
+ * Row validation against the pipeline spec. A row either comes out cleaned (trimmed, coerced to
+ * the column's type as the spec allows) or as the list of its problems, one per field; a bad row
+ * is a value, not an exception, so a file is never lost to its first mistake.
+ */
+export type CleanValue = string | number | boolean | Date | null;
+export type CleanRow = Record<string, CleanValue>;
+
+export interface FieldProblem {
+  readonly field: string;
+  readonly reason: string;
+}
+
+export type RowOutcome =
+  | { readonly ok: true; readonly row: CleanRow }
+  | { readonly ok: false; readonly problems: readonly FieldProblem[] };
+
+const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
+const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
+
+const show = (v: unknown): string => {
+  const text = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+
+type Coerced = { ok: true; value: CleanValue } | { ok: false; reason: string };
+
+const coerce = (column: ColumnSpec, raw: unknown): Coerced => {
+  const value = typeof raw === 'string' ? raw.trim() : raw;
+  if (value === null || value === undefined || value === '') {
+    return column.nullable ? { ok: true, value: null } : { ok: false, reason: 'required, but empty' };
+  }
+  switch (column.type) {
+    case 'string': {
+      const text =
+        typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+      if (column.values && !column.values.includes(text)) {
+        return { ok: false, reason: `${show(text)} is not one of ${column.values.join(', ')}` };
+      }
+      return { ok: true, value: text };
+    }
+    case 'number':
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n))
+        return {
+          ok: false,
+          reason: `${show(value)} is not a ${column.type === 'integer' ? 'whole number' : 'number'}`,
+        };
+      if (column.type === 'integer' && !Number.isInteger(n))
+        return { ok: false, reason: `${show(value)} is not a whole number` };
+      if (column.min !== undefined && n < column.min)
+        return { ok: false, reason: `${n} is below the minimum ${column.min}` };
+      if (column.max !== undefined && n > column.max)
+        return { ok: false, reason: `${n} is above the maximum ${column.max}` };
+      return { ok: true, value: n };
+    }
+    case 'boolean': {
+      if (typeof value === 'boolean') return { ok: true, value };
+      const text = String(value).toLowerCase();
+      if (TRUE.has(text)) return { ok: true, value: true };
+      if (FALSE.has(text)) return { ok: true, value: false };
+      return { ok: false, reason: `${show(value)} is not true or false` };
+    }
+    case 'timestamp': {
+      const date =
+        value instanceof Date
+          ? value
+          : typeof value === 'string' || typeof value === 'number'
+            ? new Date(value)
+            : undefined;
+      if (!date || Number.isNaN(date.getTime()))
+        return { ok: false, reason: `${show(value)} is not a date or timestamp` };
+      const t = date.getTime();
+      if (column.min !== undefined && t < column.min)
+        return { ok: false, reason: `${date.toISOString()} is before the minimum` };
+      if (column.max !== undefined && t > column.max)
+        return { ok: false, reason: `${date.toISOString()} is after the maximum` };
+      return { ok: true, value: date };
+    }
+  }
+};
+
+export type RowValidator = (raw: Readonly<Record<string, unknown>>) => RowOutcome;
+
+/** Builds the validator of a spec once; it runs once per row. */
+export const rowValidator = (spec: PipelineSpec): RowValidator => {
+  const columns = Object.entries(spec.columns);
+  const keepUnknown = spec.input.unknownColumns === 'keep';
+  const known = new Set(Object.keys(spec.columns));
+  return (raw) => {
+    const row: CleanRow = {};
+    const problems: FieldProblem[] = [];
+    for (const [name, column] of columns) {
+      if (!(name in raw) && !column.optional) {
+        problems.push({ field: name, reason: 'missing column' });
+        continue;
+      }
+      const result = coerce(column, raw[name]);
+      if (result.ok) row[name] = result.value;
+      else problems.push({ field: name, reason: result.reason });
+    }
+    if (keepUnknown) {
+      for (const [name, value] of Object.entries(raw)) {
+        if (known.has(name)) continue;
+        row[name] =
+          value === undefined || value === ''
+            ? null
+            : typeof value === 'object' && value !== null && !(value instanceof Date)
+              ? JSON.stringify(value)
+              : (value as CleanValue);
+      }
+    }
+    return problems.length === 0 ? { ok: true, row } : { ok: false, problems };
+  };
+};
+
+/** A problem's reason without the value, for counting reasons across rows. */
+export const reasonKind = (problem: FieldProblem): string =>
+  `${problem.field}: ${problem.reason.replace(/^(".*?"|\S+) (is|are) /, '')}`;

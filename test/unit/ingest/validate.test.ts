@@ -1,0 +1,116 @@
+import {
+  hashSplit,
+  reasonKind,
+  rowValidator,
+  timeBoundaries,
+  timeSplit,
+  unitHash,
+} from '../../../core/ingest';
+import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
+
+const specs = loadSpecs('pipelines');
+const spec = (name: string): PipelineSpec => {
+  const found = specs.get(name);
+  if (!found) throw new Error(`no spec ${name}`);
+  return found;
+};
+
+const penguin = {
+  Species: ' Adelie ',
+  Island: 'Torgersen',
+  'Beak Length (mm)': '39.1',
+  'Beak Depth (mm)': 18.7,
+  'Flipper Length (mm)': '181',
+  'Body Mass (g)': 3750,
+  Sex: 'MALE',
+};
+
+describe('validating a row against its pipeline spec', () => {
+  const validate = rowValidator(spec('penguins'));
+
+  it('cleans a good row: trims text and coerces numbers', () => {
+    const outcome = validate(penguin);
+    expect(outcome).toEqual({
+      ok: true,
+      row: expect.objectContaining({
+        Species: 'Adelie',
+        'Beak Length (mm)': 39.1,
+        'Flipper Length (mm)': 181,
+      }),
+    });
+  });
+
+  it('names every field that is wrong and why', () => {
+    const outcome = validate({
+      ...penguin,
+      Species: 'Emperor',
+      'Body Mass (g)': 'heavy',
+      'Beak Length (mm)': 500,
+    });
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.problems).toEqual([
+      { field: 'Species', reason: '"Emperor" is not one of Adelie, Chinstrap, Gentoo' },
+      { field: 'Beak Length (mm)', reason: '500 is above the maximum 100' },
+      { field: 'Body Mass (g)', reason: '"heavy" is not a number' },
+    ]);
+    expect(outcome.problems.map(reasonKind)).toContain('Species: not one of Adelie, Chinstrap, Gentoo');
+  });
+
+  it('accepts empty values only in nullable columns, and reports a missing required column', () => {
+    const { Species: _species, ...noSpecies } = penguin;
+    const outcome = validate({ ...noSpecies, Sex: '', 'Body Mass (g)': null });
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.problems).toEqual([{ field: 'Species', reason: 'missing column' }]);
+  });
+
+  it('keeps or drops columns the spec does not know, as it says', () => {
+    const keep = parseSpec(
+      `name: keepers
+input: { unknownColumns: keep }
+columns: { x: { type: number }, y: { type: number } }
+target: { column: y, task: regression }
+split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }
+features: [{ name: x, from: x }]
+`,
+      'pipelines/keepers.yml',
+    );
+    expect(rowValidator(keep)({ x: 1, y: 2, note: 'hi' })).toEqual({
+      ok: true,
+      row: { x: 1, y: 2, note: 'hi' },
+    });
+    expect(validate({ ...penguin, note: 'hi' })).toEqual({
+      ok: true,
+      row: expect.not.objectContaining({ note: 'hi' }),
+    });
+  });
+});
+
+describe('splitting rows', () => {
+  it('puts a row with the same id in the same split every time, in the fractions of the spec', () => {
+    const cars = spec('cars');
+    const first = Array.from({ length: 2000 }, (_, i) => hashSplit(cars, { Name: `car ${i}` }));
+    const again = Array.from({ length: 2000 }, (_, i) => hashSplit(cars, { Name: `car ${i}`, Cylinders: 4 }));
+    expect(again).toEqual(first);
+    const share = (s: string) => first.filter((x) => x === s).length / first.length;
+    expect(share('train')).toBeCloseTo(cars.split.train, 1);
+    expect(share('test')).toBeCloseTo(cars.split.test, 1);
+  });
+
+  it('hashes the whole row when the spec has no id column', () => {
+    const penguins = spec('penguins');
+    expect(hashSplit(penguins, { a: 1, b: 'x' })).toBe(hashSplit(penguins, { b: 'x', a: 1 }));
+    expect(unitHash('a')).not.toBe(unitHash('b'));
+  });
+
+  it('splits by time with the earliest rows in train and the latest in test', () => {
+    const flights = spec('flights');
+    const times = Float64Array.from({ length: 100 }, (_, i) => Date.UTC(2001, 0, 1) + i * 3_600_000);
+    const bounds = timeBoundaries(flights, times);
+    const splits = Array.from(times, (t) => timeSplit(t, bounds));
+    expect(splits.slice(0, 80).every((s) => s === 'train')).toBe(true);
+    expect(splits.slice(90).every((s) => s === 'test')).toBe(true);
+    expect(splits.filter((s) => s === 'validation')).toHaveLength(10);
+  });
+});
