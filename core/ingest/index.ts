@@ -1,2 +1,3 @@
+export * from './report';
 export * from './split';
 export * from './validate';
