@@ -111,6 +111,21 @@ describe('the gradient-boosted trees', () => {
     expect(booster.trees[0]).toMatchObject({ feature: [0, -1, -1], threshold: [1, 0, 0] });
   });
 
+  it('orders many categories by frequency, which overfits less than their mean label', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `airport-${String(i).padStart(2, '0')}`);
+    // airport-00 appears once, airport-39 forty times; the label favours the rare ones.
+    const rows = names.flatMap((name, i) => Array.from({ length: i + 1 }, () => name));
+    const label = rows.map((name) => (name < 'airport-10' ? 1 : 0));
+    const table: Table = { names: ['origin', 'label'], columns: [rows, label], rows: rows.length };
+    const encoder = fitEncoder(table, 'label', 'binary:logistic');
+    const encoding = encoder.encodings[0];
+    expect(encoding?.kind === 'category' && encoding.categories.slice(0, 3)).toEqual([
+      'airport-39',
+      'airport-38',
+      'airport-37',
+    ]);
+  });
+
   it('is deterministic for a seed with row and column subsampling, and the seed matters', () => {
     const next = random(5);
     const cols = [0, 1, 2, 3].map(() => Array.from({ length: 1000 }, () => next()));
