@@ -167,6 +167,7 @@ export const train = ({
   resumeFrom,
   onCheckpoint,
   onRound,
+  threads = Math.min(2, availableParallelism()),
 }: TrainOptions): Booster => {
   if (data.rows === 0) throw new TrainingError('the train channel has no usable rows');
   const groups = groupsOf(p);
@@ -192,12 +193,7 @@ export const train = ({
     if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, t % groups);
   });
   let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
-  const builder = new HistogramBuilder(
-    binned.bins,
-    featureCount,
-    data.rows,
-    Math.min(2, availableParallelism()),
-  );
+  const builder = new HistogramBuilder(binned.bins, featureCount, data.rows, 2 ** (p.max_depth + 1), threads);
   const allFeatures = Int32Array.from({ length: featureCount }, (_, i) => i);
   const deltas = new Float64Array(data.rows * groups);
   const firstRound = resumeFrom ? resumeFrom.round + 1 : 0;
@@ -236,12 +232,14 @@ export const train = ({
           builder.rows.set(sampledRows);
           count = sampledRows.length;
         } else for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
-        const onLeaf = sampledRows
-          ? undefined
-          : (value: number, rows: Uint32Array, start: number, end: number) => {
-              for (let i = start; i < end; i++) deltas[(rows[i] as number) * groups + k] = value;
-            };
-        roundTrees.push(growTree(binned, builder, count, options, onLeaf));
+        const tree = growTree(binned, builder, count, options);
+        roundTrees.push(tree);
+        // Without row sampling every row sits in a leaf of the tree: its output is known already.
+        if (!sampledRows) {
+          const { nodeOf, rows } = builder;
+          for (let i = 0; i < count; i++)
+            deltas[(rows[i] as number) * groups + k] = tree.value[nodeOf[i] as number] as number;
+        }
       }
       roundTrees.forEach((tree, k) => {
         trees.push(tree);

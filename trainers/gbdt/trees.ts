@@ -145,22 +145,16 @@ const bestSplit = (
 };
 
 /**
- * Grows one tree on the first `count` entries of `builder.rows` (the sampled rows), with the
- * gradients in `builder.gradients`. `onLeaf` receives each leaf's rows, so the caller
- * can move their margins without walking the tree again.
+ * Grows one tree, level by level, on the first `count` positions of `builder.rows` (the sampled
+ * rows) with the gradients in `builder.gradients`. Afterwards `builder.nodeOf[i]` is the leaf of
+ * position i, so the caller can move margins without walking the tree again.
  */
-export const growTree = (
-  binned: Binned,
-  builder: HistogramBuilder,
-  count: number,
-  o: GrowOptions,
-  onLeaf?: (value: number, rows: Uint32Array, start: number, end: number) => void,
-): Tree => {
+export const growTree = (binned: Binned, builder: HistogramBuilder, count: number, o: GrowOptions): Tree => {
   const tree: Tree = { feature: [], threshold: [], bin: [], left: [], right: [], missingLeft: [], value: [] };
   const { rows, gradients } = builder;
-  const scratch = new Uint32Array(count);
-  const width = binned.width;
+  const slotSize = binned.width * BINS * 2;
   const addNode = (): number => {
+    const node = tree.feature.length;
     tree.feature.push(-1);
     tree.threshold.push(0);
     tree.bin.push(-1);
@@ -168,58 +162,10 @@ export const growTree = (
     tree.right.push(-1);
     tree.missingLeft.push(0);
     tree.value.push(0);
-    return tree.feature.length - 1;
+    builder.splitFeature[node] = -1;
+    builder.smallSlot[node] = -1;
+    return node;
   };
-  const grow = (
-    node: number,
-    start: number,
-    end: number,
-    depth: number,
-    hist: Float64Array,
-    G: number,
-    H: number,
-  ) => {
-    const split = depth < o.maxDepth && end - start >= 2 ? bestSplit(hist, binned, G, H, o) : undefined;
-    if (!split) {
-      const value = (-G / (H + o.lambda)) * o.eta;
-      tree.value[node] = value;
-      onLeaf?.(value, rows, start, end);
-      return;
-    }
-    // Stable partition: left rows first, in their original order, so results never depend on timing.
-    const bins = binned.bins;
-    const f = split.feature;
-    let l = start;
-    let r = 0;
-    for (let i = start; i < end; i++) {
-      const row = rows[i] as number;
-      const b = bins[row * width + f] as number;
-      if (b === MISSING_BIN ? split.missingLeft : b <= split.bin) rows[l++] = row;
-      else scratch[r++] = row;
-    }
-    rows.set(scratch.subarray(0, r), l);
-    const mid = l;
-    tree.feature[node] = f;
-    tree.threshold[node] = (binned.cuts[f] as Float32Array)[split.bin] as number;
-    tree.bin[node] = split.bin;
-    tree.missingLeft[node] = split.missingLeft ? 1 : 0;
-    const leftNode = addNode();
-    const rightNode = addNode();
-    tree.left[node] = leftNode;
-    tree.right[node] = rightNode;
-    // Children at the depth limit become leaves, which need only their sums: no histograms.
-    let leftHist = hist;
-    let rightHist = hist;
-    if (depth + 1 < o.maxDepth) {
-      const leftSmaller = mid - start <= end - mid;
-      const small = leftSmaller ? builder.build(o.features, start, mid) : builder.build(o.features, mid, end);
-      for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) - (small[i] as number);
-      [leftHist, rightHist] = leftSmaller ? [small, hist] : [hist, small];
-    }
-    grow(leftNode, start, mid, depth + 1, leftHist, split.gl, split.hl);
-    grow(rightNode, mid, end, depth + 1, rightHist, G - split.gl, H - split.hl);
-  };
-  const root = addNode();
   let G = 0;
   let H = 0;
   for (let i = 0; i < count; i++) {
@@ -227,7 +173,64 @@ export const growTree = (
     G += gradients[row * 2] as number;
     H += gradients[row * 2 + 1] as number;
   }
-  grow(root, 0, count, 0, builder.build(o.features, 0, count), G, H);
+  builder.nodeOf.fill(0, 0, count);
+  interface Open {
+    readonly node: number;
+    readonly hist: Float64Array;
+    readonly G: number;
+    readonly H: number;
+  }
+  let open: Open[] = [{ node: addNode(), hist: builder.root(o.features, count), G, H }];
+  for (let depth = 0; open.length > 0; depth++) {
+    const splits: { parent: Open; split: Split; left: number; right: number }[] = [];
+    for (const parent of open) {
+      const split = depth < o.maxDepth ? bestSplit(parent.hist, binned, parent.G, parent.H, o) : undefined;
+      if (!split) {
+        tree.value[parent.node] = (-parent.G / (parent.H + o.lambda)) * o.eta;
+        continue;
+      }
+      const { node } = parent;
+      tree.feature[node] = split.feature;
+      tree.threshold[node] = (binned.cuts[split.feature] as Float32Array)[split.bin] as number;
+      tree.bin[node] = split.bin;
+      tree.missingLeft[node] = split.missingLeft ? 1 : 0;
+      const left = addNode();
+      const right = addNode();
+      tree.left[node] = left;
+      tree.right[node] = right;
+      builder.splitFeature[node] = split.feature;
+      builder.splitBin[node] = split.bin;
+      builder.missingLeft[node] = split.missingLeft ? 1 : 0;
+      builder.leftChild[node] = left;
+      splits.push({ parent, split, left, right });
+    }
+    if (splits.length === 0) break;
+    // Children at the depth limit become leaves, which need only their sums: no histograms.
+    const needHist = depth + 1 < o.maxDepth;
+    let slots = 0;
+    for (const { parent, split, left, right } of splits) {
+      const leftSmaller = split.hl <= parent.H - split.hl;
+      if (needHist) builder.smallSlot[leftSmaller ? left : right] = slots++;
+    }
+    const levelHist = builder.level(o.features, count, needHist ? slots : 0);
+    const next: Open[] = [];
+    for (const { parent, split, left, right } of splits) {
+      builder.splitFeature[parent.node] = -1;
+      let leftHist = parent.hist;
+      let rightHist = parent.hist;
+      if (needHist) {
+        const leftSlot = builder.smallSlot[left] as number;
+        const smallSlot = leftSlot >= 0 ? leftSlot : (builder.smallSlot[right] as number);
+        const small = levelHist.subarray(smallSlot * slotSize, (smallSlot + 1) * slotSize);
+        const large = parent.hist;
+        for (let i = 0; i < slotSize; i++) large[i] = (large[i] as number) - (small[i] as number);
+        [leftHist, rightHist] = leftSlot >= 0 ? [small, large] : [large, small];
+      }
+      next.push({ node: left, hist: leftHist, G: split.gl, H: split.hl });
+      next.push({ node: right, hist: rightHist, G: parent.G - split.gl, H: parent.H - split.hl });
+    }
+    open = next;
+  }
   return tree;
 };
 
