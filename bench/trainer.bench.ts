@@ -14,6 +14,7 @@ import type { BenchContext, BenchRow } from './types';
  * datasets (reference figures from TOOLCHAIN.md, XGBoost 1.7, 200 trees, depth 4), and quality and
  * fit time on flights-3m split by time (first 80 % train), against Debian's python3-xgboost run in
  * this same process tree when it can be installed, else against the reference figure (51 s).
+ * BENCH_ETA sets the learning rate of both (default 0.1, the flights spec's).
  */
 const DATA = join(__dirname, '../node_modules/vega-datasets/data');
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -180,7 +181,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   // flights-3m: the features of pipelines/flights.yml, label delay > 15, split by time.
   const limit = quick ? 300_000 : 3_000_000;
   const rounds = quick ? 50 : 300;
-  const eta = '0.1';
+  const eta = process.env.BENCH_ETA ?? '0.1';
   const flights = await query(
     `SELECT hour(date) AS hour, isodow(date) AS day_of_week, day(date) AS day_of_month, month(date) AS month,
             distance, origin, destination, CASE WHEN delay > 15 THEN 1 ELSE 0 END AS label
