@@ -1,0 +1,23 @@
+// The S3 emulator's own process. s3rver needs Node's legacy OpenSSL provider for paginated
+// listings (TOOLCHAIN.md), a flag that must be given when a process starts, so it runs here, apart
+// from the rest of the local cloud, and reports its port and its object events over IPC.
+'use strict';
+const S3rver = require('s3rver');
+
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: Number(process.env.MLPIPE_S3_PORT ?? 0),
+  directory: process.env.MLPIPE_S3_DIR,
+  silent: true,
+});
+server.on('event', (event) => process.send?.({ type: 'event', event }));
+server.run().then(
+  (address) => process.send?.({ type: 'ready', port: address.port }),
+  (error) => {
+    process.send?.({ type: 'error', message: error.message, code: error.code });
+    process.exit(1);
+  },
+);
+process.on('disconnect', () => {
+  server.close().finally(() => process.exit(0));
+});
