@@ -1,0 +1,62 @@
+// One warm Lambda instance: a process that loads the handler's module once (the cold start) and
+// then serves invocations sent over IPC, one at a time, as a Lambda execution environment does.
+'use strict';
+require('tsx/cjs');
+const { resolve } = require('node:path');
+
+const handlerSpec = process.env.MLPIPE_LAMBDA_HANDLER; // e.g. functions/ingest/handler.handler
+const root = process.env.MLPIPE_LAMBDA_ROOT;
+const lastDot = handlerSpec.lastIndexOf('.');
+const modulePath = resolve(root, handlerSpec.slice(0, lastDot));
+const exportName = handlerSpec.slice(lastDot + 1);
+
+let handler;
+const initStarted = Date.now();
+try {
+  const mod = require(modulePath);
+  handler = mod[exportName];
+  if (typeof handler !== 'function')
+    throw new Error(`${handlerSpec}: the module has no function export "${exportName}"`);
+} catch (error) {
+  process.send({
+    type: 'init-error',
+    errorType: error.name || 'Error',
+    errorMessage: error.message,
+    trace: String(error.stack || '').split('\n'),
+  });
+  process.exit(1);
+}
+process.send({ type: 'ready', initMs: Date.now() - initStarted });
+
+process.on('message', async (message) => {
+  if (message.type !== 'invoke') return;
+  const { id, event, context: info } = message;
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: info.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: info.invokedFunctionArn,
+    memoryLimitInMB: String(info.memoryLimitInMB),
+    awsRequestId: id,
+    logGroupName: `/aws/lambda/${info.functionName}`,
+    logStreamName: info.logStreamName,
+    getRemainingTimeInMillis: () => Math.max(0, info.deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+  try {
+    const result = await handler(event, context);
+    process.send({ type: 'result', id, ok: true, result: result === undefined ? null : result });
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    process.send({
+      type: 'result',
+      id,
+      ok: false,
+      errorType: e.name || 'Error',
+      errorMessage: e.message,
+      trace: String(e.stack || '').split('\n'),
+    });
+  }
+});

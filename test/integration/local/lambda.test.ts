@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import {
+  GetFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
+import { type LogLine, type RunningLambda, startLambda } from '../../../local/lambda';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+
+const root = join(__dirname, '../../..');
+const logs: LogLine[] = [];
+let lambda: RunningLambda;
+let client: LambdaClient;
+
+const probe = (functionName: string, timeoutSeconds: number, concurrency: number) => ({
+  functionName,
+  handler: 'test/events/local/functions/probe.handler',
+  root,
+  environment: { MLPIPE_STAGE: 'local' },
+  timeoutSeconds,
+  memorySize: 256,
+  concurrency,
+});
+
+const invoke = async (name: string, event: unknown) => {
+  const out = await client.send(
+    new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }),
+  );
+  return {
+    error: out.FunctionError,
+    payload: JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>,
+  };
+};
+
+beforeAll(async () => {
+  lambda = await startLambda({ port: 0, onLog: (line) => logs.push(line) });
+  lambda.register(probe('mlpipe-local-probe', 10, 4));
+  lambda.register(probe('mlpipe-local-narrow', 10, 2));
+  lambda.register(probe('mlpipe-local-hasty', 1, 1));
+  client = new LambdaClient({ endpoint: lambda.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+});
+afterAll(async () => {
+  client.destroy();
+  await lambda.stop();
+});
+
+describe('the local Lambda', () => {
+  it('runs the handler with a real context and the function environment', async () => {
+    const { error, payload } = await invoke('mlpipe-local-probe', {});
+    expect(error).toBeUndefined();
+    expect(payload).toMatchObject({ functionName: 'mlpipe-local-probe', stage: 'local' });
+    expect(payload.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(payload.remainingMs).toBeGreaterThan(9000);
+    expect(logs.some((l) => l.line.includes('"probed"') && l.requestId === payload.requestId)).toBe(true);
+  });
+
+  it('initialises the module once per warm instance and reuses it', async () => {
+    const first = await invoke('arn:aws:lambda:us-east-1:000000000000:function:mlpipe-local-probe', {});
+    const second = await invoke('mlpipe-local-probe', {});
+    expect(second.payload.pid).toBe(first.payload.pid);
+    expect(second.payload.initialisedAt).toBe(first.payload.initialisedAt);
+    expect(second.payload.invocations).toBe((first.payload.invocations as number) + 1);
+  });
+
+  it('starts a new instance when all are busy, up to the concurrency limit', async () => {
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(() => invoke('mlpipe-local-narrow', { sleepMs: 300 })),
+    );
+    expect(new Set(results.map((r) => r.payload.pid)).size).toBe(2);
+    expect(lambda.pool('mlpipe-local-narrow')?.coldStarts).toBe(2);
+  });
+
+  it('ends an invocation at the function timeout, as Task timed out', async () => {
+    const { error, payload } = await invoke('mlpipe-local-hasty', { sleepMs: 3000 });
+    expect(error).toBe('Unhandled');
+    expect(payload).toEqual({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: 'Task timed out after 1.00 seconds',
+    });
+    const after = await invoke('mlpipe-local-hasty', {});
+    expect(after.error).toBeUndefined();
+  });
+
+  it('reports a thrown error as a function error with its type and message', async () => {
+    const { error, payload } = await invoke('mlpipe-local-probe', { fail: 'bad record' });
+    expect(error).toBe('Unhandled');
+    expect(payload).toMatchObject({ errorType: 'TypeError', errorMessage: 'bad record' });
+  });
+
+  it('fails an invocation whose handler ends its process, and starts afresh', async () => {
+    const { error, payload } = await invoke('mlpipe-local-probe', { exit: true });
+    expect(error).toBe('Unhandled');
+    expect(payload).toMatchObject({ errorType: 'Runtime.ExitError' });
+    expect(String(payload.errorMessage)).toContain('exit status 3');
+    expect((await invoke('mlpipe-local-probe', {})).error).toBeUndefined();
+  });
+
+  it('answers GetFunction, and ResourceNotFoundException for a function that does not exist', async () => {
+    const got = await client.send(new GetFunctionCommand({ FunctionName: 'mlpipe-local-probe' }));
+    expect(got.Configuration?.FunctionArn).toBe(
+      'arn:aws:lambda:us-east-1:000000000000:function:mlpipe-local-probe',
+    );
+    await expect(client.send(new InvokeCommand({ FunctionName: 'nope' }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+  });
+});
