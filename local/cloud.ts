@@ -1,0 +1,134 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { connectS3Notifications, type NotificationOutcome } from './event-sources/s3';
+import { type RunningKinesis, startKinesis } from './kinesis';
+import { type LogLine, type RunningLambda, startLambda } from './lambda';
+import type { CfnTemplate } from './resources/intrinsics';
+import { packageStage, REPO_ROOT } from './resources/package';
+import { type LocalPlan, localPlan } from './resources/plan';
+import { provision } from './resources/provision';
+import { type RunningS3, startS3 } from './s3';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_SERVICES, type LocalServiceKey } from './types';
+
+/**
+ * The local cloud: every emulated service on loopback, the stage's resources created from its
+ * packaged template, and the event sources wired. `endpoints.env` in the data folder tells any SDK
+ * or the AWS CLI where to find it.
+ */
+export interface LocalCloudOptions {
+  readonly dataDir: string;
+  /** The first port of a consecutive range in LOCAL_SERVICES order; 0 lets the system pick each. */
+  readonly port?: number;
+  readonly stage?: string;
+  /** A packaged template to provision instead of packaging serverless.yml (tests). */
+  readonly template?: CfnTemplate;
+  readonly onLog?: (line: LogLine) => void;
+  readonly onNotification?: (outcome: NotificationOutcome) => void;
+}
+
+export interface LocalCloud {
+  readonly endpoints: Readonly<Partial<Record<LocalServiceKey, string>>>;
+  /** The variables of endpoints.env. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly plan: LocalPlan;
+  readonly s3: RunningS3;
+  readonly kinesis: RunningKinesis;
+  readonly lambda: RunningLambda;
+  /** Waits until every S3 notification in flight has been delivered. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LOCAL_PORT = 4580;
+
+const portFor = (base: number, key: LocalServiceKey): number =>
+  base === 0 ? 0 : base + LOCAL_SERVICES.indexOf(key);
+
+export const endpointsEnv = (
+  endpoints: Partial<Record<LocalServiceKey, string>>,
+): Record<string, string> => ({
+  ...Object.fromEntries(Object.entries(endpoints).map(([key, url]) => [`AWS_ENDPOINT_URL_${key}`, url])),
+  AWS_REGION: LOCAL_REGION,
+  AWS_DEFAULT_REGION: LOCAL_REGION,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  // s3rver stores SDK v3's aws-chunked uploads with their framing unless checksums are opt-in.
+  AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
+  AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
+});
+
+export const startLocalCloud = async (options: LocalCloudOptions): Promise<LocalCloud> => {
+  const { dataDir, port = DEFAULT_LOCAL_PORT, stage = 'local' } = options;
+  mkdirSync(dataDir, { recursive: true });
+  const template = options.template ?? (await packageStage(stage, join(dataDir, 'package')));
+  const stopped: (() => Promise<void>)[] = [];
+  try {
+    const s3 = await startS3({ port: portFor(port, 'S3'), dataDir });
+    stopped.push(s3.stop);
+    const kinesis = await startKinesis({ port: portFor(port, 'KINESIS'), dataDir });
+    stopped.push(kinesis.stop);
+    const lambda = await startLambda({
+      port: portFor(port, 'LAMBDA'),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+    });
+    stopped.push(lambda.stop);
+    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url };
+    const env = endpointsEnv(endpoints);
+    writeFileSync(
+      join(dataDir, 'endpoints.env'),
+      `# The mlpipe local cloud (${dataDir}). \`source\` this file to point any AWS SDK (and AWS CLI >= 2.13)\n# at it; an older AWS CLI needs --endpoint-url "$AWS_ENDPOINT_URL_S3" (or the service's variable).\n${Object.entries(
+        env,
+      )
+        .map(([k, v]) => `export ${k}=${v}`)
+        .join('\n')}\n`,
+    );
+    const plan = localPlan(template, `mlpipe-${stage}`);
+    const s3Client = new S3Client({
+      endpoint: s3.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const kinesisClient = new KinesisClient({
+      endpoint: kinesis.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      requestHandler: new NodeHttpHandler(),
+    });
+    try {
+      await provision(plan, {
+        s3: s3Client,
+        kinesis: kinesisClient,
+        lambda,
+        root: REPO_ROOT,
+        environment: env,
+      });
+    } finally {
+      s3Client.destroy();
+      kinesisClient.destroy();
+    }
+    const notifications = connectS3Notifications(s3, lambda, plan, options.onNotification);
+    return {
+      endpoints,
+      env,
+      plan,
+      s3,
+      kinesis,
+      lambda,
+      settle: () => notifications.drain(),
+      stop: async () => {
+        notifications.close();
+        await notifications.drain();
+        for (const stop of stopped.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stopped.reverse()) await stop().catch(() => {});
+    throw error;
+  }
+};

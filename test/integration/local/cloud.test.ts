@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import type { CfnTemplate } from '../../../local/resources/intrinsics';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+
+const run = promisify(execFile);
+
+const s3Of = (cloud: LocalCloud) =>
+  new S3Client({
+    endpoint: cloud.s3.url,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+
+/**
+ * The AWS CLI v2, configured by nothing but the local cloud's endpoints.env. Debian's CLI (2.9)
+ * predates the AWS_ENDPOINT_URL_<SERVICE> variables (2.13), so the service's URL from the file is
+ * also passed as --endpoint-url, as a user of that CLI would.
+ */
+const aws = async (dataDir: string, service: string, args: string[]) => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const line of readFileSync(join(dataDir, 'endpoints.env'), 'utf8').split('\n')) {
+    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match) env[match[1] as string] = match[2] as string;
+  }
+  const endpoint = env[`AWS_ENDPOINT_URL_${service === 's3api' ? 'S3' : service.toUpperCase()}`] ?? '';
+  const { stdout } = await run(
+    '/usr/bin/aws',
+    ['--endpoint-url', endpoint, service, ...args, '--output', 'json'],
+    { env },
+  );
+  return JSON.parse(stdout) as Record<string, unknown>;
+};
+
+describe('the local cloud of the local stage', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-cloud-'));
+  let cloud: LocalCloud;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ dataDir, port: 0 });
+  });
+  afterAll(async () => {
+    await cloud.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("creates serverless.yml's buckets and streams, which the AWS CLI finds through endpoints.env", async () => {
+    const buckets = (await aws(dataDir, 's3api', ['list-buckets'])).Buckets as { Name: string }[];
+    expect(buckets.map((b) => b.Name).sort()).toEqual([
+      'mlpipe-local-artifacts',
+      'mlpipe-local-curated',
+      'mlpipe-local-raw',
+    ]);
+    const streams = (await aws(dataDir, 'kinesis', ['list-streams'])).StreamNames as string[];
+    expect(streams.sort()).toEqual(['mlpipe-local-events', 'mlpipe-local-predictions']);
+  });
+
+  it('keeps its objects and resources across a restart', async () => {
+    const s3 = s3Of(cloud);
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'mlpipe-local-artifacts', Key: 'kept.json', Body: '{"kept":true}' }),
+    );
+    s3.destroy();
+    await cloud.stop();
+    cloud = await startLocalCloud({ dataDir, port: 0 });
+    const again = s3Of(cloud);
+    const got = await again.send(
+      new GetObjectCommand({ Bucket: 'mlpipe-local-artifacts', Key: 'kept.json' }),
+    );
+    expect(await got.Body?.transformToString()).toBe('{"kept":true}');
+    again.destroy();
+  });
+});
+
+describe('S3 notifications from the template', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-notify-'));
+  const template: CfnTemplate = {
+    Resources: {
+      RawBucket: {
+        Type: 'AWS::S3::Bucket',
+        Properties: {
+          BucketName: 'mlpipe-local-raw',
+          NotificationConfiguration: {
+            LambdaConfigurations: [
+              {
+                Event: 's3:ObjectCreated:*',
+                Function: { 'Fn::GetAtt': ['NotifiedLambdaFunction', 'Arn'] },
+                Filter: {
+                  S3Key: {
+                    Rules: [
+                      { Name: 'prefix', Value: 'incoming/' },
+                      { Name: 'suffix', Value: '.csv' },
+                    ],
+                  },
+                },
+              },
+            ],
+          },
+        },
+      },
+      NotifiedLambdaFunction: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          FunctionName: 'mlpipe-local-notified',
+          Handler: 'test/events/local/functions/notified.handler',
+          Timeout: 30,
+          MemorySize: 256,
+        },
+      },
+    },
+  };
+  let cloud: LocalCloud;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ dataDir, port: 0, template });
+  });
+  afterAll(async () => {
+    await cloud.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('invokes the function for keys that match the prefix and suffix rules only', async () => {
+    const s3 = s3Of(cloud);
+    for (const key of ['incoming/penguins/a b.csv', 'incoming/penguins/b.json', 'other/c.csv']) {
+      await s3.send(new PutObjectCommand({ Bucket: 'mlpipe-local-raw', Key: key, Body: 'x\n1\n' }));
+    }
+    await cloud.settle();
+    const seen = await s3.send(new ListObjectsV2Command({ Bucket: 'mlpipe-local-raw', Prefix: 'seen/' }));
+    expect((seen.Contents ?? []).map((o) => o.Key)).toEqual(['seen/incoming/penguins/a b.csv.json']);
+    const record = JSON.parse(
+      (await (
+        await s3.send(
+          new GetObjectCommand({ Bucket: 'mlpipe-local-raw', Key: 'seen/incoming/penguins/a b.csv.json' }),
+        )
+      ).Body?.transformToString()) ?? '{}',
+    ) as { eventName: string; s3: { object: { key: string } } };
+    expect(record.eventName).toBe('ObjectCreated:Put');
+    expect(record.s3.object.key).toBe('incoming/penguins/a+b.csv');
+    s3.destroy();
+  });
+});
