@@ -2,10 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type StreamPollers, startStreamMapping } from './event-sources/kinesis';
 import { connectS3Notifications, type NotificationOutcome } from './event-sources/s3';
 import { type RunningKinesis, startKinesis } from './kinesis';
 import { type LogLine, type RunningLambda, startLambda } from './lambda';
+import { type RunningSqs, startSqs } from './messaging/sqs';
 import type { CfnTemplate } from './resources/intrinsics';
 import { packageStage, REPO_ROOT } from './resources/package';
 import { type LocalPlan, localPlan } from './resources/plan';
@@ -37,6 +40,7 @@ export interface LocalCloud {
   readonly s3: RunningS3;
   readonly kinesis: RunningKinesis;
   readonly lambda: RunningLambda;
+  readonly sqs: RunningSqs;
   /** Waits until every S3 notification in flight has been delivered. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -75,7 +79,9 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       ...(options.onLog ? { onLog: options.onLog } : {}),
     });
     stopped.push(lambda.stop);
-    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url };
+    const sqs = await startSqs({ port: portFor(port, 'SQS'), dataDir });
+    stopped.push(sqs.stop);
+    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url, SQS: sqs.url };
     const env = endpointsEnv(endpoints);
     writeFileSync(
       join(dataDir, 'endpoints.env'),
@@ -85,7 +91,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
         .map(([k, v]) => `export ${k}=${v}`)
         .join('\n')}\n`,
     );
-    const plan = localPlan(template, `mlpipe-${stage}`);
+    const plan = localPlan(template, `mlpipe-${stage}`, sqs.url);
     const s3Client = new S3Client({
       endpoint: s3.url,
       region: LOCAL_REGION,
@@ -100,6 +106,11 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       credentials: LOCAL_CREDENTIALS,
       requestHandler: new NodeHttpHandler(),
     });
+    const sqsClient = new SQSClient({
+      endpoint: sqs.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     try {
       await provision(plan, {
         s3: s3Client,
@@ -108,11 +119,30 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
         root: REPO_ROOT,
         environment: env,
       });
+      for (const queue of plan.queues)
+        await sqsClient.send(new CreateQueueCommand({ QueueName: queue.name }));
     } finally {
       s3Client.destroy();
-      kinesisClient.destroy();
     }
     const notifications = connectS3Notifications(s3, lambda, plan, options.onNotification);
+    const pollers: StreamPollers[] = [];
+    stopped.push(async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
+      kinesisClient.destroy();
+      sqsClient.destroy();
+    });
+    for (const mapping of plan.streamMappings.filter((m) => m.enabled && lambda.pool(m.functionName))) {
+      pollers.push(
+        await startStreamMapping({
+          mapping,
+          kinesis: kinesisClient,
+          sqs: sqsClient,
+          sqsQueueUrl: (arn) => sqs.queueUrl(arn.slice(arn.lastIndexOf(':') + 1)),
+          lambda,
+          dataDir,
+        }),
+      );
+    }
     return {
       endpoints,
       env,
@@ -120,7 +150,11 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       s3,
       kinesis,
       lambda,
-      settle: () => notifications.drain(),
+      sqs,
+      settle: async () => {
+        await notifications.drain();
+        await Promise.all(pollers.map((p) => p.idle()));
+      },
       stop: async () => {
         notifications.close();
         await notifications.drain();
