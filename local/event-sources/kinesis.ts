@@ -44,12 +44,7 @@ type Batch = KinesisRecord[];
 
 const streamArn = (name: string) => `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stream/${name}`;
 
-const toEvent = (
-  records: Batch,
-  shardId: string,
-  mapping: PlannedStreamMapping,
-  functionArn: string,
-): KinesisStreamEvent => ({
+const toEvent = (records: Batch, shardId: string, mapping: PlannedStreamMapping): KinesisStreamEvent => ({
   Records: records.map(
     (r): KinesisStreamRecord => ({
       kinesis: {
@@ -135,7 +130,7 @@ export const startStreamMapping = async (options: StreamMappingOptions): Promise
         attempts,
       );
     }
-    const result = await lambda.invoke(mapping.functionName, toEvent(batch, shardId, mapping, functionArn));
+    const result = await lambda.invoke(mapping.functionName, toEvent(batch, shardId, mapping));
     let failedFrom = -1;
     if (result.ok) {
       const failures = mapping.reportBatchItemFailures

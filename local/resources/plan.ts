@@ -149,8 +149,11 @@ export const localPlan = (template: CfnTemplate, stackName: string, sqsEndpoint?
         });
         break;
       }
-      default:
-        (plan.other[resource.Type] ??= []).push({ logicalId, properties: p });
+      default: {
+        const list = plan.other[resource.Type] ?? [];
+        list.push({ logicalId, properties: p });
+        plan.other[resource.Type] = list;
+      }
     }
   }
   return plan;
