@@ -2,6 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateStateMachineCommand,
+  SFNClient,
+  StateMachineAlreadyExists,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type StreamPollers, startStreamMapping } from './event-sources/kinesis';
@@ -14,7 +20,14 @@ import { packageStage, REPO_ROOT } from './resources/package';
 import { type LocalPlan, localPlan } from './resources/plan';
 import { provision } from './resources/provision';
 import { type RunningS3, startS3 } from './s3';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_SERVICES, type LocalServiceKey } from './types';
+import { type RunningSfn, startSfn } from './sfn';
+import {
+  LOCAL_ACCOUNT_ID,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  LOCAL_SERVICES,
+  type LocalServiceKey,
+} from './types';
 
 /**
  * The local cloud: every emulated service on loopback, the stage's resources created from its
@@ -41,6 +54,7 @@ export interface LocalCloud {
   readonly kinesis: RunningKinesis;
   readonly lambda: RunningLambda;
   readonly sqs: RunningSqs;
+  readonly sfn: RunningSfn;
   /** Waits until every S3 notification in flight has been delivered. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -64,6 +78,38 @@ export const endpointsEnv = (
   AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
 });
 
+/**
+ * The template's state machines: the same definitions that deploy (serverless-step-functions'
+ * DefinitionString), names resolved; a changed serverless.yml updates them on the next start.
+ */
+const provisionStateMachines = async (plan: LocalPlan, endpoint: string): Promise<void> => {
+  const client = new SFNClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    for (const { properties } of plan.other['AWS::StepFunctions::StateMachine'] ?? []) {
+      const machine = {
+        name: String(properties.StateMachineName),
+        definition: String(properties.DefinitionString),
+        roleArn: String(properties.RoleArn ?? ''),
+      };
+      try {
+        await client.send(new CreateStateMachineCommand(machine));
+      } catch (error) {
+        if (!(error instanceof StateMachineAlreadyExists)) throw error;
+        const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${machine.name}`;
+        await client.send(
+          new UpdateStateMachineCommand({
+            stateMachineArn,
+            definition: machine.definition,
+            roleArn: machine.roleArn,
+          }),
+        );
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+};
+
 export const startLocalCloud = async (options: LocalCloudOptions): Promise<LocalCloud> => {
   const { dataDir, port = DEFAULT_LOCAL_PORT, stage = 'local' } = options;
   mkdirSync(dataDir, { recursive: true });
@@ -79,9 +125,11 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       ...(options.onLog ? { onLog: options.onLog } : {}),
     });
     stopped.push(lambda.stop);
+    const sfn = await startSfn({ port: portFor(port, 'SFN'), dataDir, lambdaEndpoint: lambda.url });
+    stopped.push(sfn.stop);
     const sqs = await startSqs({ port: portFor(port, 'SQS'), dataDir });
     stopped.push(sqs.stop);
-    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url, SQS: sqs.url };
+    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url, SFN: sfn.url, SQS: sqs.url };
     const env = endpointsEnv(endpoints);
     writeFileSync(
       join(dataDir, 'endpoints.env'),
@@ -121,6 +169,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       });
       for (const queue of plan.queues)
         await sqsClient.send(new CreateQueueCommand({ QueueName: queue.name }));
+      await provisionStateMachines(plan, sfn.url);
     } finally {
       s3Client.destroy();
     }
@@ -151,6 +200,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       kinesis,
       lambda,
       sqs,
+      sfn,
       settle: async () => {
         await notifications.drain();
         await Promise.all(pollers.map((p) => p.idle()));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import type { CfnTemplate } from '../../../local/resources/intrinsics';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
@@ -143,5 +144,72 @@ describe('S3 notifications from the template', () => {
     expect(record.eventName).toBe('ObjectCreated:Put');
     expect(record.s3.object.key).toBe('incoming/penguins/a+b.csv');
     s3.destroy();
+  });
+});
+
+describe('state machines from the template', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-machines-'));
+  const definition = {
+    StartAt: 'Double',
+    States: {
+      Double: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: '${StepFunctionArn}', Payload: { op: 'double', 'value.$': '$.value' } },
+        OutputPath: '$.Payload',
+        End: true,
+      },
+    },
+  };
+  const template: CfnTemplate = {
+    Resources: {
+      StepLambdaFunction: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          FunctionName: 'mlpipe-local-step',
+          Handler: 'test/events/local/functions/step.handler',
+          Timeout: 10,
+        },
+      },
+      TrainingStateMachine: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {
+          StateMachineName: 'mlpipe-local-training',
+          DefinitionString: {
+            'Fn::Sub': [
+              JSON.stringify(definition),
+              { StepFunctionArn: { 'Fn::GetAtt': ['StepLambdaFunction', 'Arn'] } },
+            ],
+          },
+          RoleArn: 'arn:aws:iam::000000000000:role/mlpipe-local-training-states',
+        },
+      },
+    },
+  };
+  let cloud: LocalCloud;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ dataDir, port: 0, template });
+  });
+  afterAll(async () => {
+    await cloud.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates them with their resolved definitions and runs them against the local functions', async () => {
+    const sfn = new SFNClient({
+      endpoint: cloud.sfn.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-local-training',
+        input: '{"value": 5}',
+      }),
+    );
+    await cloud.sfn.idle();
+    const done = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(done).toMatchObject({ status: 'SUCCEEDED', output: '{"value":10}' });
+    sfn.destroy();
   });
 });

@@ -1,0 +1,461 @@
+import './polyfill';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { AwsServiceError } from '../protocol/errors';
+import { startJsonService } from '../protocol/json';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type RunningService } from '../types';
+import { runTask, TaskError, taskStates } from './tasks';
+
+/**
+ * Step Functions over its JSON protocol, executions run by the aws-local-stepfunctions engine. Task
+ * states call the other local services through their SDK clients (see tasks.ts); the history of
+ * every execution is kept with AWS's event types, so `mlpipe run` (and any client) can follow it.
+ * State machines and executions are written to `<dataDir>/sfn/state.json`; an execution that was
+ * running when the local cloud stopped is recorded as ABORTED on the next start.
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_Operations.html
+ */
+interface StoredMachine {
+  name: string;
+  arn: string;
+  definition: string;
+  roleArn: string;
+  type: string;
+  createdAt: number;
+}
+
+interface HistoryEvent {
+  timestamp: number;
+  type: string;
+  id: number;
+  previousEventId: number;
+  [details: string]: unknown;
+}
+
+interface StoredExecution {
+  arn: string;
+  name: string;
+  stateMachineArn: string;
+  input: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  startDate: number;
+  stopDate?: number;
+  output?: string;
+  error?: string;
+  cause?: string;
+  history: HistoryEvent[];
+}
+
+export interface RunningSfn extends RunningService {
+  readonly port: number;
+  /** Resolves when no execution is running. */
+  idle(): Promise<void>;
+}
+
+const machineArn = (name: string) =>
+  `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${name}`;
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+const NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+const STATE_EVENT: Record<string, string> = {
+  Task: 'Task',
+  Choice: 'Choice',
+  Wait: 'Wait',
+  Pass: 'Pass',
+  Succeed: 'Succeed',
+  Fail: 'Fail',
+  Map: 'Map',
+  Parallel: 'Parallel',
+};
+
+export const startSfn = async ({
+  port,
+  dataDir,
+  lambdaEndpoint,
+}: {
+  port: number;
+  dataDir: string;
+  lambdaEndpoint: string;
+}): Promise<RunningSfn> => {
+  const dir = join(dataDir, 'sfn');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'state.json');
+  const saved = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { machines: StoredMachine[]; executions: StoredExecution[] })
+    : { machines: [], executions: [] };
+  const machines = new Map(saved.machines.map((m) => [m.arn, m]));
+  const executions = new Map(saved.executions.map((e) => [e.arn, e]));
+  let dirty = false;
+  const save = () => {
+    dirty = false;
+    writeFileSync(
+      `${file}.tmp`,
+      JSON.stringify({ machines: [...machines.values()], executions: [...executions.values()] }),
+    );
+    renameSync(`${file}.tmp`, file);
+  };
+  const saver = setInterval(() => dirty && save(), 250);
+  for (const execution of executions.values()) {
+    if (execution.status !== 'RUNNING') continue;
+    execution.status = 'ABORTED';
+    execution.stopDate = Date.now();
+    execution.error = 'States.Runtime';
+    execution.cause = 'the local cloud stopped while this execution was running';
+  }
+  save();
+  const lambda = new LambdaClient({
+    endpoint: lambdaEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const running = new Map<string, { abort: () => void; done: Promise<void> }>();
+  const tokens = new Map<string, { resolve: (output: unknown) => void; reject: (error: Error) => void }>();
+
+  /**
+   * The engine reports state events through an async generator that may lag behind the task
+   * handlers, so events are placed by when they happened (state entered before its task's events,
+   * exited after them) and renumbered: the history reads in the order AWS would write it.
+   */
+  const rank = (type: string) =>
+    type === 'ExecutionStarted'
+      ? 0
+      : type.endsWith('StateEntered')
+        ? 1
+        : type.startsWith('Task')
+          ? 2
+          : type.endsWith('StateExited')
+            ? 3
+            : 4;
+  const record = (
+    execution: StoredExecution,
+    type: string,
+    details: Record<string, unknown> = {},
+    at = Date.now(),
+  ) => {
+    const event: HistoryEvent = { timestamp: at, type, id: 0, previousEventId: 0, ...details };
+    const history = execution.history;
+    let index = history.length;
+    while (index > 0) {
+      const before = history[index - 1] as HistoryEvent;
+      if (before.timestamp < at || (before.timestamp === at && rank(before.type) <= rank(type))) break;
+      index -= 1;
+    }
+    history.splice(index, 0, event);
+    for (let i = index; i < history.length; i++) {
+      const e = history[i] as HistoryEvent;
+      e.id = i + 1;
+      e.previousEventId = i;
+    }
+    dirty = true;
+  };
+
+  const start = (machine: StoredMachine, execution: StoredExecution) => {
+    const definition = JSON.parse(machine.definition) as Record<string, unknown>;
+    const taskToken = Buffer.from(`${execution.arn}#${randomUUID()}`).toString('base64');
+    const handlers: Record<string, (input: unknown) => Promise<never>> = {};
+    for (const [name, task] of taskStates(definition)) {
+      handlers[name] = (input: unknown) =>
+        runTask(
+          task.Resource,
+          (input ?? {}) as Record<string, unknown>,
+          { lambda },
+          {
+            taskToken,
+            record: (type, details) => record(execution, type, details),
+            waitForToken: (token) =>
+              new Promise((resolve, reject) => {
+                tokens.set(token, { resolve, reject });
+              }),
+          },
+        ) as Promise<never>;
+    }
+    record(execution, 'ExecutionStarted', {
+      executionStartedEventDetails: { input: execution.input, roleArn: machine.roleArn },
+    });
+    const engine = new StateMachine(definition as never, {
+      validationOptions: { checkArn: false, checkPaths: false },
+    });
+    const run = engine.run(JSON.parse(execution.input), {
+      overrides: { taskResourceLocalHandlers: handlers },
+      context: {
+        Execution: {
+          Id: execution.arn,
+          Name: execution.name,
+          StartTime: new Date(execution.startDate).toISOString(),
+          Input: JSON.parse(execution.input),
+          RoleArn: machine.roleArn,
+        },
+        StateMachine: { Id: machine.arn, Name: machine.name },
+        Task: { Token: taskToken },
+      } as never,
+    });
+    const follow = (async () => {
+      for await (const event of run.eventLogs) {
+        if (event.type === 'StateEntered' || event.type === 'StateExited') {
+          const kind = `${STATE_EVENT[event.state.type] ?? event.state.type}State${event.type === 'StateEntered' ? 'Entered' : 'Exited'}`;
+          const key = event.type === 'StateEntered' ? 'stateEnteredEventDetails' : 'stateExitedEventDetails';
+          record(
+            execution,
+            kind,
+            {
+              [key]: {
+                name: event.state.name,
+                [event.type === 'StateEntered' ? 'input' : 'output']: JSON.stringify(
+                  (event.type === 'StateEntered' ? event.state.input : event.state.output) ?? null,
+                ),
+              },
+            },
+            event.timestamp,
+          );
+        }
+      }
+    })().catch(() => {});
+    const done = run.result.then(
+      (output) => {
+        execution.status = 'SUCCEEDED';
+        execution.output = JSON.stringify(output ?? null);
+        record(execution, 'ExecutionSucceeded', {
+          executionSucceededEventDetails: { output: execution.output },
+        });
+      },
+      (error: Error) => {
+        const cause = (error.cause ?? error) as Error;
+        const aborted = error.name === 'ExecutionAbortedError';
+        execution.status = aborted
+          ? 'ABORTED'
+          : error.name === 'ExecutionTimeoutError'
+            ? 'TIMED_OUT'
+            : 'FAILED';
+        execution.error = aborted ? 'States.Aborted' : cause.name;
+        execution.cause = aborted ? 'stopped' : cause.message;
+        record(execution, aborted ? 'ExecutionAborted' : 'ExecutionFailed', {
+          [aborted ? 'executionAbortedEventDetails' : 'executionFailedEventDetails']: {
+            error: execution.error,
+            cause: execution.cause,
+          },
+        });
+      },
+    );
+    const settled = Promise.all([done, follow]).then(() => {
+      execution.stopDate = Date.now();
+      running.delete(execution.arn);
+      dirty = true;
+    });
+    running.set(execution.arn, { abort: run.abort, done: settled });
+  };
+
+  const machineOf = (arn: unknown) => {
+    const machine = machines.get(String(arn));
+    if (!machine)
+      throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return machine;
+  };
+  const executionOf = (arn: unknown) => {
+    const execution = executions.get(String(arn));
+    if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    return execution;
+  };
+  const answer = (token: unknown) => {
+    const waiting = tokens.get(String(token));
+    if (!waiting) throw new AwsServiceError('TaskDoesNotExist', 'Task Does Not Exist');
+    tokens.delete(String(token));
+    return waiting;
+  };
+  const parseDefinition = (text: unknown) => {
+    try {
+      const parsed = JSON.parse(String(text)) as Record<string, unknown>;
+      if (!parsed.StartAt || !parsed.States) throw new Error('StartAt and States are required');
+      return parsed;
+    } catch (error) {
+      throw new AwsServiceError(
+        'InvalidDefinition',
+        `Invalid State Machine Definition: ${(error as Error).message}`,
+      );
+    }
+  };
+
+  const service = await startJsonService(
+    {
+      key: 'SFN',
+      protocol: 'awsJson1_0',
+      operations: {
+        CreateStateMachine: async (input) => {
+          const name = String(input.name ?? '');
+          if (!NAME.test(name)) throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
+          parseDefinition(input.definition);
+          const arn = machineArn(name);
+          const existing = machines.get(arn);
+          if (existing && existing.definition !== input.definition) {
+            throw new AwsServiceError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
+          }
+          const machine = existing ?? {
+            name,
+            arn,
+            definition: String(input.definition),
+            roleArn: String(input.roleArn ?? ''),
+            type: String(input.type ?? 'STANDARD'),
+            createdAt: Date.now(),
+          };
+          machines.set(arn, machine);
+          dirty = true;
+          return { stateMachineArn: arn, creationDate: seconds(machine.createdAt) };
+        },
+        UpdateStateMachine: async (input) => {
+          const machine = machineOf(input.stateMachineArn);
+          if (input.definition !== undefined) {
+            parseDefinition(input.definition);
+            machine.definition = String(input.definition);
+          }
+          if (input.roleArn !== undefined) machine.roleArn = String(input.roleArn);
+          dirty = true;
+          return { updateDate: seconds(Date.now()) };
+        },
+        DescribeStateMachine: async (input) => {
+          const m = machineOf(input.stateMachineArn);
+          return {
+            stateMachineArn: m.arn,
+            name: m.name,
+            status: 'ACTIVE',
+            definition: m.definition,
+            roleArn: m.roleArn,
+            type: m.type,
+            creationDate: seconds(m.createdAt),
+          };
+        },
+        ListStateMachines: async () => ({
+          stateMachines: [...machines.values()].map((m) => ({
+            stateMachineArn: m.arn,
+            name: m.name,
+            type: m.type,
+            creationDate: seconds(m.createdAt),
+          })),
+        }),
+        DeleteStateMachine: async (input) => {
+          machines.delete(String(input.stateMachineArn));
+          dirty = true;
+          return {};
+        },
+        StartExecution: async (input) => {
+          const machine = machineOf(input.stateMachineArn);
+          const name = input.name === undefined ? randomUUID() : String(input.name);
+          if (!NAME.test(name)) throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
+          const text = input.input === undefined ? '{}' : String(input.input);
+          try {
+            JSON.parse(text);
+          } catch {
+            throw new AwsServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
+          }
+          const arn = `${machine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
+          const existing = executions.get(arn);
+          if (existing) {
+            // Idempotent for a running execution started with the same input, as in AWS (Standard).
+            if (existing.status === 'RUNNING' && existing.input === text)
+              return { executionArn: arn, startDate: seconds(existing.startDate) };
+            throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
+          }
+          const execution: StoredExecution = {
+            arn,
+            name,
+            stateMachineArn: machine.arn,
+            input: text,
+            status: 'RUNNING',
+            startDate: Date.now(),
+            history: [],
+          };
+          executions.set(arn, execution);
+          start(machine, execution);
+          save();
+          return { executionArn: arn, startDate: seconds(execution.startDate) };
+        },
+        DescribeExecution: async (input) => {
+          const e = executionOf(input.executionArn);
+          return {
+            executionArn: e.arn,
+            stateMachineArn: e.stateMachineArn,
+            name: e.name,
+            status: e.status,
+            startDate: seconds(e.startDate),
+            ...(e.stopDate ? { stopDate: seconds(e.stopDate) } : {}),
+            input: e.input,
+            ...(e.output !== undefined ? { output: e.output } : {}),
+            ...(e.error !== undefined ? { error: e.error, cause: e.cause } : {}),
+          };
+        },
+        ListExecutions: async (input) => ({
+          executions: [...executions.values()]
+            .filter(
+              (e) =>
+                e.stateMachineArn === input.stateMachineArn &&
+                (!input.statusFilter || e.status === input.statusFilter),
+            )
+            .sort((a, b) => b.startDate - a.startDate)
+            .map((e) => ({
+              executionArn: e.arn,
+              stateMachineArn: e.stateMachineArn,
+              name: e.name,
+              status: e.status,
+              startDate: seconds(e.startDate),
+              ...(e.stopDate ? { stopDate: seconds(e.stopDate) } : {}),
+            })),
+        }),
+        GetExecutionHistory: async (input) => {
+          const e = executionOf(input.executionArn);
+          const events = input.reverseOrder ? [...e.history].reverse() : e.history;
+          const offset = Number(input.nextToken ?? 0);
+          const max = Math.min(1000, Number(input.maxResults ?? 100) || 100);
+          const page = events
+            .slice(offset, offset + max)
+            .map((ev) => ({ ...ev, timestamp: seconds(ev.timestamp) }));
+          return {
+            events: page,
+            ...(offset + max < events.length ? { nextToken: String(offset + max) } : {}),
+          };
+        },
+        StopExecution: async (input) => {
+          const e = executionOf(input.executionArn);
+          running.get(e.arn)?.abort();
+          await running.get(e.arn)?.done;
+          return { stopDate: seconds(e.stopDate ?? Date.now()) };
+        },
+        SendTaskSuccess: async (input) => {
+          let output: unknown;
+          try {
+            output = JSON.parse(String(input.output ?? 'null'));
+          } catch {
+            throw new AwsServiceError('InvalidOutput', 'Invalid output: not JSON');
+          }
+          answer(input.taskToken).resolve(output);
+          return {};
+        },
+        SendTaskFailure: async (input) => {
+          answer(input.taskToken).reject(
+            new TaskError(String(input.error ?? 'States.TaskFailed'), String(input.cause ?? '')),
+          );
+          return {};
+        },
+        SendTaskHeartbeat: async (input) => {
+          if (!tokens.has(String(input.taskToken)))
+            throw new AwsServiceError('TaskDoesNotExist', 'Task Does Not Exist');
+          return {};
+        },
+      },
+    },
+    port,
+    async () => {
+      for (const r of running.values()) r.abort();
+      await Promise.allSettled([...running.values()].map((r) => r.done));
+      clearInterval(saver);
+      save();
+      lambda.destroy();
+    },
+  );
+  return {
+    ...service,
+    port: Number(new URL(service.url).port),
+    idle: async () => {
+      while (running.size > 0) await Promise.allSettled([...running.values()].map((r) => r.done));
+    },
+  };
+};
