@@ -1,3 +1,4 @@
+export * from './formats';
 export * from './report';
 export * from './split';
 export * from './validate';
