@@ -155,6 +155,7 @@ describe('state machines from the template', () => {
       Double: {
         Type: 'Task',
         Resource: 'arn:aws:states:::lambda:invoke',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, resolved by the template
         Parameters: { FunctionName: '${StepFunctionArn}', Payload: { op: 'double', 'value.$': '$.value' } },
         OutputPath: '$.Payload',
         End: true,
