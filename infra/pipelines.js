@@ -4,7 +4,7 @@
 require('tsx/cjs');
 const { join } = require('node:path');
 const { loadSpecs } = require('../core/spec/load.ts');
-const { glueColumnType } = require('../core/spec/catalog.ts');
+const { curatedColumnName, glueColumnType } = require('../core/spec/catalog.ts');
 const { CANARY_METRICS, canaryAlarmNames, canaryDimensions } = require('../core/deployment/canary.ts');
 
 const logicalName = (pipeline) => pipeline.replace(/(^|-)([a-z0-9])/g, (_, __, c) => c.toUpperCase());
@@ -47,7 +47,7 @@ module.exports.resources = async ({ resolveVariable }) => {
           StorageDescriptor: {
             Location: location,
             Columns: Object.entries(spec.columns).map(([name, column]) => ({
-              Name: name.toLowerCase(),
+              Name: curatedColumnName(name),
               Type: glueColumnType(column.type),
             })),
             InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',

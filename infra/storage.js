@@ -1,5 +1,7 @@
 // The three data buckets share one hardened shape; only their lifecycle rules differ.
 // Resolved by serverless.yml through `${file(./infra/storage.js):resources}`.
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
 const tlsOnlyPolicy = (bucketLogicalId) => ({
   Type: 'AWS::S3::BucketPolicy',
@@ -68,14 +70,55 @@ module.exports.resources = async ({ resolveVariable }) => {
     Status: 'Enabled',
     AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
   };
+  // Ingest runs on every object created under incoming/. The permission must exist before S3 will
+  // accept the notification configuration, hence the DependsOn.
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html
+  const ingest = existsSync(join(__dirname, '..', 'functions', 'ingest', 'function.yml'));
+  const rawNotifications = ingest
+    ? {
+        DependsOn: ['IngestS3InvokePermission'],
+        Properties: {
+          NotificationConfiguration: {
+            LambdaConfigurations: [
+              {
+                Event: 's3:ObjectCreated:*',
+                Function: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+                Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'incoming/' }] } },
+              },
+            ],
+          },
+        },
+      }
+    : undefined;
+  const raw = bucket(names.rawBucket, deletion, [
+    expire('expire-incoming', 'incoming/', rawDays),
+    expire('expire-quarantine', 'quarantine/', quarantineDays),
+    expire('expire-batch-input', 'batch-input/', rawDays),
+    noncurrent,
+    abortUploads,
+  ]);
   return {
-    RawBucket: bucket(names.rawBucket, deletion, [
-      expire('expire-incoming', 'incoming/', rawDays),
-      expire('expire-quarantine', 'quarantine/', quarantineDays),
-      expire('expire-batch-input', 'batch-input/', rawDays),
-      noncurrent,
-      abortUploads,
-    ]),
+    RawBucket: rawNotifications
+      ? {
+          ...raw,
+          DependsOn: rawNotifications.DependsOn,
+          Properties: { ...raw.Properties, ...rawNotifications.Properties },
+        }
+      : raw,
+    ...(ingest
+      ? {
+          IngestS3InvokePermission: {
+            Type: 'AWS::Lambda::Permission',
+            Properties: {
+              FunctionName: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+              Action: 'lambda:InvokeFunction',
+              Principal: 's3.amazonaws.com',
+              SourceArn: `arn:aws:s3:::${names.rawBucket}`,
+              SourceAccount: { Ref: 'AWS::AccountId' },
+            },
+          },
+        }
+      : {}),
     RawBucketPolicy: tlsOnlyPolicy('RawBucket'),
     CuratedBucket: bucket(names.curatedBucket, deletion, [
       expire('expire-quarantine', 'quarantine/', quarantineDays),

@@ -25,6 +25,12 @@ const show = (v: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 };
 
+/** A timestamp without a zone is UTC, as Parquet and DuckDB print them ("2001-01-01 06:05:00"). */
+const parseTimestamp = (text: string): Date => {
+  const naive = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
+  return new Date(naive ? `${text.replace(' ', 'T')}Z` : text);
+};
+
 type Coerced = { ok: true; value: CleanValue } | { ok: false; reason: string };
 
 const coerce = (column: ColumnSpec, raw: unknown): Coerced => {
@@ -68,9 +74,11 @@ const coerce = (column: ColumnSpec, raw: unknown): Coerced => {
       const date =
         value instanceof Date
           ? value
-          : typeof value === 'string' || typeof value === 'number'
+          : typeof value === 'number'
             ? new Date(value)
-            : undefined;
+            : typeof value === 'string'
+              ? parseTimestamp(value)
+              : undefined;
       if (!date || Number.isNaN(date.getTime()))
         return { ok: false, reason: `${show(value)} is not a date or timestamp` };
       const t = date.getTime();

@@ -1,0 +1,74 @@
+/**
+ * Configuration of the functions: every setting comes from the function's environment (set by
+ * serverless.yml from the stage's params), is read once, here, and a missing or malformed one fails
+ * the cold start loudly with its name, rather than a request later with an undefined.
+ */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+const read = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new ConfigurationError(
+      `environment variable ${name} is not set (see this function's function.yml)`,
+    );
+  }
+  return value.trim();
+};
+
+const number = (name: string, fallback?: number): number => {
+  const text = process.env[name];
+  if ((text === undefined || text === '') && fallback !== undefined) return fallback;
+  const n = Number(read(name));
+  if (!Number.isFinite(n))
+    throw new ConfigurationError(`environment variable ${name} is not a number: ${text}`);
+  return n;
+};
+
+const SETTINGS = {
+  stage: () => read('MLPIPE_STAGE'),
+  rawBucket: () => read('RAW_BUCKET'),
+  curatedBucket: () => read('CURATED_BUCKET'),
+  artifactsBucket: () => read('ARTIFACTS_BUCKET'),
+  trainingStateMachineArn: () => read('TRAINING_STATE_MACHINE_ARN'),
+  /** Where the pipeline specs are: packaged with the function, or the repository's folder locally. */
+  pipelinesDir: () =>
+    process.env.PIPELINES_DIR ?? `${process.env.LAMBDA_TASK_ROOT ?? process.cwd()}/pipelines`,
+  /** Lambda's /tmp (up to 10 GB): https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html */
+  scratchDir: () => process.env.MLPIPE_SCRATCH_DIR ?? '/tmp',
+  maxFileBytes: () => number('INGEST_MAX_FILE_BYTES', 8 * 2 ** 30),
+  maxLineBytes: () => number('INGEST_MAX_LINE_BYTES', 2 ** 20),
+  glueDatabase: () => read('GLUE_DATABASE'),
+  athenaWorkgroup: () => read('ATHENA_WORKGROUP'),
+  sagemakerRoleArn: () => read('SAGEMAKER_ROLE_ARN'),
+  trainerImageGbdt: () => read('TRAINER_IMAGE_GBDT'),
+  trainingInstanceType: () => read('TRAINING_INSTANCE_TYPE'),
+  trainingSpot: () => read('TRAINING_SPOT') === 'true',
+  approvalRequired: () => read('APPROVAL_REQUIRED') === 'true',
+  canaryWeight: () => number('CANARY_WEIGHT'),
+  canaryWindow: () => read('CANARY_WINDOW'),
+  modelPackageGroupPrefix: () => read('MODEL_PACKAGE_GROUP_PREFIX'),
+  inferenceImage: () => read('INFERENCE_IMAGE'),
+  notificationsTopicArn: () => read('NOTIFICATIONS_TOPIC_ARN'),
+  eventBusName: () => process.env.EVENT_BUS_NAME ?? 'default',
+  alarmPrefix: () => read('ALARM_PREFIX'),
+} as const;
+
+export type Setting = keyof typeof SETTINGS;
+export type Config<K extends Setting> = { readonly [P in K]: ReturnType<(typeof SETTINGS)[P]> };
+
+/** The settings a function needs, read now (call it at module scope, once per cold start). */
+export const loadConfig = <K extends Setting>(...keys: K[]): Config<K> => {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    try {
+      out[key] = SETTINGS[key]();
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems.join('; '));
+  return out as Config<K>;
+};

@@ -1,0 +1,206 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { IngestReport } from '../../../core/ingest';
+import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { datasetPath, jsonDataset } from '../../support/datasets';
+
+const RAW = 'mlpipe-local-raw';
+const CURATED = 'mlpipe-local-curated';
+const ARTIFACTS = 'mlpipe-local-artifacts';
+
+describe('ingest, triggered by a drop into the raw bucket of the local cloud', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-ingest-'));
+  let cloud: LocalCloud;
+  let s3: S3Client;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ dataDir, port: 0 });
+    s3 = new S3Client({
+      endpoint: cloud.s3.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await cloud.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const keys = async (bucket: string, prefix: string) =>
+    ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+      (o) => o.Key as string,
+    );
+  const text = async (bucket: string, key: string) =>
+    (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString()) ??
+    '';
+
+  /** Drops a file and returns the one report written for it. */
+  const drop = async (pipeline: string, name: string, body: Uint8Array | string): Promise<IngestReport> => {
+    const key = `incoming/${pipeline}/${name}`;
+    await s3.send(new PutObjectCommand({ Bucket: RAW, Key: key, Body: Buffer.from(body) }));
+    await cloud.settle();
+    const reports: IngestReport[] = [];
+    for (const k of await keys(ARTIFACTS, `reports/ingest/${pipeline}/`)) {
+      const report = JSON.parse(await text(ARTIFACTS, k)) as IngestReport;
+      if (report.source.key === key) reports.push(report);
+    }
+    expect(reports).toHaveLength(1);
+    return reports[0] as IngestReport;
+  };
+
+  const curatedRows = async (report: IngestReport, split: string) => {
+    const rows: Record<string, unknown>[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-curated-'));
+    try {
+      for (const key of await keys(
+        CURATED,
+        `curated/${report.pipeline}/ingest=${report.ingestId}/split=${split}/`,
+      )) {
+        const file = join(dir, key.replace(/\//g, '_'));
+        const got = await s3.send(new GetObjectCommand({ Bucket: CURATED, Key: key }));
+        writeFileSync(
+          file,
+          await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        );
+        const db = await DuckDBInstance.create(':memory:');
+        const c = await db.connect();
+        rows.push(
+          ...((await c.runAndReadAll(`SELECT * FROM read_parquet('${file}')`)).getRowObjectsJS() as Record<
+            string,
+            unknown
+          >[]),
+        );
+        c.closeSync();
+        db.closeSync();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return rows;
+  };
+
+  it('curates every row of penguins.json into train, validation and test Parquet, and reports counts that add up', async () => {
+    const report = await drop('penguins', 'penguins.json', readFileSync(datasetPath('penguins.json')));
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(jsonDataset('penguins.json').length);
+    const { train, validation, test } = report.rowsCurated;
+    expect(train + validation + test + report.rowsQuarantined).toBe(report.rowsIn);
+    expect(train).toBeGreaterThan(validation);
+    const trainRows = await curatedRows(report, 'train');
+    expect(trainRows).toHaveLength(train);
+    expect(await curatedRows(report, 'test')).toHaveLength(test);
+    // Column names as Athena accepts them, values typed by the spec.
+    expect(Object.keys(trainRows[0] ?? {})).toEqual(
+      expect.arrayContaining(['species', 'island', 'beak_length_mm', 'body_mass_g', 'sex']),
+    );
+    expect(typeof trainRows.find((r) => r.body_mass_g !== null)?.body_mass_g).toBe('number');
+  });
+
+  it('curates nothing again for a repeated event of the same object version', async () => {
+    const body = readFileSync(datasetPath('penguins.json'));
+    const first = await drop('penguins', 'again.json', body);
+    const before = await keys(CURATED, `curated/penguins/ingest=${first.ingestId}/`);
+    await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'incoming/penguins/again.json', Body: body }));
+    await cloud.settle();
+    expect(await keys(CURATED, `curated/penguins/ingest=${first.ingestId}/`)).toEqual(before);
+    expect(await keys(ARTIFACTS, `reports/ingest/penguins/${first.ingestId}`)).toHaveLength(1);
+  });
+
+  it('keeps a row in its split when the same rows arrive again in another file and format', async () => {
+    const rows = jsonDataset('penguins.json').slice(0, 60);
+    const asJsonl = await drop('penguins', 'part.jsonl', rows.map((r) => JSON.stringify(r)).join('\n'));
+    const asGzip = await drop(
+      'penguins',
+      'part.jsonl.gz',
+      gzipSync(rows.map((r) => JSON.stringify(r)).join('\n')),
+    );
+    expect(asGzip.rowsCurated).toEqual(asJsonl.rowsCurated);
+    expect(asJsonl.rowsIn).toBe(60);
+  });
+
+  it('quarantines bad rows with their row number, field and reason, and curates the rest', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
+    const lines = [
+      header,
+      ...Array.from({ length: 98 }, () => good),
+      'Dodo,Torgersen,39.1,18.7,181,3750,MALE',
+      'Adelie,Torgersen,39.1,18.7,181,lots,MALE',
+    ];
+    const report = await drop('penguins', 'mixed.csv', `${lines.join('\n')}\n`);
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(100);
+    expect(report.rowsQuarantined).toBe(2);
+    expect(report.errors).toEqual([
+      { row: 99, field: 'Species', reason: '"Dodo" is not one of Adelie, Chinstrap, Gentoo' },
+      { row: 100, field: 'Body Mass (g)', reason: '"lots" is not a number' },
+    ]);
+    const quarantined = (await text(RAW, `quarantine/penguins/${report.ingestId}/rows.jsonl`))
+      .trim()
+      .split('\n');
+    expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
+  });
+
+  it.each([
+    [
+      'too many bad rows',
+      'bad.csv',
+      'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex\nDodo,Mars,1,1,1,1,\n',
+      /rows failed validation/,
+    ],
+    [
+      'a header only',
+      'header.csv',
+      'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex\n',
+      /only a header/,
+    ],
+    ['an empty file', 'empty.csv', '', /empty file/],
+    [
+      'corrupt gzip',
+      'broken.csv.gz',
+      Buffer.concat([gzipSync('Species,Island\n'.repeat(1000)).subarray(0, 40)]),
+      /corrupt gzip/,
+    ],
+    [
+      'invalid UTF-8',
+      'latin1.csv',
+      Buffer.from('Species,Island\nAdelie,Tørgersen\n', 'latin1'),
+      /not valid UTF-8/,
+    ],
+    ['a file of another format than its name', 'fake.parquet', 'Species,Island\n', /not a Parquet file/],
+  ])(
+    'rejects %s as a whole file: the reason reported, the source quarantined, nothing curated',
+    async (_what, name, body, reason) => {
+      const report = await drop('penguins', name, body);
+      expect(report.status).toBe('rejected');
+      expect(report.rejection).toMatch(reason);
+      expect(report.rowsCurated).toEqual({ train: 0, validation: 0, test: 0 });
+      expect(report.rowsIn).toBe(report.rowsQuarantined);
+      expect(await keys(CURATED, `curated/penguins/ingest=${report.ingestId}/`)).toEqual([]);
+      const copy = await s3.send(
+        new HeadObjectCommand({ Bucket: RAW, Key: `quarantine/penguins/${report.ingestId}/source/${name}` }),
+      );
+      expect(decodeURIComponent(copy.Metadata?.['mlpipe-reason'] ?? '')).toMatch(reason);
+    },
+  );
+
+  it('rejects a file for a pipeline that has no spec, naming it', async () => {
+    const report = await drop('zebras', 'z.csv', 'a,b\n1,2\n');
+    expect(report.status).toBe('rejected');
+    expect(report.rejection).toBe('unknown pipeline "zebras": no pipelines/zebras.yml');
+  });
+});
