@@ -1,7 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
+import {
+  CreateDatabaseCommand,
+  CreateTableCommand,
+  GlueClient,
+  UpdateTableCommand,
+} from '@aws-sdk/client-glue';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CreateModelPackageGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import {
   CreateStateMachineCommand,
   SFNClient,
@@ -10,8 +18,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startAthena } from './athena';
 import { type StreamPollers, startStreamMapping } from './event-sources/kinesis';
 import { connectS3Notifications, type NotificationOutcome } from './event-sources/s3';
+import { startGlue } from './glue';
 import { type RunningKinesis, startKinesis } from './kinesis';
 import { type LogLine, type RunningLambda, startLambda } from './lambda';
 import { type RunningSqs, startSqs } from './messaging/sqs';
@@ -20,6 +30,7 @@ import { packageStage, REPO_ROOT } from './resources/package';
 import { type LocalPlan, localPlan } from './resources/plan';
 import { provision } from './resources/provision';
 import { type RunningS3, startS3 } from './s3';
+import { type RunningSageMaker, startSageMaker } from './sagemaker';
 import { type RunningSfn, startSfn } from './sfn';
 import {
   LOCAL_ACCOUNT_ID,
@@ -43,6 +54,8 @@ export interface LocalCloudOptions {
   readonly template?: CfnTemplate;
   readonly onLog?: (line: LogLine) => void;
   readonly onNotification?: (outcome: NotificationOutcome) => void;
+  /** Each output line of a local training job. */
+  readonly onTrainingLog?: (job: string, line: string) => void;
 }
 
 export interface LocalCloud {
@@ -55,6 +68,7 @@ export interface LocalCloud {
   readonly lambda: RunningLambda;
   readonly sqs: RunningSqs;
   readonly sfn: RunningSfn;
+  readonly sagemaker: RunningSageMaker;
   /** Waits until every S3 notification in flight has been delivered. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -77,6 +91,54 @@ export const endpointsEnv = (
   AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
   AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
 });
+
+/** Ignores "already exists": provisioning runs on every start over persisted state. */
+const createOnce = async (create: () => Promise<unknown>, exists: (e: Error) => boolean): Promise<void> => {
+  try {
+    await create();
+  } catch (error) {
+    if (!exists(error as Error)) throw error;
+  }
+};
+
+/** Glue databases and tables, Athena work groups and SageMaker model package groups of the template. */
+const provisionAnalytics = async (
+  plan: LocalPlan,
+  endpoints: { readonly GLUE: string; readonly ATHENA: string; readonly SAGEMAKER: string },
+): Promise<void> => {
+  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const glue = new GlueClient({ ...base, endpoint: endpoints.GLUE });
+  const athena = new AthenaClient({ ...base, endpoint: endpoints.ATHENA });
+  const sagemaker = new SageMakerClient({ ...base, endpoint: endpoints.SAGEMAKER });
+  const exists = (e: Error) => /AlreadyExists|already exists/i.test(`${e.name} ${e.message}`);
+  try {
+    for (const { properties } of plan.other['AWS::Glue::Database'] ?? [])
+      await createOnce(() => glue.send(new CreateDatabaseCommand(properties as never)), exists);
+    for (const { properties } of plan.other['AWS::Glue::Table'] ?? []) {
+      // A changed spec changes its table: update what exists.
+      await glue.send(new CreateTableCommand(properties as never)).catch(async (error: Error) => {
+        if (!exists(error)) throw error;
+        await glue.send(new UpdateTableCommand(properties as never));
+      });
+    }
+    for (const { properties } of plan.other['AWS::Athena::WorkGroup'] ?? []) {
+      const config = (properties.WorkGroupConfiguration ?? {}) as Record<string, unknown>;
+      await createOnce(
+        () =>
+          athena.send(
+            new CreateWorkGroupCommand({ Name: String(properties.Name), Configuration: config as never }),
+          ),
+        exists,
+      );
+    }
+    for (const { properties } of plan.other['AWS::SageMaker::ModelPackageGroup'] ?? [])
+      await createOnce(() => sagemaker.send(new CreateModelPackageGroupCommand(properties as never)), exists);
+  } finally {
+    glue.destroy();
+    athena.destroy();
+    sagemaker.destroy();
+  }
+};
 
 /**
  * The template's state machines: the same definitions that deploy (serverless-step-functions'
@@ -125,11 +187,41 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       ...(options.onLog ? { onLog: options.onLog } : {}),
     });
     stopped.push(lambda.stop);
-    const sfn = await startSfn({ port: portFor(port, 'SFN'), dataDir, lambdaEndpoint: lambda.url });
+    const glue = await startGlue({ port: portFor(port, 'GLUE'), dataDir });
+    stopped.push(glue.stop);
+    const athena = await startAthena({
+      port: portFor(port, 'ATHENA'),
+      dataDir,
+      s3Endpoint: s3.url,
+      glueEndpoint: glue.url,
+    });
+    stopped.push(athena.stop);
+    const sagemaker = await startSageMaker({
+      port: portFor(port, 'SAGEMAKER'),
+      dataDir,
+      s3Endpoint: s3.url,
+      ...(options.onTrainingLog ? { onTrainingLog: options.onTrainingLog } : {}),
+    });
+    stopped.push(sagemaker.stop);
+    const sfn = await startSfn({
+      port: portFor(port, 'SFN'),
+      dataDir,
+      lambdaEndpoint: lambda.url,
+      endpoints: { ATHENA: athena.url, SAGEMAKER: sagemaker.url },
+    });
     stopped.push(sfn.stop);
     const sqs = await startSqs({ port: portFor(port, 'SQS'), dataDir });
     stopped.push(sqs.stop);
-    const endpoints = { S3: s3.url, KINESIS: kinesis.url, LAMBDA: lambda.url, SFN: sfn.url, SQS: sqs.url };
+    const endpoints = {
+      S3: s3.url,
+      KINESIS: kinesis.url,
+      LAMBDA: lambda.url,
+      SFN: sfn.url,
+      SAGEMAKER: sagemaker.url,
+      ATHENA: athena.url,
+      GLUE: glue.url,
+      SQS: sqs.url,
+    };
     const env = endpointsEnv(endpoints);
     writeFileSync(
       join(dataDir, 'endpoints.env'),
@@ -169,6 +261,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       });
       for (const queue of plan.queues)
         await sqsClient.send(new CreateQueueCommand({ QueueName: queue.name }));
+      await provisionAnalytics(plan, endpoints);
       await provisionStateMachines(plan, sfn.url);
     } finally {
       s3Client.destroy();
@@ -201,6 +294,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       lambda,
       sqs,
       sfn,
+      sagemaker,
       settle: async () => {
         await notifications.drain();
         await Promise.all(pollers.map((p) => p.idle()));

@@ -70,7 +70,7 @@ export interface TrainingJobInput {
   readonly spec: PipelineSpec;
   readonly config: TrainingStageConfig;
   /** s3://… prefixes of the feature Parquet per split. */
-  readonly channels: { readonly train: string; readonly validation: string };
+  readonly channels: { readonly train: string; readonly validation: string; readonly config?: string };
   readonly ingestId: string;
   /** Class labels in output order, for classifiers; the trainer needs their number up front. */
   readonly classCount?: number;
@@ -83,16 +83,20 @@ export const trainingJobParts = ({
   ingestId,
   classCount,
 }: TrainingJobInput): TrainingJobParts => {
-  const hyperParameters: Record<string, string> = { objective: OBJECTIVE[spec.target.task], target: 'label' };
+  const hyperParameters: Record<string, string> = {
+    objective: OBJECTIVE[spec.target.task],
+    target: 'label',
+    pipeline: spec.name,
+  };
   if (spec.target.task === 'multiclass' && classCount !== undefined)
     hyperParameters.num_class = String(classCount);
   // Spec hyperparameters win over the defaults; SageMaker passes every value as a string.
   for (const [name, value] of Object.entries(spec.trainer.hyperparameters))
     hyperParameters[name] = String(value);
   const maxRuntime = durationSeconds(spec.trainer.maxRuntime);
-  const channel = (name: string, uri: string) => ({
+  const channel = (name: string, uri: string, contentType = 'application/x-parquet') => ({
     ChannelName: name,
-    ContentType: 'application/x-parquet',
+    ContentType: contentType,
     DataSource: {
       S3DataSource: {
         S3DataType: 'S3Prefix' as const,
@@ -108,7 +112,12 @@ export const trainingJobParts = ({
       MetricDefinitions: metricDefinitions(spec),
     },
     hyperParameters,
-    inputDataConfig: [channel('train', channels.train), channel('validation', channels.validation)],
+    inputDataConfig: [
+      channel('train', channels.train),
+      channel('validation', channels.validation),
+      // The fitted feature transform, which the trainer stores in the model bundle for serving.
+      ...(channels.config ? [channel('config', channels.config, 'application/json')] : []),
+    ],
     outputDataConfig: { S3OutputPath: `s3://${config.artifactsBucket}/models/${spec.name}/` },
     resourceConfig: {
       InstanceType: spec.trainer.instanceType ?? config.instanceType,

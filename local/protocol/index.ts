@@ -1,3 +1,4 @@
 export * from './errors';
 export * from './http';
 export * from './json';
+export * from './store';

@@ -6,8 +6,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AwsServiceError } from '../protocol/errors';
 import { startJsonService } from '../protocol/json';
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type RunningService } from '../types';
-import { runTask, TaskError, taskStates } from './tasks';
+import {
+  LOCAL_ACCOUNT_ID,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalServiceKey,
+  type RunningService,
+} from '../types';
+import { destroyClients, runTask, serviceClients, TaskError, taskStates } from './tasks';
 
 /**
  * Step Functions over its JSON protocol, executions run by the aws-local-stepfunctions engine. Task
@@ -74,10 +80,16 @@ export const startSfn = async ({
   port,
   dataDir,
   lambdaEndpoint,
+  endpoints = {},
+  pollMillis = 1000,
 }: {
   port: number;
   dataDir: string;
   lambdaEndpoint: string;
+  /** The other local services that task integrations call (Athena, SageMaker, SNS, EventBridge). */
+  endpoints?: Readonly<Partial<Record<LocalServiceKey, string>>>;
+  /** How often a `.sync` integration polls its job. */
+  pollMillis?: number;
 }): Promise<RunningSfn> => {
   const dir = join(dataDir, 'sfn');
   mkdirSync(dir, { recursive: true });
@@ -110,6 +122,7 @@ export const startSfn = async ({
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
+  const clients = serviceClients(lambda, endpoints);
   const running = new Map<string, { abort: () => void; done: Promise<void> }>();
   const tokens = new Map<string, { resolve: (output: unknown) => void; reject: (error: Error) => void }>();
 
@@ -157,19 +170,15 @@ export const startSfn = async ({
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [name, task] of taskStates(definition)) {
       handlers[name] = (input: unknown) =>
-        runTask(
-          task.Resource,
-          (input ?? {}) as Record<string, unknown>,
-          { lambda },
-          {
-            taskToken,
-            record: (type, details) => record(execution, type, details),
-            waitForToken: (token) =>
-              new Promise((resolve, reject) => {
-                tokens.set(token, { resolve, reject });
-              }),
-          },
-        ) as Promise<never>;
+        runTask(task.Resource, (input ?? {}) as Record<string, unknown>, clients, {
+          pollMillis,
+          taskToken,
+          record: (type, details) => record(execution, type, details),
+          waitForToken: (token) =>
+            new Promise((resolve, reject) => {
+              tokens.set(token, { resolve, reject });
+            }),
+        }) as Promise<never>;
     }
     record(execution, 'ExecutionStarted', {
       executionStartedEventDetails: { input: execution.input, roleArn: machine.roleArn },
@@ -448,7 +457,7 @@ export const startSfn = async ({
       await Promise.allSettled([...running.values()].map((r) => r.done));
       clearInterval(saver);
       save();
-      lambda.destroy();
+      destroyClients(clients);
     },
   );
   return {

@@ -1,11 +1,52 @@
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  StartQueryExecutionCommand,
+  type StartQueryExecutionCommandInput,
+} from '@aws-sdk/client-athena';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateTrainingJobCommand,
+  type CreateTrainingJobCommandInput,
+  DescribeTrainingJobCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalServiceKey } from '../types';
 
 /**
  * Task state resources, run against the other local services through their real SDK clients:
  * the Step Functions service integrations mlpipe uses, and plain Lambda ARNs.
  * https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html
  */
+export interface TaskClients {
+  readonly lambda: LambdaClient;
+  readonly athena?: AthenaClient;
+  readonly sagemaker?: SageMakerClient;
+}
+
+export const serviceClients = (
+  lambda: LambdaClient,
+  endpoints: Readonly<Partial<Record<LocalServiceKey, string>>>,
+): TaskClients => {
+  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  return {
+    lambda,
+    ...(endpoints.ATHENA ? { athena: new AthenaClient({ ...base, endpoint: endpoints.ATHENA }) } : {}),
+    ...(endpoints.SAGEMAKER
+      ? { sagemaker: new SageMakerClient({ ...base, endpoint: endpoints.SAGEMAKER }) }
+      : {}),
+  };
+};
+
+export const destroyClients = (clients: TaskClients): void => {
+  clients.lambda.destroy();
+  clients.athena?.destroy();
+  clients.sagemaker?.destroy();
+};
+
 export interface TaskContext {
+  /** How often a `.sync` task polls its job. */
+  readonly pollMillis: number;
   /** Records an AWS history event of the running task. */
   readonly record: (type: string, details: Record<string, unknown>) => void;
   /** For `.waitForTaskToken`: resolves with SendTaskSuccess's output, rejects with SendTaskFailure's error. */
@@ -52,10 +93,41 @@ const invokeLambda = async (lambda: LambdaClient, functionName: string, payload:
   return { body, statusCode: out.StatusCode ?? 200, version: out.ExecutedVersion ?? '$LATEST' };
 };
 
+const need = <T>(client: T | undefined, resource: string): T => {
+  if (!client) throw new TaskError('States.TaskFailed', `no local endpoint for ${resource}`);
+  return client;
+};
+
+/**
+ * Errors of an AWS API called by an optimized integration reach Retry/Catch as `<Service>.<Error>`;
+ * SageMaker's all as `SageMaker.AmazonSageMakerException`.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html
+ */
+const serviceError = (service: string, error: unknown): TaskError => {
+  if (error instanceof TaskError) return error;
+  const e = error as Error & { $metadata?: unknown };
+  if (!e.$metadata) return new TaskError(e.name ?? 'States.TaskFailed', e.message);
+  const name = service === 'sagemaker' ? 'SageMaker.AmazonSageMakerException' : `Athena.${e.name}`;
+  return new TaskError(name, JSON.stringify({ message: e.message, errorType: e.name }));
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `.sync`: https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync */
+const untilDone = async <T>(poll: () => Promise<T>, done: (t: T) => boolean, every: number): Promise<T> => {
+  for (;;) {
+    const state = await poll();
+    if (done(state)) return state;
+    await sleep(every);
+  }
+};
+
+const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+
 export const runTask = async (
   resource: string,
   input: Record<string, unknown>,
-  clients: { lambda: LambdaClient },
+  clients: TaskClients,
   context: TaskContext,
 ): Promise<unknown> => {
   const [kind, service] = resource.startsWith('arn:aws:lambda:')
@@ -100,6 +172,49 @@ export const runTask = async (
           taskSubmittedEventDetails: { resourceType: service, resource: kind, output: '{}' },
         });
         return succeeded(await context.waitForToken(context.taskToken));
+      }
+      case 'athena:startQueryExecution':
+      case 'athena:startQueryExecution.sync': {
+        const athena = need(clients.athena, resource);
+        const started = await athena
+          .send(new StartQueryExecutionCommand(input as unknown as StartQueryExecutionCommandInput))
+          .catch((error) => {
+            throw serviceError('athena', error);
+          });
+        if (kind === 'athena:startQueryExecution')
+          return succeeded({ QueryExecutionId: started.QueryExecutionId });
+        const done = await untilDone(
+          () => athena.send(new GetQueryExecutionCommand({ QueryExecutionId: started.QueryExecutionId })),
+          (q) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(q.QueryExecution?.Status?.State ?? ''),
+          context.pollMillis,
+        );
+        const output = json({ QueryExecution: done.QueryExecution });
+        if (done.QueryExecution?.Status?.State !== 'SUCCEEDED')
+          throw new TaskError('States.TaskFailed', JSON.stringify(output.QueryExecution));
+        return succeeded(output);
+      }
+      case 'sagemaker:createTrainingJob':
+      case 'sagemaker:createTrainingJob.sync': {
+        const sagemaker = need(clients.sagemaker, resource);
+        const { Tags: _tags, ...request } = input;
+        const name = String(input.TrainingJobName);
+        const created = await sagemaker
+          .send(new CreateTrainingJobCommand(request as unknown as CreateTrainingJobCommandInput))
+          .catch((error) => {
+            throw serviceError('sagemaker', error);
+          });
+        if (kind === 'sagemaker:createTrainingJob')
+          return succeeded({ TrainingJobArn: created.TrainingJobArn });
+        const done = await untilDone(
+          () => sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name })),
+          (j) => ['Completed', 'Failed', 'Stopped'].includes(j.TrainingJobStatus ?? ''),
+          context.pollMillis,
+        );
+        const { $metadata: _m, ...description } = done;
+        const output = json(description);
+        if (done.TrainingJobStatus !== 'Completed')
+          throw new TaskError('States.TaskFailed', JSON.stringify(output));
+        return succeeded(output);
       }
       default:
         throw new TaskError('States.TaskFailed', `the local cloud does not run ${resource} yet`);

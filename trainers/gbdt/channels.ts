@@ -1,4 +1,4 @@
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -66,9 +66,21 @@ export const checkCsvShape = async (path: string, name: string): Promise<void> =
   endRecord();
 };
 
+/** Athena UNLOAD names its Parquet files without an extension: the magic bytes tell. */
+const isParquet = (path: string): boolean => {
+  if (path.endsWith('.parquet')) return true;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'PAR1';
+  } finally {
+    closeSync(fd);
+  }
+};
+
 export const readChannel = async (dir: string, name: string): Promise<ChannelData> => {
   const files = filesBelow(dir).sort();
-  const parquet = files.filter((f) => f.endsWith('.parquet'));
+  const parquet = files.filter(isParquet);
   const csv = files.filter((f) => /\.csv(\.gz)?$/.test(f));
   const other = files.filter((f) => !parquet.includes(f) && !csv.includes(f));
   if (other.length > 0) {

@@ -31,6 +31,7 @@ describe('the training job request', () => {
     expect(parts.hyperParameters).toEqual({
       objective: 'multi:softprob',
       target: 'label',
+      pipeline: 'penguins',
       num_class: '3',
       num_round: '200',
       max_depth: '4',

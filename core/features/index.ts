@@ -1,0 +1,3 @@
+export * from './fitted';
+export * from './sql';
+export * from './transform';
