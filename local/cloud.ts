@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
+import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CreateDatabaseCommand,
   CreateTableCommand,
@@ -16,15 +17,19 @@ import {
   StateMachineAlreadyExists,
   UpdateStateMachineCommand,
 } from '@aws-sdk/client-sfn';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startAthena } from './athena';
+import { type RunningCloudWatch, startCloudWatch } from './cloudwatch';
 import { type StreamPollers, startStreamMapping } from './event-sources/kinesis';
 import { connectS3Notifications, type NotificationOutcome } from './event-sources/s3';
 import { startGlue } from './glue';
 import { type RunningKinesis, startKinesis } from './kinesis';
 import { type LogLine, type RunningLambda, startLambda } from './lambda';
 import { type RunningSqs, startSqs } from './messaging/sqs';
+import { type RunningEventBridge, startEventBridge } from './notifications/eventbridge';
+import { type RunningSns, startSns } from './notifications/sns';
 import type { CfnTemplate } from './resources/intrinsics';
 import { packageStage, REPO_ROOT } from './resources/package';
 import { type LocalPlan, localPlan } from './resources/plan';
@@ -69,6 +74,9 @@ export interface LocalCloud {
   readonly sqs: RunningSqs;
   readonly sfn: RunningSfn;
   readonly sagemaker: RunningSageMaker;
+  readonly cloudwatch: RunningCloudWatch;
+  readonly sns: RunningSns;
+  readonly eventbridge: RunningEventBridge;
   /** Waits until every S3 notification in flight has been delivered. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -101,12 +109,31 @@ const createOnce = async (create: () => Promise<unknown>, exists: (e: Error) => 
   }
 };
 
-/** Glue databases and tables, Athena work groups and SageMaker model package groups of the template. */
+/**
+ * Glue databases and tables, Athena work groups, SageMaker model package groups, CloudWatch alarms
+ * and SNS topics of the template.
+ */
 const provisionAnalytics = async (
   plan: LocalPlan,
-  endpoints: { readonly GLUE: string; readonly ATHENA: string; readonly SAGEMAKER: string },
+  endpoints: {
+    readonly GLUE: string;
+    readonly ATHENA: string;
+    readonly SAGEMAKER: string;
+    readonly CLOUDWATCH: string;
+    readonly SNS: string;
+  },
 ): Promise<void> => {
   const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const cloudwatch = new CloudWatchClient({ ...base, endpoint: endpoints.CLOUDWATCH });
+  const sns = new SNSClient({ ...base, endpoint: endpoints.SNS });
+  try {
+    for (const { properties } of plan.other['AWS::CloudWatch::Alarm'] ?? [])
+      await cloudwatch.send(new PutMetricAlarmCommand(properties as never));
+    for (const topic of plan.topics) await sns.send(new CreateTopicCommand({ Name: topic.name }));
+  } finally {
+    cloudwatch.destroy();
+    sns.destroy();
+  }
   const glue = new GlueClient({ ...base, endpoint: endpoints.GLUE });
   const athena = new AthenaClient({ ...base, endpoint: endpoints.ATHENA });
   const sagemaker = new SageMakerClient({ ...base, endpoint: endpoints.SAGEMAKER });
@@ -182,9 +209,14 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
     stopped.push(s3.stop);
     const kinesis = await startKinesis({ port: portFor(port, 'KINESIS'), dataDir });
     stopped.push(kinesis.stop);
+    // Function logs feed CloudWatch metrics (EMF lines), which starts after the Lambda endpoint.
+    let captureMetrics: (line: string) => void = () => {};
     const lambda = await startLambda({
       port: portFor(port, 'LAMBDA'),
-      ...(options.onLog ? { onLog: options.onLog } : {}),
+      onLog: (line) => {
+        captureMetrics(line.line);
+        options.onLog?.(line);
+      },
     });
     stopped.push(lambda.stop);
     const glue = await startGlue({ port: portFor(port, 'GLUE'), dataDir });
@@ -212,6 +244,13 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
     stopped.push(sfn.stop);
     const sqs = await startSqs({ port: portFor(port, 'SQS'), dataDir });
     stopped.push(sqs.stop);
+    const cloudwatch = await startCloudWatch({ port: portFor(port, 'CLOUDWATCH'), dataDir });
+    stopped.push(cloudwatch.stop);
+    captureMetrics = cloudwatch.captureLog;
+    const sns = await startSns({ port: portFor(port, 'SNS'), dataDir });
+    stopped.push(sns.stop);
+    const eventbridge = await startEventBridge({ port: portFor(port, 'EVENTBRIDGE'), dataDir });
+    stopped.push(eventbridge.stop);
     const endpoints = {
       S3: s3.url,
       KINESIS: kinesis.url,
@@ -220,6 +259,9 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       SAGEMAKER: sagemaker.url,
       ATHENA: athena.url,
       GLUE: glue.url,
+      CLOUDWATCH: cloudwatch.url,
+      SNS: sns.url,
+      EVENTBRIDGE: eventbridge.url,
       SQS: sqs.url,
     };
     const env = endpointsEnv(endpoints);
@@ -295,6 +337,9 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       sqs,
       sfn,
       sagemaker,
+      cloudwatch,
+      sns,
+      eventbridge,
       settle: async () => {
         await notifications.drain();
         await Promise.all(pollers.map((p) => p.idle()));

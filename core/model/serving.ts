@@ -1,0 +1,36 @@
+import { compileTransform, type FeatureTransform, parseFittedFeatures } from '../features/transform';
+import type { ModelBundle } from './bundle';
+import { encodeRows } from './encoding';
+import { createScorer, type Scored } from './scorer';
+
+/**
+ * A model as it serves: raw records (keyed by the spec's column names) → the bundle's own fitted
+ * feature transform → the model's encodings → one onnxruntime call. Evaluation, `mlpipe predict`
+ * and inference all score through this, so what the gate measured is what serves.
+ */
+export interface ServingModel {
+  readonly version: string;
+  readonly classes?: readonly string[];
+  predict(rows: readonly Readonly<Record<string, unknown>>[]): Promise<Scored>;
+  release(): Promise<void>;
+}
+
+export const loadServingModel = async (bundle: ModelBundle): Promise<ServingModel> => {
+  const scorer = await createScorer(bundle);
+  const { manifest } = bundle;
+  const transform: FeatureTransform | undefined =
+    manifest.features === undefined
+      ? undefined
+      : compileTransform(
+          parseFittedFeatures(manifest.features, `model ${manifest.version}: manifest.json features`),
+        );
+  return {
+    version: manifest.version,
+    ...(manifest.classes ? { classes: manifest.classes } : {}),
+    predict: (rows) => {
+      const inputs = transform ? rows.map(transform) : rows;
+      return scorer.score(encodeRows(manifest.encodings, inputs), rows.length);
+    },
+    release: () => scorer.release(),
+  };
+};

@@ -1,0 +1,85 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/** The few S3 moves the pipeline functions share. Everything between steps is an S3 pointer. */
+export interface S3Pointer {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+export const parseS3Uri = (uri: string): S3Pointer => {
+  const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!m?.[1]) throw new RangeError(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1], key: m[2] ?? '' };
+};
+
+export const isNoSuchKey = (error: unknown): boolean =>
+  error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey' || (error as Error).name === 'NotFound';
+
+/** The object's text, or undefined when it does not exist. */
+export const getText = async (s3: S3Client, at: S3Pointer): Promise<string | undefined> => {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
+    return await (got.Body as { transformToString(): Promise<string> }).transformToString();
+  } catch (error) {
+    if (isNoSuchKey(error)) return undefined;
+    throw error;
+  }
+};
+
+export const putJson = async (s3: S3Client, at: S3Pointer, value: unknown): Promise<void> => {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: at.bucket,
+      Key: at.key,
+      Body: `${JSON.stringify(value, null, 2)}\n`,
+      ContentType: 'application/json',
+    }),
+  );
+};
+
+export const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<string[]> => {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key && !o.Key.endsWith('/')) keys.push(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+};
+
+export const downloadTo = async (s3: S3Client, at: S3Pointer, file: string): Promise<string> => {
+  mkdirSync(dirname(file), { recursive: true });
+  const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
+  await pipeline(got.Body as Readable, createWriteStream(file));
+  return file;
+};
+
+/** Every object under a prefix into `dir` (flat, numbered): the files of a Parquet dataset. */
+export const downloadPrefix = async (
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  dir: string,
+): Promise<string[]> => {
+  const files: string[] = [];
+  for (const [i, key] of (await listKeys(s3, bucket, prefix)).entries())
+    files.push(await downloadTo(s3, { bucket, key }, join(dir, `part-${i}`)));
+  return files;
+};
