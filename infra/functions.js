@@ -77,8 +77,17 @@ module.exports.roles = () => {
   return resources;
 };
 
+// The local cloud needs only the template (it runs handlers from source), so it packages with
+// MLPIPE_TEMPLATE_ONLY=1: no bundling and empty code archives, in a third of the time.
+const templateOnly = () => process.env.MLPIPE_TEMPLATE_ONLY === '1';
+
 // serverless-esbuild fails to package a service without functions; it joins once the first exists.
 module.exports.plugins = () => [
-  ...(module.exports.hasFunctions() ? ['serverless-esbuild'] : []),
+  ...(module.exports.hasFunctions() && !templateOnly() ? ['serverless-esbuild'] : []),
   'serverless-step-functions',
 ];
+
+module.exports.package = () =>
+  templateOnly()
+    ? { individually: true, excludeDevDependencies: false, patterns: ['!**', 'package.json'] }
+    : { individually: true };

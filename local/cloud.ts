@@ -202,7 +202,8 @@ const provisionStateMachines = async (plan: LocalPlan, endpoint: string): Promis
 export const startLocalCloud = async (options: LocalCloudOptions): Promise<LocalCloud> => {
   const { dataDir, port = DEFAULT_LOCAL_PORT, stage = 'local' } = options;
   mkdirSync(dataDir, { recursive: true });
-  const template = options.template ?? (await packageStage(stage, join(dataDir, 'package')));
+  const template =
+    options.template ?? (await packageStage(stage, join(dataDir, 'package'), { templateOnly: true }));
   const stopped: (() => Promise<void>)[] = [];
   try {
     const s3 = await startS3({ port: portFor(port, 'S3'), dataDir });

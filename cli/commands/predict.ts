@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createScorer, readBundle } from '../../core/model';
+import { loadServingModel, readBundle } from '../../core/model';
 import { type CliCommand, UsageError } from '../command';
 import { parseArgs } from '../options';
 import { readRows } from '../read-table';
@@ -16,12 +16,13 @@ export const command: CliCommand = {
     const { flags, positional } = parseArgs(args, { model: 'string' });
     const [file, ...extra] = positional;
     if (!flags.model || !file || extra.length > 0) throw new UsageError('expected --model PATH and one FILE');
-    const scorer = await createScorer(await readBundle(resolve(flags.model)));
-    const classes = scorer.manifest.classes ?? [];
+    // The serving path: the bundle's own feature transform (pipeline models), then its encodings.
+    const model = await loadServingModel(await readBundle(resolve(flags.model)));
+    const classes = model.classes ?? [];
     const rows = await readRows(resolve(file));
     for (let start = 0; start < rows.length; start += BATCH) {
       const batch = rows.slice(start, start + BATCH);
-      const scored = await scorer.scoreRows(batch);
+      const scored = await model.predict(batch);
       const probabilities = scored.probabilities;
       batch.forEach((_, i) => {
         const line: Record<string, unknown> = { prediction: scored.predictions[i] };
@@ -33,7 +34,7 @@ export const command: CliCommand = {
         io.out(JSON.stringify(line));
       });
     }
-    await scorer.release();
+    await model.release();
     return 0;
   },
 };

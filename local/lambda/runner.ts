@@ -77,6 +77,8 @@ export class FunctionPool {
         AWS_DEFAULT_REGION: LOCAL_REGION,
         MLPIPE_LAMBDA_HANDLER: this.fn.handler,
         MLPIPE_LAMBDA_ROOT: this.fn.root,
+        // In AWS the functions run on nodejs22.x; locally on this machine's Node, whatever its age.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

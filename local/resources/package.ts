@@ -13,7 +13,11 @@ export const REPO_ROOT = resolve(__dirname, '..', '..');
  * reachable, and the CloudFormation template it generates: the one description of every resource,
  * which the local cloud provisions from and the template tests check.
  */
-export const packageStage = async (stage: string, out?: string): Promise<CfnTemplate> => {
+export const packageStage = async (
+  stage: string,
+  out?: string,
+  { templateOnly = false }: { templateOnly?: boolean } = {},
+): Promise<CfnTemplate> => {
   const dir = out ?? mkdtempSync(join(tmpdir(), `mlpipe-package-${stage}-`));
   const home = mkdtempSync(join(tmpdir(), 'mlpipe-home-'));
   const env: NodeJS.ProcessEnv = {
@@ -23,6 +27,7 @@ export const packageStage = async (stage: string, out?: string): Promise<CfnTemp
     AWS_CONFIG_FILE: '/nonexistent/config',
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
+    ...(templateOnly ? { MLPIPE_TEMPLATE_ONLY: '1' } : {}),
     ...(process.env.MLPIPE_BUCKET_PREFIX ? { MLPIPE_BUCKET_PREFIX: process.env.MLPIPE_BUCKET_PREFIX } : {}),
   };
   try {

@@ -1,0 +1,175 @@
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { type DeploymentRecord, deploymentRecordKey, parseDeploymentRecord } from '../../core/deployment';
+import { type IngestReport, ingestId, reportKey } from '../../core/ingest';
+import { loadServingModel, readBundle } from '../../core/model';
+import type { RunState } from '../../core/pipeline';
+import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types';
+import { readRows } from '../read-table';
+import { followExecution, formatProgress } from './follow';
+
+/**
+ * `mlpipe run`: the whole product on one machine. Starts the local cloud, drops a data file into
+ * the raw bucket exactly as a user would, and follows what the event-driven pipeline does with it:
+ * ingest, then the training state machine to its outcome, then a few predictions from the model
+ * that now serves. Nothing here drives the pipeline; it only uploads and watches.
+ */
+export interface RunOptions {
+  readonly pipeline: string;
+  readonly file: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly stage: string;
+  readonly out: (line: string) => void;
+}
+
+export interface RunResult {
+  readonly report: IngestReport;
+  readonly status: string;
+  readonly state?: RunState;
+  readonly deployment?: DeploymentRecord;
+}
+
+const text = async (s3: S3Client, bucket: string, key: string): Promise<string> =>
+  (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString()) ?? '';
+
+const fmt = (v: number | null | undefined) =>
+  v === null || v === undefined ? 'n/a' : Number(v.toFixed(4)).toString();
+
+export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
+  const { out, pipeline, stage } = options;
+  const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  out(`Starting the local cloud (stage ${stage}, data in ${options.dataDir})…`);
+  const cloud: LocalCloud = await startLocalCloud({
+    dataDir: options.dataDir,
+    port: options.port,
+    stage,
+    onLog: (line) => {
+      if (/"level":"(ERROR|WARN)"/.test(line.line)) out(`  [${line.functionName}] ${line.line}`);
+    },
+    onTrainingLog: (_job, line) => {
+      if (/^(train|validation)-\w+=/.test(line) || /^training /.test(line)) out(`      ${line}`);
+    },
+  });
+  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const s3 = new S3Client({
+    ...base,
+    endpoint: cloud.s3.url,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const sfn = new SFNClient({ ...base, endpoint: cloud.sfn.url });
+  const names = { raw: `mlpipe-${stage}-raw`, artifacts: `mlpipe-${stage}-artifacts` };
+  try {
+    out(
+      `Local cloud up in ${since()}: ${Object.keys(cloud.endpoints).length} services, ${cloud.plan.functions.length} functions`,
+    );
+    const key = `incoming/${pipeline}/${basename(options.file)}`;
+    out(`Dropping ${options.file} (${statSync(options.file).size} bytes) into s3://${names.raw}/${key}`);
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: names.raw,
+        Key: key,
+        Body: createReadStream(options.file),
+        ContentLength: statSync(options.file).size,
+      }),
+    );
+    await cloud.settle();
+    const id = ingestId(pipeline, { bucket: names.raw, key, etag: (put.ETag ?? '').replace(/"/g, '') });
+    const report = JSON.parse(await text(s3, names.artifacts, reportKey(pipeline, id))) as IngestReport;
+    const c = report.rowsCurated;
+    out(
+      `Ingest ${report.status} in ${since()}: ${report.rowsIn} rows → train ${c.train}, validation ${c.validation}, test ${c.test}, quarantined ${report.rowsQuarantined}${report.rejection ? ` — ${report.rejection}` : ''}`,
+    );
+    for (const [reason, count] of Object.entries(report.reasons).slice(0, 5)) out(`    ${count} × ${reason}`);
+    if (report.status !== 'curated') return { report, status: 'rejected at ingest' };
+
+    const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:execution:mlpipe-${stage}-training:${id}`;
+    out(`Training pipeline ${id}:`);
+    const description = await followExecution(sfn, executionArn, {
+      pollMs: 200,
+      pauseAt: 'AwaitApproval',
+      onProgress: (p) => {
+        if (p.status !== 'entered') out(formatProgress(p));
+      },
+    });
+    const state = description.output ? (JSON.parse(description.output) as RunState) : undefined;
+    const evaluated = state?.evaluated?.result;
+    if (evaluated) {
+      const metrics = Object.entries(evaluated.metrics)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ');
+      out(`Candidate ${evaluated.version} on ${evaluated.rows} test rows: ${metrics}`);
+      if (evaluated.champion)
+        out(
+          `Champion ${evaluated.champion.version}: ${evaluated.gate.comparedOn} ${fmt(evaluated.champion.metrics[evaluated.gate.comparedOn])}`,
+        );
+      out(`Gate ${evaluated.gate.passed ? 'passed' : `failed: ${evaluated.gate.reasons.join('; ')}`}`);
+    }
+    if (state?.registered)
+      out(`Model registry: ${state.registered.result.modelPackageArn} (${state.registered.result.status})`);
+    const status =
+      description.status === 'RUNNING' ? 'waiting for approval' : `${description.status?.toLowerCase()}`;
+    out(
+      `Execution ${status} in ${since()}${description.error ? ` — ${description.error}: ${description.cause ?? ''}` : ''}`,
+    );
+    const recordText = await text(s3, names.artifacts, deploymentRecordKey(pipeline)).catch(() => '');
+    const deployment = recordText
+      ? parseDeploymentRecord(recordText, deploymentRecordKey(pipeline))
+      : undefined;
+    if (deployment?.champion) {
+      out(
+        `Serving: champion ${deployment.champion.version}${deployment.challenger ? `, challenger ${deployment.challenger.version} at ${deployment.challenger.weight}` : ''} (${deployment.reason})`,
+      );
+      await showPredictions(s3, deployment, options.file, out);
+    }
+    return { report, status, ...(state ? { state } : {}), ...(deployment ? { deployment } : {}) };
+  } finally {
+    s3.destroy();
+    sfn.destroy();
+    await cloud.stop();
+  }
+};
+
+/** A taste of serving: the champion scores a few rows of the dropped file through the serving path. */
+const showPredictions = async (
+  s3: S3Client,
+  deployment: DeploymentRecord,
+  file: string,
+  out: (line: string) => void,
+): Promise<void> => {
+  const champion = deployment.champion;
+  if (!champion) return;
+  const dir = mkdtempSync(join(tmpdir(), 'mlpipe-run-'));
+  try {
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: champion.model.bucket, Key: champion.model.key }),
+    );
+    const bundleFile = join(dir, 'model.tar.gz');
+    writeFileSync(
+      bundleFile,
+      await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    const model = await loadServingModel(await readBundle(bundleFile));
+    const rows = (await readRows(file)).slice(0, 5);
+    const scored = await model.predict(rows);
+    out(
+      `Predictions of ${champion.version} for the first ${rows.length} rows (mlpipe predict --model … does the same):`,
+    );
+    rows.forEach((row, i) => {
+      const shown = JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? Number(v) : v));
+      out(
+        `    ${shown.length > 110 ? `${shown.slice(0, 107)}...` : shown} → ${String(scored.predictions[i])}`,
+      );
+    });
+    await model.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
