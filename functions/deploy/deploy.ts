@@ -36,6 +36,8 @@ export interface DeploySettings {
   readonly pipelinesDir: string;
   readonly canaryWeight: number;
   readonly canaryWindow: string;
+  /** The stage's cap on a spec's window (the local stage keeps it to seconds). */
+  readonly canaryWindowMax: string;
   readonly alarmPrefix: string;
 }
 
@@ -70,7 +72,10 @@ export const deployModel = async (event: DeployEvent, deps: Deps): Promise<Deplo
   if (!evaluated) throw new DeployStepError('the state carries no evaluated model to deploy');
   const spec = loadSpecFile(`${deps.settings.pipelinesDir}/${event.run.pipeline}.yml`);
   const weight = spec.deployment.canaryWeight ?? deps.settings.canaryWeight;
-  const window = durationSeconds(spec.deployment.canaryWindow ?? deps.settings.canaryWindow);
+  const window = Math.min(
+    durationSeconds(spec.deployment.canaryWindow ?? deps.settings.canaryWindow),
+    durationSeconds(deps.settings.canaryWindowMax),
+  );
   let record = await readRecord(deps, spec.name);
   const already =
     record.champion?.version === evaluated.version || record.challenger?.version === evaluated.version;

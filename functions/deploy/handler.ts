@@ -6,7 +6,14 @@ import { loadConfig } from '../shared/config';
 import { parseEvent } from '../shared/event';
 import { deployEventSchema, deployModel, judgeDeployment } from './deploy';
 
-const settings = loadConfig('artifactsBucket', 'pipelinesDir', 'canaryWeight', 'canaryWindow', 'alarmPrefix');
+const settings = loadConfig(
+  'artifactsBucket',
+  'pipelinesDir',
+  'canaryWeight',
+  'canaryWindow',
+  'canaryWindowMax',
+  'alarmPrefix',
+);
 const s3 = new S3Client({});
 const cloudwatch = new CloudWatchClient({});
 const logger = new Logger({ serviceName: 'mlpipe-deploy' });

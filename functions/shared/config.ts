@@ -48,6 +48,7 @@ const SETTINGS = {
   approvalRequired: () => read('APPROVAL_REQUIRED') === 'true',
   canaryWeight: () => number('CANARY_WEIGHT'),
   canaryWindow: () => read('CANARY_WINDOW'),
+  canaryWindowMax: () => read('CANARY_WINDOW_MAX'),
   modelPackageGroupPrefix: () => read('MODEL_PACKAGE_GROUP_PREFIX'),
   inferenceImage: () => read('INFERENCE_IMAGE'),
   notificationsTopicArn: () => read('NOTIFICATIONS_TOPIC_ARN'),
