@@ -85,6 +85,7 @@ const templateOnly = () => process.env.MLPIPE_TEMPLATE_ONLY === '1';
 module.exports.plugins = () => [
   ...(module.exports.hasFunctions() && !templateOnly() ? ['serverless-esbuild'] : []),
   'serverless-step-functions',
+  './infra/offline-layers.js',
 ];
 
 module.exports.package = () =>

@@ -342,6 +342,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
       sns,
       eventbridge,
       settle: async () => {
+        await s3.flush();
         await notifications.drain();
         await Promise.all(pollers.map((p) => p.idle()));
       },

@@ -18,6 +18,8 @@ export interface RunningS3 extends RunningService {
   readonly port: number;
   /** Emits 'record' with each S3EventRecord, as AWS would put it in an S3 event. */
   readonly events: EventEmitter<{ record: [S3EventRecord] }>;
+  /** Resolves once every event of a request already answered has been emitted on `events`. */
+  flush(): Promise<void>;
 }
 
 export interface S3Options {
@@ -36,6 +38,8 @@ export const startS3 = async ({ port, dataDir }: S3Options): Promise<RunningS3> 
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   const events = new EventEmitter<{ record: [S3EventRecord] }>();
+  const flushes = new Map<number, () => void>();
+  let nextFlush = 0;
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -53,6 +57,7 @@ export const startS3 = async ({ port, dataDir }: S3Options): Promise<RunningS3> 
         message?: string;
         code?: string;
         event?: { Records: S3EventRecord[] };
+        id?: number;
       }) => {
         if (message.type === 'ready' && message.port) {
           clearTimeout(timer);
@@ -67,6 +72,9 @@ export const startS3 = async ({ port, dataDir }: S3Options): Promise<RunningS3> 
         } else if (message.type === 'event' && message.event) {
           for (const record of message.event.Records)
             events.emit('record', normaliseRecord(record, LOCAL_REGION));
+        } else if (message.type === 'flushed' && message.id !== undefined) {
+          flushes.get(message.id)?.();
+          flushes.delete(message.id);
         }
       },
     );
@@ -81,7 +89,16 @@ export const startS3 = async ({ port, dataDir }: S3Options): Promise<RunningS3> 
     url: `http://${LOCAL_HOST}:${actualPort}`,
     port: actualPort,
     events,
+    flush: () =>
+      new Promise<void>((resolve) => {
+        if (!child.connected) return resolve();
+        const id = nextFlush++;
+        flushes.set(id, resolve);
+        child.send({ type: 'flush', id });
+      }),
     stop: async () => {
+      for (const resolve of flushes.values()) resolve();
+      flushes.clear();
       if (child.exitCode === null && child.connected) child.disconnect();
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;

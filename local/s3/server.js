@@ -11,6 +11,12 @@ const server = new S3rver({
   silent: true,
 });
 server.on('event', (event) => process.send?.({ type: 'event', event }));
+// s3rver emits an object's event before it answers the PUT, but IPC and HTTP are separate pipes:
+// the parent can see the answer first. A flush answered on the IPC pipe comes after every event
+// sent before it, so the parent knows it has them all.
+process.on('message', (message) => {
+  if (message?.type === 'flush') process.send?.({ type: 'flushed', id: message.id });
+});
 server.run().then(
   (address) => process.send?.({ type: 'ready', port: address.port }),
   (error) => {

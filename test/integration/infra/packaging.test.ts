@@ -1,4 +1,6 @@
-import { type CfnTemplate, packageStage } from '../../support/package-stage';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CfnTemplate, packageStage, REPO_ROOT } from '../../support/package-stage';
 
 type Statement = {
   Effect: string;
@@ -249,4 +251,31 @@ describe('serverless package for every stage, offline and without AWS credential
       }
     },
   );
+
+  it('ships DuckDB and onnxruntime as linux-x64 layers to the x86_64 functions that load them', () => {
+    const t = tpl('prod');
+    const layer = (id: string) => t.Resources[id]?.Properties;
+    expect(layer('DuckdbLambdaLayer')).toMatchObject({
+      LayerName: 'mlpipe-prod-duckdb',
+      CompatibleArchitectures: ['x86_64'],
+    });
+    expect(layer('OnnxruntimeLambdaLayer')).toMatchObject({ LayerName: 'mlpipe-prod-onnxruntime' });
+    const fn = (id: string) =>
+      t.Resources[id]?.Properties as { Layers?: unknown[]; Architectures?: string[] };
+    expect(fn('IngestLambdaFunction')).toMatchObject({
+      Layers: [{ Ref: 'DuckdbLambdaLayer' }],
+      Architectures: ['x86_64'],
+    });
+    expect(fn('EvaluateLambdaFunction')?.Layers).toEqual([
+      { Ref: 'DuckdbLambdaLayer' },
+      { Ref: 'OnnxruntimeLambdaLayer' },
+    ]);
+    // Only the Lambda platform's binaries: the other platforms' would take the layer past its limit.
+    const binaries = join(
+      REPO_ROOT,
+      '.build/layers/onnxruntime/nodejs/node_modules/onnxruntime-node/bin/napi-v6',
+    );
+    expect(readdirSync(binaries)).toEqual(['linux']);
+    expect(readdirSync(join(binaries, 'linux'))).toEqual(['x64']);
+  });
 });
