@@ -13,19 +13,38 @@ function declarations() {
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(root, entry.name, 'function.yml')))
-    .map((entry) => {
+    .flatMap((entry) => {
       const file = join('functions', entry.name, 'function.yml');
       const definition = YAML.parse(readFileSync(join(root, entry.name, 'function.yml'), 'utf8'));
       if (!definition || typeof definition !== 'object') throw new Error(`${file}: expected a mapping`);
-      const { iamRoleStatements = [], ...rest } = definition;
-      for (const [index, statement] of iamRoleStatements.entries()) {
-        const actions = [statement.Action].flat();
-        if (actions.some((action) => action.includes('*'))) {
-          throw new Error(`${file}: iamRoleStatements[${index}]: wildcard actions are not allowed`);
+      // A folder holds one function, or several entry points of one image under `functions:`
+      // (named <folder>-<entry>).
+      const entries = definition.functions
+        ? Object.entries(definition.functions).map(([part, d]) => [`${entry.name}-${part}`, d])
+        : [[entry.name, definition]];
+      return entries.map(([name, { iamRoleStatements = [], ...rest }]) => {
+        for (const [index, statement] of iamRoleStatements.entries()) {
+          const actions = [statement.Action].flat();
+          if (actions.some((action) => action.includes('*'))) {
+            throw new Error(
+              `${file}: ${name}: iamRoleStatements[${index}]: wildcard actions are not allowed`,
+            );
+          }
         }
-      }
-      return { name: entry.name, file, statements: iamRoleStatements, definition: rest };
+        return { name, file, statements: iamRoleStatements, definition: withImage(rest) };
+      });
     });
+}
+
+// An image function names only its command; the image is the stage param's URI (packaging needs no
+// Docker and no registry), or, for `serverless deploy` without MLPIPE_INFERENCE_IMAGE_URI, the one
+// `provider.ecr.images.infer` builds from functions/infer/Dockerfile.
+const buildsImage = () => process.argv.includes('deploy') && !process.env.MLPIPE_INFERENCE_IMAGE_URI;
+function withImage(definition) {
+  if (!definition.image || definition.image.uri || definition.image.name) return definition;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Serverless variable, resolved by serverless
+  const image = buildsImage() ? { name: 'infer' } : { uri: '${param:inferenceImageUri}' };
+  return { ...definition, image: { ...image, ...definition.image } };
 }
 
 module.exports.hasFunctions = () => declarations().length > 0;

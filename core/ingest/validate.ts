@@ -93,9 +93,16 @@ const coerce = (column: ColumnSpec, raw: unknown): Coerced => {
 
 export type RowValidator = (raw: Readonly<Record<string, unknown>>) => RowOutcome;
 
-/** Builds the validator of a spec once; it runs once per row. */
-export const rowValidator = (spec: PipelineSpec): RowValidator => {
-  const columns = Object.entries(spec.columns);
+/**
+ * Builds the validator of a spec once; it runs once per row. `without` names columns neither
+ * required nor kept (inference validates records without the target it is about to predict).
+ */
+export const rowValidator = (
+  spec: PipelineSpec,
+  { without = [] }: { without?: readonly string[] } = {},
+): RowValidator => {
+  const skipped = new Set(without);
+  const columns = Object.entries(spec.columns).filter(([name]) => !skipped.has(name));
   const keepUnknown = spec.input.unknownColumns === 'keep';
   const known = new Set(Object.keys(spec.columns));
   return (raw) => {

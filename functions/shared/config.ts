@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+
 /**
  * Configuration of the functions: every setting comes from the function's environment (set by
  * serverless.yml from the stage's params), is read once, here, and a missing or malformed one fails
@@ -36,7 +38,7 @@ const SETTINGS = {
   pipelinesDir: () =>
     process.env.PIPELINES_DIR ?? `${process.env.LAMBDA_TASK_ROOT ?? process.cwd()}/pipelines`,
   /** Lambda's /tmp (up to 10 GB): https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html */
-  scratchDir: () => process.env.MLPIPE_SCRATCH_DIR ?? '/tmp',
+  scratchDir: () => process.env.MLPIPE_SCRATCH_DIR ?? tmpdir(),
   maxFileBytes: () => number('INGEST_MAX_FILE_BYTES', 8 * 2 ** 30),
   maxLineBytes: () => number('INGEST_MAX_LINE_BYTES', 2 ** 20),
   glueDatabase: () => read('GLUE_DATABASE'),
@@ -54,6 +56,17 @@ const SETTINGS = {
   notificationsTopicArn: () => read('NOTIFICATIONS_TOPIC_ARN'),
   eventBusName: () => process.env.EVENT_BUS_NAME ?? 'default',
   alarmPrefix: () => read('ALARM_PREFIX'),
+  predictionsStream: () => read('PREDICTIONS_STREAM'),
+  failuresQueueUrl: () => read('FAILURES_QUEUE_URL'),
+  /** How stale a deployment record may be: a promotion is served within this. */
+  modelRecordTtlMs: () => number('MODEL_RECORD_TTL_MS', 5_000),
+  /** Memory for loaded models; half the function's memory unless set. */
+  modelMemoryBudgetBytes: () =>
+    number('MODEL_MEMORY_BUDGET_MB', Math.floor(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 1024) / 2)) *
+    2 ** 20,
+  /** Largest HTTPS request body taken (function URLs accept up to 6 MB). */
+  httpMaxBodyBytes: () => number('HTTP_MAX_BODY_BYTES', 2 ** 20),
+  httpMaxRecords: () => number('HTTP_MAX_RECORDS', 1_000),
 } as const;
 
 export type Setting = keyof typeof SETTINGS;

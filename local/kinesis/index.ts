@@ -1,13 +1,21 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { close, listen } from '../protocol/http';
+import { listen } from '../protocol/http';
 import { LOCAL_HOST, type RunningService } from '../types';
 
 /**
  * Kinesis on loopback: kinesalite, its streams kept in LevelDB under `<dataDir>/kinesis`, so records
- * and sequence numbers survive a restart. Clients must speak HTTP/1.1 to it: @aws-sdk/client-kinesis
- * defaults to HTTP/2, which kinesalite refuses (pass `new NodeHttpHandler()`).
+ * and sequence numbers survive a restart. @aws-sdk/client-kinesis speaks HTTP/2 by default (cleartext
+ * here, with prior knowledge) and the AWS CLI HTTP/1.1; kinesalite knows only HTTP/1.1, so the port
+ * looks at each connection's first bytes and hands HTTP/2 ones to an HTTP/2 front that serves
+ * kinesalite's own request handler. A client needs no special handler, as against AWS.
  */
 export interface KinesisOptions {
   readonly port: number;
@@ -31,6 +39,53 @@ export const startKinesis = async ({ port, dataDir }: KinesisOptions): Promise<R
     updateStreamMs: 0,
     shardLimit: 1000,
   });
-  const actual = await listen(server, port);
-  return { key: 'KINESIS', url: `http://${LOCAL_HOST}:${actual}`, port: actual, stop: () => close(server) };
+  const handle = server.listeners('request')[0] as RequestListener;
+  const http2 = createHttp2Server((req: Http2ServerRequest, res: Http2ServerResponse) => {
+    // kinesalite reads the Host header; HTTP/2 carries it as :authority.
+    req.headers.host ??= req.authority;
+    handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
+  const sockets = new Set<Socket>();
+  const front = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('data', (first: Buffer) => {
+      if (!first.subarray(0, HTTP2_PREFACE.length).equals(HTTP2_PREFACE)) {
+        socket.pause();
+        socket.unshift(first);
+        server.emit('connection', socket);
+        socket.resume();
+        return;
+      }
+      // An HTTP/2 session reads its socket natively, past anything unshifted: relay it instead
+      // (paused until the relay is up, or what arrives meanwhile would be lost).
+      socket.pause();
+      const upstream = connect(http2Port, LOCAL_HOST, () => {
+        upstream.write(first);
+        socket.pipe(upstream).pipe(socket);
+      });
+      sockets.add(upstream);
+      upstream.once('close', () => sockets.delete(upstream));
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+  });
+  const http2Port = await new Promise<number>((resolve) =>
+    http2.listen(0, LOCAL_HOST, () => resolve((http2.address() as { port: number }).port)),
+  );
+  const actual = await listen(front as unknown as Server, port);
+  return {
+    key: 'KINESIS',
+    url: `http://${LOCAL_HOST}:${actual}`,
+    port: actual,
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      server.close();
+      await new Promise<void>((resolve) => http2.close(() => resolve()));
+    },
+  };
 };
+
+/** The first bytes of every HTTP/2 connection: https://www.rfc-editor.org/rfc/rfc9113#section-3.4 */
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

@@ -1,5 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types';
@@ -65,6 +67,8 @@ export class FunctionPool {
   }
 
   private start(): Instance {
+    // Each instance has a /tmp of its own, as in Lambda, gone with the instance.
+    const tmp = mkdtempSync(join(tmpdir(), `mlpipe-lambda-${this.fn.functionName}-`));
     const child = fork(RUNTIME, [], {
       cwd: this.fn.root,
       env: {
@@ -79,6 +83,7 @@ export class FunctionPool {
         MLPIPE_LAMBDA_ROOT: this.fn.root,
         // In AWS the functions run on nodejs22.x; locally on this machine's Node, whatever its age.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        TMPDIR: tmp,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -114,6 +119,7 @@ export class FunctionPool {
       if (message.type === 'result') this.pending.get(String(message.id))?.(message);
     });
     child.on('exit', (code, signal) => {
+      rmSync(tmp, { recursive: true, force: true });
       const index = this.instances.indexOf(instance);
       if (index >= 0) this.instances.splice(index, 1);
       // A handler that kills its process (process.exit, a crash) fails its invocation at once.

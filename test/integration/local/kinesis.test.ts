@@ -67,4 +67,25 @@ describe('the local Kinesis', () => {
     expect(await readAll(client, 'mlpipe-local-events')).toEqual(records.map((r) => r.Data.toString()));
     client.destroy();
   });
+
+  it("answers the SDK's default client over HTTP/2 as well as HTTP/1.1 on the same port", async () => {
+    const http2 = new KinesisClient({
+      endpoint: kinesis.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const http1 = clientFor(kinesis.url);
+    await http2.send(new CreateStreamCommand({ StreamName: 'mlpipe-local-h2', ShardCount: 1 }));
+    // Large enough to span many HTTP/2 frames.
+    const records = Array.from({ length: 300 }, (_, i) => ({
+      Data: Buffer.from('x'.repeat(1000) + i),
+      PartitionKey: String(i),
+    }));
+    const put = await http2.send(new PutRecordsCommand({ StreamName: 'mlpipe-local-h2', Records: records }));
+    expect(put.FailedRecordCount).toBe(0);
+    expect(await readAll(http1, 'mlpipe-local-h2')).toEqual(records.map((r) => r.Data.toString()));
+    expect(await readAll(http2, 'mlpipe-local-h2')).toHaveLength(records.length);
+    http2.destroy();
+    http1.destroy();
+  });
 });

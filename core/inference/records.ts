@@ -1,0 +1,132 @@
+import { type FieldProblem, type RowValidator, rowValidator } from '../ingest/validate';
+import type { PipelineSpec } from '../spec/schema';
+
+/**
+ * What inference accepts and answers. An event is one JSON object: `pipeline`, `id`, and the raw
+ * feature fields under the spec's column names (the target, if present, is ignored). A record that
+ * can never be scored is a value naming why, not an exception: it goes to the failure destination and
+ * the rest of its batch carries on.
+ */
+export interface InferenceInput {
+  readonly pipeline: string;
+  readonly id: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** Why a record can never be scored; stable names, counted in metrics and read by people. */
+export const POISON_REASONS = {
+  badBase64: 'bad-base64',
+  badJson: 'bad-json',
+  notAnObject: 'not-an-object',
+  missingPipeline: 'missing-pipeline',
+  missingId: 'missing-id',
+  unknownPipeline: 'unknown-pipeline',
+  schemaViolation: 'schema-violation',
+  noModel: 'no-model-deployed',
+  tooLarge: 'too-large',
+} as const;
+
+export type PoisonReason = (typeof POISON_REASONS)[keyof typeof POISON_REASONS];
+
+export interface Poison {
+  readonly reason: PoisonReason;
+  /** For a person: the field and what is wrong with it. */
+  readonly detail: string;
+  readonly pipeline?: string;
+  readonly id?: string;
+  readonly problems?: readonly FieldProblem[];
+}
+
+export type Decoded =
+  | { readonly ok: true; readonly input: InferenceInput }
+  | { readonly ok: false; readonly poison: Poison };
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const poison = (reason: PoisonReason, detail: string, extra: Partial<Poison> = {}): Decoded => ({
+  ok: false,
+  poison: { reason, detail, ...extra },
+});
+
+/** Parses one event's JSON text (already decoded from base64 where it came from Kinesis). */
+export const parseInput = (text: string): Decoded => {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return poison(POISON_REASONS.badJson, `not JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return poison(
+      POISON_REASONS.notAnObject,
+      `expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  const { pipeline, id, ...fields } = value as Record<string, unknown>;
+  if (typeof pipeline !== 'string' || pipeline === '')
+    return poison(POISON_REASONS.missingPipeline, 'pipeline: required, a non-empty string');
+  const idText = typeof id === 'number' && Number.isFinite(id) ? String(id) : id;
+  if (typeof idText !== 'string' || idText === '')
+    return poison(POISON_REASONS.missingId, 'id: required, a non-empty string or number', { pipeline });
+  return { ok: true, input: { pipeline, id: idText, fields } };
+};
+
+/** Decodes a Kinesis record's data (base64 of the event's JSON). */
+export const decodeRecord = (data: string): Decoded => {
+  if (data.length % 4 !== 0 || !BASE64.test(data))
+    return poison(POISON_REASONS.badBase64, 'the record data is not valid base64');
+  return parseInput(Buffer.from(data, 'base64').toString('utf8'));
+};
+
+export type InputValidator = (input: InferenceInput) => Decoded;
+
+/**
+ * Validates an input's fields as ingest validates a row, without the target: at inference the label
+ * is what is being predicted. Cleaned fields (trimmed, coerced) are what the model sees.
+ */
+export const inputValidator = (spec: PipelineSpec): InputValidator => {
+  const validate: RowValidator = rowValidator(spec, { without: [spec.target.column] });
+  return (input) => {
+    const outcome = validate(input.fields);
+    if (outcome.ok) return { ok: true, input: { ...input, fields: outcome.row } };
+    return poison(
+      POISON_REASONS.schemaViolation,
+      outcome.problems.map((p) => `${p.field}: ${p.reason}`).join('; '),
+      { pipeline: input.pipeline, id: input.id, problems: outcome.problems },
+    );
+  };
+};
+
+/** A prediction as written to the predictions stream, the HTTPS answer and batch output. */
+export interface Prediction {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly modelVersion: string;
+  readonly variant: 'champion' | 'challenger';
+  readonly prediction: number | string;
+  readonly probabilities?: Readonly<Record<string, number>>;
+}
+
+/** Turns one onnxruntime answer for `inputs` (in order) into their predictions. */
+export const predictionsOf = (
+  inputs: readonly InferenceInput[],
+  scored: { readonly predictions: readonly (number | string)[]; readonly probabilities?: Float32Array },
+  model: { readonly version: string; readonly classes?: readonly string[] },
+  variant: Prediction['variant'],
+): Prediction[] => {
+  const classes = model.classes ?? [];
+  const { probabilities } = scored;
+  return inputs.map((input, i) => {
+    const prediction = scored.predictions[i];
+    if (prediction === undefined)
+      throw new RangeError(`model ${model.version} answered no prediction for row ${i}`);
+    const base = { id: input.id, pipeline: input.pipeline, modelVersion: model.version, variant, prediction };
+    if (!probabilities || classes.length === 0) return base;
+    const offset = i * classes.length;
+    return {
+      ...base,
+      probabilities: Object.fromEntries(
+        classes.map((c, k) => [c, Number((probabilities[offset + k] ?? 0).toFixed(6))]),
+      ),
+    };
+  });
+};

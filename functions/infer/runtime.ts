@@ -1,0 +1,31 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SpecCatalog } from '../../core/spec/load';
+import { loadConfig } from '../shared/config';
+import { powertoolsMetrics } from './metrics';
+import { ServingModels } from './models';
+import { Validators } from './scoring';
+
+/**
+ * What every entry point of the inference image shares on one instance: the specs, the deployment
+ * records and the loaded models. Built once per cold start, at module scope.
+ */
+const settings = loadConfig(
+  'artifactsBucket',
+  'pipelinesDir',
+  'scratchDir',
+  'modelRecordTtlMs',
+  'modelMemoryBudgetBytes',
+);
+
+export const s3 = new S3Client({});
+export const models = new ServingModels(s3, {
+  artifactsBucket: settings.artifactsBucket,
+  scratchDir: settings.scratchDir,
+  recordTtlMs: settings.modelRecordTtlMs,
+  memoryBudgetBytes: settings.modelMemoryBudgetBytes,
+});
+export const specs = new SpecCatalog(settings.pipelinesDir);
+export const validators = new Validators(specs);
+export const metrics = powertoolsMetrics();
+export const logger = new Logger({ serviceName: 'mlpipe-infer' });

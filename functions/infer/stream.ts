@@ -1,0 +1,351 @@
+import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { Variant } from '../../core/deployment';
+import {
+  decodeRecord,
+  type InferenceInput,
+  POISON_REASONS,
+  type Poison,
+  type Prediction,
+  predictionsOf,
+} from '../../core/inference';
+import type { InferenceMetrics } from './metrics';
+import type { ServingModels } from './models';
+import type { RecentlyWritten, Validators } from './scoring';
+
+/**
+ * The stream entry point's work: a Kinesis batch → predictions on the predictions stream, poison
+ * records on the failure queue, and a partial batch response for the rest.
+ *
+ * Exactly once per id and model version: Lambda redelivers a shard from the lowest sequence number
+ * reported as failed, so only the records BEFORE the first one that must be retried are committed
+ * (predictions and poison written); everything from it on is left for the retry, which sees it
+ * again. The one way a prediction could be written twice — a PutRecords retry that leaves some of a
+ * chunk written and some not — is covered by remembering recently written (pipeline, id, version)
+ * on the instance, which is where Lambda sends a shard's retries while it is warm.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
+ */
+export interface StreamSettings {
+  readonly predictionsStream: string;
+  readonly failuresQueueUrl: string;
+}
+
+export interface StreamDeps {
+  readonly models: ServingModels;
+  readonly validators: Validators;
+  readonly kinesis: KinesisClient;
+  readonly sqs: SQSClient;
+  readonly settings: StreamSettings;
+  readonly metrics: InferenceMetrics;
+  readonly written: RecentlyWritten;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+type Outcome =
+  | { readonly kind: 'scored'; readonly prediction: Prediction }
+  | { readonly kind: 'poison'; readonly poison: Poison }
+  | { readonly kind: 'retry'; readonly reason: string };
+
+export interface StreamSummary {
+  readonly records: number;
+  readonly predicted: number;
+  readonly duplicates: number;
+  readonly poisoned: number;
+  /** Records left for Lambda's retry (from the first failed one on). */
+  readonly deferred: number;
+  readonly retryReasons: readonly string[];
+  readonly timings: Readonly<Record<'decodeMs' | 'scoreMs' | 'writeMs', number>>;
+}
+
+/** PutRecords takes at most 500 records and 5 MiB: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
+const PUT_RECORDS_MAX = 500;
+const PUT_RECORDS_BYTES = 5 * 2 ** 20;
+/** SendMessageBatch: 10 messages, 256 KiB in all (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html). */
+const SQS_BATCH_MAX = 10;
+const SQS_BATCH_BYTES = 250 * 2 ** 10;
+/** What of a poison record's data travels with it; the rest is cut (and said so). */
+const POISON_DATA_BYTES = 64 * 2 ** 10;
+const WRITE_ATTEMPTS = 4;
+
+const modelKey = (pipeline: string, variant: Variant, version: string) =>
+  `${pipeline}\u0000${variant}\u0000${version}`;
+
+export const scoreStreamBatch = async (
+  event: KinesisStreamEvent,
+  deps: StreamDeps,
+): Promise<{ response: KinesisStreamBatchResponse; summary: StreamSummary }> => {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const started = now();
+  const records = event.Records;
+  const outcomes: (Outcome | undefined)[] = new Array(records.length);
+
+  // Decode and validate; group the valid by pipeline.
+  const byPipeline = new Map<string, { index: number; input: InferenceInput }[]>();
+  records.forEach((record, index) => {
+    const decoded = decodeRecord(record.kinesis.data);
+    if (!decoded.ok) {
+      outcomes[index] = { kind: 'poison', poison: decoded.poison };
+      return;
+    }
+    const checked = deps.validators.check(decoded.input);
+    if (!checked.ok) {
+      outcomes[index] = { kind: 'poison', poison: checked.poison };
+      return;
+    }
+    const list = byPipeline.get(checked.input.pipeline) ?? [];
+    list.push({ index, input: checked.input });
+    byPipeline.set(checked.input.pipeline, list);
+  });
+  const decoded = now();
+
+  // Route each pipeline's records through one reading of its deployment record; score per model.
+  const traffic = new Map<
+    string,
+    { pipeline: string; variant: Variant; version: string; indexes: number[] }
+  >();
+  for (const [pipeline, items] of byPipeline) {
+    let router: Awaited<ReturnType<ServingModels['router']>>;
+    try {
+      router = await deps.models.router(pipeline);
+    } catch (error) {
+      for (const { index } of items) outcomes[index] = { kind: 'retry', reason: describe(error) };
+      continue;
+    }
+    if (!router) {
+      for (const { index, input } of items)
+        outcomes[index] = {
+          kind: 'poison',
+          poison: {
+            reason: POISON_REASONS.noModel,
+            detail: `${pipeline}: no model is deployed`,
+            pipeline,
+            id: input.id,
+          },
+        };
+      continue;
+    }
+    const groups = new Map<
+      string,
+      { route: NonNullable<ReturnType<typeof router.route>>; items: typeof items }
+    >();
+    for (const item of items) {
+      const route = router.route(item.input.id);
+      if (!route) continue;
+      const key = modelKey(pipeline, route.variant, route.version);
+      const group = groups.get(key) ?? { route, items: [] };
+      group.items.push(item);
+      groups.set(key, group);
+    }
+    for (const [key, { route, items: group }] of groups) {
+      traffic.set(key, {
+        pipeline,
+        variant: route.variant,
+        version: route.version,
+        indexes: group.map((g) => g.index),
+      });
+      try {
+        const model = await deps.models.model(route.version, route.location);
+        const inputs = group.map((g) => g.input);
+        // One onnxruntime call per model for the whole batch.
+        const scored = await model.predict(inputs.map((i) => i.fields));
+        const predictions = predictionsOf(inputs, scored, model, route.variant);
+        group.forEach((g, k) => {
+          outcomes[g.index] = { kind: 'scored', prediction: predictions[k] as Prediction };
+        });
+      } catch (error) {
+        for (const g of group) outcomes[g.index] = { kind: 'retry', reason: describe(error) };
+      }
+    }
+  }
+  const scoredAt = now();
+
+  // Commit the records before the first that must wait for a retry.
+  let firstRetry = outcomes.findIndex((o) => o?.kind === 'retry');
+  if (firstRetry < 0) firstRetry = records.length;
+  const toWrite: { index: number; prediction: Prediction }[] = [];
+  const toPoison: { index: number; poison: Poison }[] = [];
+  let duplicates = 0;
+  for (let index = 0; index < firstRetry; index++) {
+    const outcome = outcomes[index];
+    if (outcome?.kind === 'scored') {
+      if (deps.written.has(outcome.prediction)) duplicates++;
+      else toWrite.push({ index, prediction: outcome.prediction });
+    } else if (outcome?.kind === 'poison') toPoison.push({ index, poison: outcome.poison });
+  }
+  const failedWrites = await putPredictions(deps, toWrite, sleep);
+  const failedPoison = await sendPoison(deps, event.Records, toPoison, sleep);
+  for (const w of toWrite) if (!failedWrites.has(w.index)) deps.written.add(w.prediction);
+  const written = now();
+
+  const firstFailure = Math.min(firstRetry, ...failedWrites, ...failedPoison);
+  const retryReasons = new Set<string>();
+  for (let index = firstFailure; index < records.length; index++) {
+    const outcome = outcomes[index];
+    if (outcome?.kind === 'retry') retryReasons.add(outcome.reason);
+  }
+  if (failedWrites.size > 0) retryReasons.add('predictions stream: PutRecords kept failing');
+  if (failedPoison.size > 0) retryReasons.add('failure queue: SendMessageBatch kept failing');
+
+  for (const t of traffic.values()) {
+    const failures = t.indexes.filter((i) => outcomes[i]?.kind === 'retry' || failedWrites.has(i)).length;
+    deps.metrics.traffic({
+      pipeline: t.pipeline,
+      variant: t.variant,
+      version: t.version,
+      records: t.indexes.length,
+      failures,
+      latencyMs: written - started,
+    });
+  }
+  const rejected = new Map<string, number>();
+  for (const { poison, index } of toPoison)
+    if (!failedPoison.has(index) && index < firstFailure)
+      rejected.set(poison.reason, (rejected.get(poison.reason) ?? 0) + 1);
+  for (const [reason, count] of rejected) deps.metrics.rejected(reason, count);
+
+  const failedRecord: KinesisStreamRecord | undefined = records[firstFailure];
+  return {
+    response: {
+      batchItemFailures: failedRecord ? [{ itemIdentifier: failedRecord.kinesis.sequenceNumber }] : [],
+    },
+    summary: {
+      records: records.length,
+      predicted: toWrite.filter((w) => w.index < firstFailure).length,
+      duplicates,
+      poisoned: toPoison.filter((p) => p.index < firstFailure).length,
+      deferred: records.length - firstFailure,
+      retryReasons: [...retryReasons],
+      timings: { decodeMs: decoded - started, scoreMs: scoredAt - decoded, writeMs: written - scoredAt },
+    },
+  };
+};
+
+const describe = (error: unknown): string => {
+  const e = error as Error;
+  return `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
+};
+
+/** Writes predictions in order, retrying what a partial failure left out; returns the indexes that never made it. */
+const putPredictions = async (
+  deps: StreamDeps,
+  items: readonly { index: number; prediction: Prediction }[],
+  sleep: (ms: number) => Promise<void>,
+): Promise<Set<number>> => {
+  const failed = new Set<number>();
+  const encoder = new TextEncoder();
+  let chunk: { index: number; entry: PutRecordsRequestEntry }[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    let pending = chunk;
+    chunk = [];
+    bytes = 0;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      let results: { ErrorCode?: string | undefined }[] | undefined;
+      try {
+        const out = await deps.kinesis.send(
+          new PutRecordsCommand({
+            StreamName: deps.settings.predictionsStream,
+            Records: pending.map((p) => p.entry),
+          }),
+        );
+        results = out.Records;
+      } catch {
+        results = undefined;
+      }
+      pending = results ? pending.filter((_, i) => results?.[i]?.ErrorCode !== undefined) : pending;
+      if (pending.length === 0) return;
+      if (attempt >= WRITE_ATTEMPTS) {
+        for (const p of pending) failed.add(p.index);
+        return;
+      }
+      await sleep(50 * 2 ** attempt);
+    }
+  };
+  for (const item of items) {
+    const data = encoder.encode(JSON.stringify(item.prediction));
+    const size = data.byteLength + item.prediction.id.length;
+    if (chunk.length === PUT_RECORDS_MAX || bytes + size > PUT_RECORDS_BYTES) await flush();
+    chunk.push({ index: item.index, entry: { Data: data, PartitionKey: item.prediction.id.slice(0, 256) } });
+    bytes += size;
+  }
+  await flush();
+  return failed;
+};
+
+/** Sends poison records, with their reason and where they came from, to the failure queue. */
+const sendPoison = async (
+  deps: StreamDeps,
+  records: readonly KinesisStreamRecord[],
+  items: readonly { index: number; poison: Poison }[],
+  sleep: (ms: number) => Promise<void>,
+): Promise<Set<number>> => {
+  const failed = new Set<number>();
+  const messages = items.map(({ index, poison }) => {
+    const record = records[index] as KinesisStreamRecord;
+    const data = record.kinesis.data;
+    const body = JSON.stringify({
+      kind: 'poison-record',
+      reason: poison.reason,
+      detail: poison.detail,
+      ...(poison.problems ? { problems: poison.problems } : {}),
+      ...(poison.pipeline ? { pipeline: poison.pipeline } : {}),
+      ...(poison.id ? { id: poison.id } : {}),
+      source: {
+        eventSourceARN: record.eventSourceARN,
+        eventID: record.eventID,
+        sequenceNumber: record.kinesis.sequenceNumber,
+        partitionKey: record.kinesis.partitionKey,
+        approximateArrivalTimestamp: record.kinesis.approximateArrivalTimestamp,
+      },
+      data: data.length > POISON_DATA_BYTES ? data.slice(0, POISON_DATA_BYTES) : data,
+      ...(data.length > POISON_DATA_BYTES ? { dataTruncated: true } : {}),
+    });
+    return { index, entry: { Id: String(index), MessageBody: body } satisfies SendMessageBatchRequestEntry };
+  });
+  const chunks: (typeof messages)[] = [];
+  let current: typeof messages = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = Buffer.byteLength(m.entry.MessageBody);
+    if (current.length === SQS_BATCH_MAX || (current.length > 0 && bytes + size > SQS_BATCH_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  for (const chunk of chunks) {
+    let pending = chunk;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      let failedIds: Set<string> | undefined;
+      try {
+        const out = await deps.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: deps.settings.failuresQueueUrl,
+            Entries: pending.map((p) => p.entry),
+          }),
+        );
+        failedIds = new Set((out.Failed ?? []).map((f) => f.Id ?? ''));
+      } catch {
+        failedIds = undefined;
+      }
+      pending = failedIds ? pending.filter((p) => failedIds?.has(p.entry.Id)) : pending;
+      if (pending.length === 0) break;
+      if (attempt >= WRITE_ATTEMPTS) {
+        for (const p of pending) failed.add(p.index);
+        break;
+      }
+      await sleep(50 * 2 ** attempt);
+    }
+  }
+  return failed;
+};

@@ -1,0 +1,321 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
+import type { Prediction } from '../../../core/inference';
+import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { jsonDataset } from '../../support/datasets';
+import { modelKey, PENGUIN_HYPERPARAMETERS, trainModel, writeDeployment } from '../../support/models';
+
+const ARTIFACTS = 'mlpipe-local-artifacts';
+const EVENTS = 'mlpipe-local-events';
+const PREDICTIONS = 'mlpipe-local-predictions';
+const FUNCTION = 'mlpipe-local-infer-stream';
+/** The local stage re-reads deployment records every second (params.local.modelRecordTtlMs). */
+const RECORD_TTL_MS = 1_000;
+
+const penguins = jsonDataset('penguins.json');
+const event = (id: string, row: Record<string, unknown>) =>
+  JSON.stringify({ pipeline: 'penguins', id, ...row });
+
+describe('the stream entry point of the inference image, fed by the events stream of the local cloud', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-infer-'));
+  let cloud: LocalCloud;
+  let s3: S3Client;
+  let kinesis: KinesisClient;
+  let sqs: SQSClient;
+  let lambda: LambdaClient;
+  let cloudwatch: CloudWatchClient;
+  let failuresQueueUrl: string;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ dataDir, port: 0 });
+    const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    s3 = new S3Client({
+      ...base,
+      endpoint: cloud.s3.url,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    // The SDK's defaults (HTTP/2), as the functions use them.
+    kinesis = new KinesisClient({ ...base, endpoint: cloud.kinesis.url });
+    sqs = new SQSClient({ ...base, endpoint: cloud.sqs.url });
+    lambda = new LambdaClient({ ...base, endpoint: cloud.lambda.url });
+    cloudwatch = new CloudWatchClient({ ...base, endpoint: cloud.cloudwatch.url });
+    failuresQueueUrl = cloud.sqs.queueUrl('mlpipe-local-infer-failures');
+    // Two versions of the penguins model, trained by the real trainer on the real data.
+    const work = join(dataDir, 'models');
+    for (const [version, rounds] of [
+      ['penguins-v1', '40'],
+      ['penguins-v2', '80'],
+    ] as const) {
+      const file = await trainModel(work, version, penguins, {
+        ...PENGUIN_HYPERPARAMETERS,
+        num_round: rounds,
+      });
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: ARTIFACTS,
+          Key: modelKey('penguins', version),
+          Body: readFileSync(file),
+        }),
+      );
+    }
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1');
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of [s3, kinesis, sqs, lambda, cloudwatch]) c.destroy();
+    await cloud.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const put = async (events: readonly { id: string; data: string }[]) => {
+    for (let i = 0; i < events.length; i += 500) {
+      const out = await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: EVENTS,
+          Records: events.slice(i, i + 500).map((e) => ({ Data: Buffer.from(e.data), PartitionKey: e.id })),
+        }),
+      );
+      expect(out.FailedRecordCount ?? 0).toBe(0);
+    }
+    await cloud.settle();
+  };
+
+  /** Every prediction on the predictions stream so far. */
+  const predictions = async (): Promise<Prediction[]> => {
+    const out: Prediction[] = [];
+    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: PREDICTIONS }))).Shards ?? [];
+    for (const shard of shards) {
+      let iterator = (
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: PREDICTIONS,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      while (iterator) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        for (const r of page.Records ?? [])
+          out.push(JSON.parse(Buffer.from(r.Data ?? []).toString()) as Prediction);
+        if ((page.Records ?? []).length === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+    return out;
+  };
+  const predictionsOf = async (prefix: string) =>
+    (await predictions()).filter((p) => p.id.startsWith(prefix));
+
+  /** Messages of the failure queue, taken off it. */
+  const failures = async (): Promise<Record<string, unknown>[]> => {
+    const out: Record<string, unknown>[] = [];
+    for (;;) {
+      const got = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: failuresQueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+        }),
+      );
+      const messages = got.Messages ?? [];
+      if (messages.length === 0) return out;
+      for (const m of messages) {
+        out.push(JSON.parse(m.Body ?? '{}') as Record<string, unknown>);
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: failuresQueueUrl, ReceiptHandle: m.ReceiptHandle }),
+        );
+      }
+    }
+  };
+
+  const countById = (list: readonly Prediction[]) => {
+    const counts = new Map<string, number>();
+    for (const p of list)
+      counts.set(`${p.id}@${p.modelVersion}`, (counts.get(`${p.id}@${p.modelVersion}`) ?? 0) + 1);
+    return counts;
+  };
+
+  it('scores every penguin streamed in exactly once, with the champion, as well as the gate measured', async () => {
+    await put(penguins.map((row, i) => ({ id: `all-${i}`, data: event(`all-${i}`, row) })));
+    const got = await predictionsOf('all-');
+    expect(got).toHaveLength(penguins.length);
+    expect(new Set(got.map((p) => p.id)).size).toBe(penguins.length);
+    expect(new Set(got.map((p) => p.modelVersion))).toEqual(new Set(['penguins-v1']));
+    const right = got.filter((p) => p.prediction === penguins[Number(p.id.slice(4))]?.Species).length;
+    expect(right / got.length).toBeGreaterThan(0.95);
+    const first = got[0];
+    expect(Object.keys(first?.probabilities ?? {}).sort()).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
+  });
+
+  it('sends poison pills to the failure queue with their reason, and scores the records around them', async () => {
+    const good = penguins.slice(0, 20).map((row, i) => ({ id: `mix-${i}`, data: event(`mix-${i}`, row) }));
+    const poison = [
+      { id: 'p-json', data: '{"pipeline": "penguins", "id": ' },
+      { id: 'p-array', data: '[1, 2]' },
+      { id: 'p-nopipe', data: JSON.stringify({ id: 'p-nopipe', Island: 'Dream' }) },
+      { id: 'p-noid', data: JSON.stringify({ pipeline: 'penguins', Island: 'Dream' }) },
+      { id: 'p-unknown', data: JSON.stringify({ pipeline: 'walruses', id: 'p-unknown' }) },
+      {
+        id: 'p-schema',
+        data: event('p-schema', { ...penguins[0], Island: 'Atlantis', 'Body Mass (g)': 'heavy' }),
+      },
+    ];
+    // Poison first, between and last: none may hold back the records behind it.
+    const mixed = [
+      poison[0],
+      ...good.slice(0, 10),
+      ...poison.slice(1, 5),
+      ...good.slice(10),
+      poison[5],
+    ].filter((e): e is { id: string; data: string } => e !== undefined);
+    await put(mixed);
+    const scored = await predictionsOf('mix-');
+    const failed = await failures();
+    expect(scored).toHaveLength(good.length);
+    expect(failed).toHaveLength(poison.length);
+    expect(scored.length + failed.length).toBe(mixed.length);
+    const reasons = Object.fromEntries(failed.map((f) => [f.reason, f]));
+    expect(Object.keys(reasons).sort()).toEqual(
+      [
+        'bad-json',
+        'missing-id',
+        'missing-pipeline',
+        'not-an-object',
+        'schema-violation',
+        'unknown-pipeline',
+      ].sort(),
+    );
+    expect(reasons['schema-violation']).toMatchObject({ id: 'p-schema', pipeline: 'penguins' });
+    expect(String(reasons['schema-violation']?.detail)).toMatch(/Island: .*Atlantis/);
+    expect(String(reasons['schema-violation']?.detail)).toMatch(/Body Mass \(g\): /);
+    expect(String(reasons['unknown-pipeline']?.detail)).toContain('walruses');
+    // The original record travels with the reason, so it can be fixed and replayed.
+    expect(Buffer.from(String(reasons['bad-json']?.data), 'base64').toString()).toBe(poison[0]?.data);
+    expect(reasons['bad-json']?.source).toMatchObject({ eventSourceARN: expect.stringContaining(EVENTS) });
+  });
+
+  it('splits traffic to a challenger by a hash of each id, and promotes it mid-stream without a redeploy', async () => {
+    const record = await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1', {
+      version: 'penguins-v2',
+      weight: 0.5,
+    });
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const before = penguins
+      .slice(0, 200)
+      .map((row, i) => ({ id: `canary-${i}`, data: event(`canary-${i}`, row) }));
+    await put(before);
+    const split = await predictionsOf('canary-');
+    expect(split).toHaveLength(before.length);
+    for (const p of split) {
+      const variant = chooseVariant(record, p.id);
+      expect(p).toMatchObject({
+        variant,
+        modelVersion: variant === 'challenger' ? 'penguins-v2' : 'penguins-v1',
+      });
+    }
+    const challengerShare = split.filter((p) => p.variant === 'challenger').length / split.length;
+    expect(challengerShare).toBeGreaterThan(0.35);
+    expect(challengerShare).toBeLessThan(0.65);
+
+    // Promotion: one write of the record; the stream serves v2 within the TTL.
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v2');
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const after = penguins
+      .slice(0, 100)
+      .map((row, i) => ({ id: `promoted-${i}`, data: event(`promoted-${i}`, row) }));
+    await put(after);
+    const promoted = await predictionsOf('promoted-');
+    expect(promoted).toHaveLength(after.length);
+    expect(new Set(promoted.map((p) => `${p.modelVersion}/${p.variant}`))).toEqual(
+      new Set(['penguins-v2/champion']),
+    );
+
+    // What the canary alarm watches: the challenger's own series.
+    const stats = await cloudwatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: CANARY_METRICS.namespace,
+        MetricName: CANARY_METRICS.errorRate,
+        Dimensions: [
+          { Name: 'pipeline', Value: 'penguins' },
+          { Name: 'variant', Value: 'challenger' },
+        ],
+        StartTime: new Date(Date.now() - 600_000),
+        EndTime: new Date(Date.now() + 60_000),
+        Period: 60,
+        Statistics: ['Maximum', 'SampleCount'],
+      }),
+    );
+    expect(stats.Datapoints?.length).toBeGreaterThan(0);
+    expect(Math.max(...(stats.Datapoints ?? []).map((d) => d.Maximum ?? 1))).toBe(0);
+  });
+
+  it('writes each prediction once when Lambda retries a batch, whether from the failed record or whole', async () => {
+    // v3 is deployed before its bundle reaches S3: its records must wait, not be lost or duplicated.
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v3');
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const records = penguins.slice(0, 30).map((row, i) => ({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: `retry-${i}`,
+        sequenceNumber: String(1000 + i),
+        data: Buffer.from(event(`retry-${i}`, row)).toString('base64'),
+        approximateArrivalTimestamp: Date.now() / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${1000 + i}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+      awsRegion: LOCAL_REGION,
+      eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
+    }));
+    const invoke = async (batch: typeof records) => {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: FUNCTION,
+          Payload: Buffer.from(JSON.stringify({ Records: batch } satisfies KinesisStreamEvent)),
+        }),
+      );
+      expect(out.FunctionError).toBeUndefined();
+      return JSON.parse(Buffer.from(out.Payload ?? []).toString()) as KinesisStreamBatchResponse;
+    };
+    // The first attempt: nothing can be scored yet; the whole batch is reported from its first record.
+    expect((await invoke(records)).batchItemFailures).toEqual([{ itemIdentifier: '1000' }]);
+    expect(await predictionsOf('retry-')).toHaveLength(0);
+
+    const v3 = await trainModel(join(dataDir, 'models'), 'penguins-v3', penguins, {
+      ...PENGUIN_HYPERPARAMETERS,
+      num_round: '30',
+    });
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: ARTIFACTS,
+        Key: modelKey('penguins', 'penguins-v3'),
+        Body: readFileSync(v3),
+      }),
+    );
+    // Lambda's retry from the reported record, then a whole-batch retry (as after a timeout).
+    expect((await invoke(records)).batchItemFailures).toEqual([]);
+    expect((await invoke(records)).batchItemFailures).toEqual([]);
+    const got = await predictionsOf('retry-');
+    expect(got).toHaveLength(records.length);
+    expect([...countById(got).values()].every((n) => n === 1)).toBe(true);
+  });
+});
