@@ -56,10 +56,15 @@ export const parseInput = (text: string): Decoded => {
   } catch (error) {
     return poison(POISON_REASONS.badJson, `not JSON: ${(error as Error).message}`);
   }
+  return inputOf(value);
+};
+
+/** One event already parsed from JSON. */
+export const inputOf = (value: unknown): Decoded => {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return poison(
       POISON_REASONS.notAnObject,
-      `expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+      `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
     );
   const { pipeline, id, ...fields } = value as Record<string, unknown>;
   if (typeof pipeline !== 'string' || pipeline === '')

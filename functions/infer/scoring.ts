@@ -1,12 +1,16 @@
+import type { Variant } from '../../core/deployment';
 import {
   type Decoded,
   type InferenceInput,
   type InputValidator,
   inputValidator,
   POISON_REASONS,
+  type Poison,
   type Prediction,
+  predictionsOf,
 } from '../../core/inference';
 import type { SpecCatalog } from '../../core/spec/load';
+import type { ServingModels } from './models';
 
 /** The pipelines' specs, each with its input validator built once per instance. */
 export class Validators {
@@ -62,3 +66,96 @@ export class RecentlyWritten {
     }
   }
 }
+
+export type Outcome =
+  | { readonly kind: 'scored'; readonly prediction: Prediction }
+  | { readonly kind: 'poison'; readonly poison: Poison }
+  /** May succeed later (a model or record that could not be read): never a record's fault. */
+  | { readonly kind: 'retry'; readonly reason: string; readonly error: unknown };
+
+export interface Traffic {
+  readonly pipeline: string;
+  readonly variant: Variant;
+  readonly version: string;
+  readonly indexes: number[];
+}
+
+export const describeError = (error: unknown): string => {
+  const e = error as Error;
+  return `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
+};
+
+/**
+ * Routes valid inputs (each with its index in the caller's batch) to the model serving it — one
+ * reading of each pipeline's deployment record, a hash of the id against the challenger's weight —
+ * and scores each model's share in ONE onnxruntime call. Shared by the stream, HTTPS and batch
+ * entry points, so they cannot route or score differently.
+ */
+export const scoreInputs = async (
+  items: readonly { readonly index: number; readonly input: InferenceInput }[],
+  models: ServingModels,
+): Promise<{ outcomes: Map<number, Outcome>; traffic: Map<string, Traffic> }> => {
+  const outcomes = new Map<number, Outcome>();
+  const traffic = new Map<string, Traffic>();
+  const byPipeline = new Map<string, (typeof items)[number][]>();
+  for (const item of items) {
+    const list = byPipeline.get(item.input.pipeline) ?? [];
+    list.push(item);
+    byPipeline.set(item.input.pipeline, list);
+  }
+  for (const [pipeline, list] of byPipeline) {
+    let router: Awaited<ReturnType<ServingModels['router']>>;
+    try {
+      router = await models.router(pipeline);
+    } catch (error) {
+      for (const { index } of list)
+        outcomes.set(index, { kind: 'retry', reason: describeError(error), error });
+      continue;
+    }
+    if (!router) {
+      for (const { index, input } of list)
+        outcomes.set(index, {
+          kind: 'poison',
+          poison: {
+            reason: POISON_REASONS.noModel,
+            detail: `${pipeline}: no model is deployed`,
+            pipeline,
+            id: input.id,
+          },
+        });
+      continue;
+    }
+    const groups = new Map<
+      string,
+      { route: NonNullable<ReturnType<typeof router.route>>; items: typeof list }
+    >();
+    for (const item of list) {
+      const route = router.route(item.input.id);
+      if (!route) continue;
+      const key = `${pipeline}\u0000${route.variant}\u0000${route.version}`;
+      const group = groups.get(key) ?? { route, items: [] };
+      group.items.push(item);
+      groups.set(key, group);
+    }
+    for (const [key, { route, items: group }] of groups) {
+      traffic.set(key, {
+        pipeline,
+        variant: route.variant,
+        version: route.version,
+        indexes: group.map((g) => g.index),
+      });
+      try {
+        const model = await models.model(route.version, route.location);
+        const inputs = group.map((g) => g.input);
+        const scored = await model.predict(inputs.map((i) => i.fields));
+        const predictions = predictionsOf(inputs, scored, model, route.variant);
+        group.forEach((g, k) => {
+          outcomes.set(g.index, { kind: 'scored', prediction: predictions[k] as Prediction });
+        });
+      } catch (error) {
+        for (const g of group) outcomes.set(g.index, { kind: 'retry', reason: describeError(error), error });
+      }
+    }
+  }
+  return { outcomes, traffic };
+};

@@ -5,18 +5,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import type { Variant } from '../../core/deployment';
-import {
-  decodeRecord,
-  type InferenceInput,
-  POISON_REASONS,
-  type Poison,
-  type Prediction,
-  predictionsOf,
-} from '../../core/inference';
+import { decodeRecord, type InferenceInput, type Poison, type Prediction } from '../../core/inference';
 import type { InferenceMetrics } from './metrics';
 import type { ServingModels } from './models';
-import type { RecentlyWritten, Validators } from './scoring';
+import { type Outcome, type RecentlyWritten, scoreInputs, type Validators } from './scoring';
 
 /**
  * The stream entry point's work: a Kinesis batch → predictions on the predictions stream, poison
@@ -47,11 +39,6 @@ export interface StreamDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-type Outcome =
-  | { readonly kind: 'scored'; readonly prediction: Prediction }
-  | { readonly kind: 'poison'; readonly poison: Poison }
-  | { readonly kind: 'retry'; readonly reason: string };
-
 export interface StreamSummary {
   readonly records: number;
   readonly predicted: number;
@@ -73,9 +60,6 @@ const SQS_BATCH_BYTES = 250 * 2 ** 10;
 const POISON_DATA_BYTES = 64 * 2 ** 10;
 const WRITE_ATTEMPTS = 4;
 
-const modelKey = (pipeline: string, variant: Variant, version: string) =>
-  `${pipeline}\u0000${variant}\u0000${version}`;
-
 export const scoreStreamBatch = async (
   event: KinesisStreamEvent,
   deps: StreamDeps,
@@ -86,8 +70,8 @@ export const scoreStreamBatch = async (
   const records = event.Records;
   const outcomes: (Outcome | undefined)[] = new Array(records.length);
 
-  // Decode and validate; group the valid by pipeline.
-  const byPipeline = new Map<string, { index: number; input: InferenceInput }[]>();
+  // Decode and validate.
+  const valid: { index: number; input: InferenceInput }[] = [];
   records.forEach((record, index) => {
     const decoded = decodeRecord(record.kinesis.data);
     if (!decoded.ok) {
@@ -99,71 +83,14 @@ export const scoreStreamBatch = async (
       outcomes[index] = { kind: 'poison', poison: checked.poison };
       return;
     }
-    const list = byPipeline.get(checked.input.pipeline) ?? [];
-    list.push({ index, input: checked.input });
-    byPipeline.set(checked.input.pipeline, list);
+    valid.push({ index, input: checked.input });
   });
   const decoded = now();
 
   // Route each pipeline's records through one reading of its deployment record; score per model.
-  const traffic = new Map<
-    string,
-    { pipeline: string; variant: Variant; version: string; indexes: number[] }
-  >();
-  for (const [pipeline, items] of byPipeline) {
-    let router: Awaited<ReturnType<ServingModels['router']>>;
-    try {
-      router = await deps.models.router(pipeline);
-    } catch (error) {
-      for (const { index } of items) outcomes[index] = { kind: 'retry', reason: describe(error) };
-      continue;
-    }
-    if (!router) {
-      for (const { index, input } of items)
-        outcomes[index] = {
-          kind: 'poison',
-          poison: {
-            reason: POISON_REASONS.noModel,
-            detail: `${pipeline}: no model is deployed`,
-            pipeline,
-            id: input.id,
-          },
-        };
-      continue;
-    }
-    const groups = new Map<
-      string,
-      { route: NonNullable<ReturnType<typeof router.route>>; items: typeof items }
-    >();
-    for (const item of items) {
-      const route = router.route(item.input.id);
-      if (!route) continue;
-      const key = modelKey(pipeline, route.variant, route.version);
-      const group = groups.get(key) ?? { route, items: [] };
-      group.items.push(item);
-      groups.set(key, group);
-    }
-    for (const [key, { route, items: group }] of groups) {
-      traffic.set(key, {
-        pipeline,
-        variant: route.variant,
-        version: route.version,
-        indexes: group.map((g) => g.index),
-      });
-      try {
-        const model = await deps.models.model(route.version, route.location);
-        const inputs = group.map((g) => g.input);
-        // One onnxruntime call per model for the whole batch.
-        const scored = await model.predict(inputs.map((i) => i.fields));
-        const predictions = predictionsOf(inputs, scored, model, route.variant);
-        group.forEach((g, k) => {
-          outcomes[g.index] = { kind: 'scored', prediction: predictions[k] as Prediction };
-        });
-      } catch (error) {
-        for (const g of group) outcomes[g.index] = { kind: 'retry', reason: describe(error) };
-      }
-    }
-  }
+  const scoring = await scoreInputs(valid, deps.models);
+  for (const [index, outcome] of scoring.outcomes) outcomes[index] = outcome;
+  const traffic = scoring.traffic;
   const scoredAt = now();
 
   // Commit the records before the first that must wait for a retry.
@@ -225,11 +152,6 @@ export const scoreStreamBatch = async (
       timings: { decodeMs: decoded - started, scoreMs: scoredAt - decoded, writeMs: written - scoredAt },
     },
   };
-};
-
-const describe = (error: unknown): string => {
-  const e = error as Error;
-  return `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
 };
 
 /** Writes predictions in order, retrying what a partial failure left out; returns the indexes that never made it. */

@@ -3,7 +3,10 @@ import { close, createLocalServer, listen, readBody } from '../protocol/http';
 import { LOCAL_ACCOUNT_ID, LOCAL_HOST, LOCAL_REGION, type RunningService } from '../types';
 import { FunctionPool, type InvocationResult, type LocalFunction, type LogLine } from './runner';
 
+import { FUNCTION_URL_PREFIX, type FunctionUrl, functionUrlOf, serveFunctionUrl } from './urls';
+
 export * from './runner';
+export * from './urls';
 
 /**
  * Lambda's REST-JSON API on loopback for the operations mlpipe uses: Invoke (RequestResponse,
@@ -17,6 +20,8 @@ export interface RunningLambda extends RunningService {
   pool(name: string): FunctionPool | undefined;
   /** Invokes in-process (what event sources use): the same pools as the HTTP API. */
   invoke(name: string, event: unknown): Promise<InvocationResult>;
+  /** Gives a function a URL (AWS::Lambda::Url) and returns it. */
+  registerUrl(url: FunctionUrl): string;
 }
 
 export interface LambdaOptions {
@@ -62,8 +67,10 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     if (!pool) throw new Error(`no function ${name}`);
     return pool.invoke(event);
   };
+  const urls = new Map<string, FunctionUrl>();
   const server = createLocalServer(async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${LOCAL_HOST}`);
+    if (url.pathname.startsWith(FUNCTION_URL_PREFIX)) return serveFunctionUrl(req, res, urls, invoke);
     const invocation = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
     const single = /^\/2015-03-31\/functions\/([^/]+)\/?$/.exec(url.pathname);
     if (req.method === 'GET' && /^\/2015-03-31\/functions\/?$/.test(url.pathname)) {
@@ -156,6 +163,10 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     },
     pool: (name) => pools.get(name),
     invoke,
+    registerUrl: (fnUrl) => {
+      urls.set(fnUrl.functionName, fnUrl);
+      return functionUrlOf(`http://${LOCAL_HOST}:${actual}`, fnUrl.functionName);
+    },
     stop: async () => {
       await Promise.allSettled([...background]);
       await close(server);

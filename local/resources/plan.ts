@@ -48,6 +48,7 @@ export interface LocalPlan {
   readonly topics: readonly { readonly name: string }[];
   readonly functions: readonly PlannedFunction[];
   readonly streamMappings: readonly PlannedStreamMapping[];
+  readonly functionUrls: readonly { readonly functionName: string; readonly authType: 'AWS_IAM' | 'NONE' }[];
   /** Resources of other types, by type, for services that provision them (Glue, SageMaker, …). */
   readonly other: Readonly<
     Record<string, readonly { logicalId: string; properties: Record<string, unknown> }[]>
@@ -71,6 +72,7 @@ export const localPlan = (template: CfnTemplate, stackName: string, sqsEndpoint?
     topics: [] as { name: string }[],
     functions: [] as PlannedFunction[],
     streamMappings: [] as PlannedStreamMapping[],
+    functionUrls: [] as { functionName: string; authType: 'AWS_IAM' | 'NONE' }[],
     other: {} as Record<string, { logicalId: string; properties: Record<string, unknown> }[]>,
   };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
@@ -127,6 +129,12 @@ export const localPlan = (template: CfnTemplate, stackName: string, sqsEndpoint?
         });
         break;
       }
+      case 'AWS::Lambda::Url':
+        plan.functionUrls.push({
+          functionName: functionNameOfArn(p.TargetFunctionArn),
+          authType: p.AuthType === 'NONE' ? 'NONE' : 'AWS_IAM',
+        });
+        break;
       case 'AWS::Lambda::EventSourceMapping': {
         const source = String(p.EventSourceArn ?? '');
         if (!source.includes(':kinesis:')) break;

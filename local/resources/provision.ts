@@ -44,4 +44,5 @@ export const provision = async (plan: LocalPlan, t: ProvisionTargets): Promise<v
       ...(fn.reservedConcurrency !== undefined ? { concurrency: fn.reservedConcurrency } : {}),
     });
   }
+  for (const url of plan.functionUrls) t.lambda.registerUrl(url);
 };

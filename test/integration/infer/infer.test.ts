@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +13,12 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SignatureV4 } from '@smithy/signature-v4';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import { functionUrlOf } from '../../../local/lambda';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
 import { jsonDataset } from '../../support/datasets';
 import { modelKey, PENGUIN_HYPERPARAMETERS, trainModel, writeDeployment } from '../../support/models';
@@ -31,7 +34,28 @@ const penguins = jsonDataset('penguins.json');
 const event = (id: string, row: Record<string, unknown>) =>
   JSON.stringify({ pipeline: 'penguins', id, ...row });
 
-describe('the stream entry point of the inference image, fed by the events stream of the local cloud', () => {
+const bytes = (data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
+
+/** Node's own SHA-256, in the shape SignatureV4 takes. */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.hash.update(bytes(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+describe('the inference image in the local cloud: stream, HTTPS and batch entry points', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-infer-'));
   let cloud: LocalCloud;
   let s3: S3Client;
@@ -317,5 +341,86 @@ describe('the stream entry point of the inference image, fed by the events strea
     const got = await predictionsOf('retry-');
     expect(got).toHaveLength(records.length);
     expect([...countById(got).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  /** A POST to the HTTPS entry point's function URL, signed with SigV4 as AWS_IAM auth requires. */
+  const post = async (body: unknown, { sign = true } = {}) => {
+    const url = new URL(functionUrlOf(cloud.lambda.url, 'mlpipe-local-infer-http'));
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const request = {
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      headers: { host: url.host, 'content-type': 'application/json' },
+      body: text,
+    };
+    const signer = new SignatureV4({
+      service: 'lambda',
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      sha256: Sha256,
+    });
+    const signed = sign ? await signer.sign(request) : request;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: signed.headers as Record<string, string>,
+      body: text,
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('answers a signed HTTPS request for one record, and for a batch in the order given', async () => {
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1');
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const one = await post({ pipeline: 'penguins', id: 'h-1', ...penguins[0] });
+    expect(one.status).toBe(200);
+    expect(one.body.predictions).toEqual([
+      expect.objectContaining({
+        id: 'h-1',
+        pipeline: 'penguins',
+        modelVersion: 'penguins-v1',
+        prediction: penguins[0]?.Species,
+      }),
+    ]);
+    const rows = penguins.slice(0, 50);
+    const batch = await post({
+      pipeline: 'penguins',
+      records: rows.map((row, i) => ({ id: `hb-${i}`, ...row })),
+    });
+    expect(batch.status).toBe(200);
+    const predictions = batch.body.predictions as Prediction[];
+    expect(predictions.map((p) => p.id)).toEqual(rows.map((_, i) => `hb-${i}`));
+    // A record without an id gets one, and says which.
+    const anonymous = await post([{ pipeline: 'penguins', ...penguins[1] }]);
+    expect((anonymous.body.predictions as Prediction[])[0]?.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses bad input whole with 400 and a message per record and field, and unsigned requests with 403', async () => {
+    const bad = await post({
+      pipeline: 'penguins',
+      records: [
+        { id: 'ok', ...penguins[0] },
+        { id: 'island', ...penguins[0], Island: 'Atlantis' },
+        { id: 'mass', ...penguins[0], 'Body Mass (g)': -5 },
+      ],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe('2 of 3 records are invalid; nothing was scored');
+    expect(bad.body.errors).toEqual([
+      expect.objectContaining({ index: 1, id: 'island', field: 'Island' }),
+      expect.objectContaining({ index: 2, id: 'mass', field: 'Body Mass (g)' }),
+    ]);
+    expect((await post('{"pipeline": ')).body.message).toMatch(/^body: not JSON/);
+    expect((await post({ pipeline: 'walruses', id: 'w' })).body).toMatchObject({
+      errors: [expect.objectContaining({ field: 'pipeline', reason: expect.stringContaining('walruses') })],
+    });
+    const tooMany = await post(
+      Array.from({ length: 1001 }, (_, i) => ({ pipeline: 'penguins', id: `m-${i}`, ...penguins[0] })),
+    );
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body.message).toContain('over the limit of 1000');
+    expect((await post({ pipeline: 'penguins', id: 'u', ...penguins[0] }, { sign: false })).status).toBe(403);
   });
 });
