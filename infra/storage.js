@@ -70,26 +70,31 @@ module.exports.resources = async ({ resolveVariable }) => {
     Status: 'Enabled',
     AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
   };
-  // Ingest runs on every object created under incoming/. The permission must exist before S3 will
-  // accept the notification configuration, hence the DependsOn.
-  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html
-  const ingest = existsSync(join(__dirname, '..', 'functions', 'ingest', 'function.yml'));
-  const rawNotifications = ingest
-    ? {
-        DependsOn: ['IngestS3InvokePermission'],
-        Properties: {
-          NotificationConfiguration: {
-            LambdaConfigurations: [
-              {
+  // Ingest runs on every object created under incoming/, batch inference on batch-input/. A
+  // function's permission must exist before S3 accepts the notification configuration, hence the
+  // DependsOn. https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html
+  const has = (dir) => existsSync(join(__dirname, '..', 'functions', dir, 'function.yml'));
+  const targets = [
+    ...(has('ingest') ? [{ prefix: 'incoming/', logicalId: 'IngestLambdaFunction', permission: 'IngestS3InvokePermission' }] : []),
+    ...(has('infer')
+      ? [{ prefix: 'batch-input/', logicalId: 'InferDashbatchLambdaFunction', permission: 'InferBatchS3InvokePermission' }]
+      : []),
+  ];
+  const rawNotifications =
+    targets.length > 0
+      ? {
+          DependsOn: targets.map((t) => t.permission),
+          Properties: {
+            NotificationConfiguration: {
+              LambdaConfigurations: targets.map((t) => ({
                 Event: 's3:ObjectCreated:*',
-                Function: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
-                Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'incoming/' }] } },
-              },
-            ],
+                Function: { 'Fn::GetAtt': [t.logicalId, 'Arn'] },
+                Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: t.prefix }] } },
+              })),
+            },
           },
-        },
-      }
-    : undefined;
+        }
+      : undefined;
   const raw = bucket(names.rawBucket, deletion, [
     expire('expire-incoming', 'incoming/', rawDays),
     expire('expire-quarantine', 'quarantine/', quarantineDays),
@@ -105,20 +110,21 @@ module.exports.resources = async ({ resolveVariable }) => {
           Properties: { ...raw.Properties, ...rawNotifications.Properties },
         }
       : raw,
-    ...(ingest
-      ? {
-          IngestS3InvokePermission: {
-            Type: 'AWS::Lambda::Permission',
-            Properties: {
-              FunctionName: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
-              Action: 'lambda:InvokeFunction',
-              Principal: 's3.amazonaws.com',
-              SourceArn: `arn:aws:s3:::${names.rawBucket}`,
-              SourceAccount: { Ref: 'AWS::AccountId' },
-            },
+    ...Object.fromEntries(
+      targets.map((t) => [
+        t.permission,
+        {
+          Type: 'AWS::Lambda::Permission',
+          Properties: {
+            FunctionName: { 'Fn::GetAtt': [t.logicalId, 'Arn'] },
+            Action: 'lambda:InvokeFunction',
+            Principal: 's3.amazonaws.com',
+            SourceArn: `arn:aws:s3:::${names.rawBucket}`,
+            SourceAccount: { Ref: 'AWS::AccountId' },
           },
-        }
-      : {}),
+        },
+      ]),
+    ),
     RawBucketPolicy: tlsOnlyPolicy('RawBucket'),
     CuratedBucket: bucket(names.curatedBucket, deletion, [
       expire('expire-quarantine', 'quarantine/', quarantineDays),

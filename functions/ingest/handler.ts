@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event } from 'aws-lambda';
 import { loadConfig } from '../shared/config';
+import { decodeEventKey } from '../shared/event';
 import { type IngestOutcome, ingestObject } from './ingest';
 
 /**
@@ -25,16 +26,13 @@ const sfn = new SFNClient({});
 const logger = new Logger({ serviceName: 'mlpipe-ingest' });
 const metrics = new Metrics({ namespace: 'mlpipe', serviceName: 'ingest' });
 
-/** S3 event keys are URL-encoded with '+' for spaces: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html */
-const decodeKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
-
 export const handler = async (event: S3Event): Promise<{ ingests: IngestOutcome['report'][] }> => {
   const reports: IngestOutcome['report'][] = [];
   try {
     for (const record of event.Records ?? []) {
       const source = {
         bucket: record.s3.bucket.name,
-        key: decodeKey(record.s3.object.key),
+        key: decodeEventKey(record.s3.object.key),
         etag: record.s3.object.eTag ?? '',
         size: record.s3.object.size,
       };

@@ -44,7 +44,7 @@ import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile } from '../../core/spec/load';
 import type { ColumnType, PipelineSpec } from '../../core/spec/schema';
-import { openTable, quoteSql, readerSql, runSql, TableReadError } from './table';
+import { openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
 import { checkText } from './text';
 
 /**

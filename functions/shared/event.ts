@@ -15,3 +15,6 @@ export const parseEvent = <S extends z.ZodType>(schema: S, event: unknown, what:
   }
   return parsed.data;
 };
+
+/** S3 event keys are URL-encoded with '+' for spaces: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html */
+export const decodeEventKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   GetRecordsCommand,
@@ -11,12 +12,13 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
+import type { BatchReport } from '../../../functions/infer/batch';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { functionUrlOf } from '../../../local/lambda';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
@@ -422,5 +424,70 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(tooMany.status).toBe(413);
     expect(tooMany.body.message).toContain('over the limit of 1000');
     expect((await post({ pipeline: 'penguins', id: 'u', ...penguins[0] }, { sign: false })).status).toBe(403);
+  });
+
+  const RAW = 'mlpipe-local-raw';
+  const text = async (key: string) =>
+    (await (await s3.send(new GetObjectCommand({ Bucket: RAW, Key: key }))).Body?.transformToString()) ?? '';
+
+  it('scores a CSV dropped under batch-input into batch-output, every row accounted for', async () => {
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1');
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const columns = [
+      'Species',
+      'Island',
+      'Beak Length (mm)',
+      'Beak Depth (mm)',
+      'Flipper Length (mm)',
+      'Body Mass (g)',
+      'Sex',
+    ];
+    const rows = penguins.map((r) =>
+      columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))),
+    );
+    rows.splice(10, 0, ['Adelie', 'Atlantis', '39', '18', '181', '3750', 'MALE']);
+    rows.splice(20, 0, ['Adelie', 'Dream', 'long', '18', '181', '3750', 'MALE']);
+    const csv = [columns.map((c) => `"${c}"`).join(','), ...rows.map((r) => r.join(','))].join('\n');
+    await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/penguins/week 47.csv', Body: csv }));
+    await cloud.settle();
+    const report = JSON.parse(await text('batch-output/penguins/week 47.report.json')) as BatchReport;
+    expect(report).toMatchObject({
+      status: 'scored',
+      modelVersion: 'penguins-v1',
+      rowsIn: rows.length,
+      rowsRejected: 2,
+    });
+    expect(report.rowsIn).toBe(report.rowsScored + report.rowsRejected);
+    expect(report.errors).toEqual([
+      expect.objectContaining({ row: 11, field: 'Island' }),
+      expect.objectContaining({ row: 21, field: 'Beak Length (mm)' }),
+    ]);
+    const lines = (await text('batch-output/penguins/week 47.csv')).trim().split('\n');
+    expect(lines).toHaveLength(report.rowsScored + 1);
+    expect(lines[0]).toContain('prediction');
+    expect(lines[0]).toContain('probability_Gentoo');
+    const errors = (await text('batch-output/penguins/week 47.errors.jsonl')).trim().split('\n');
+    expect(errors.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([11, 21]);
+  });
+
+  it('answers gzip JSON Lines in kind, and reports a file it cannot score as rejected with the reason', async () => {
+    const jsonl = penguins
+      .slice(0, 40)
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    await s3.send(
+      new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/penguins/day.jsonl.gz', Body: gzipSync(jsonl) }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/walruses/day.jsonl', Body: jsonl }));
+    await cloud.settle();
+    const scored = (await text('batch-output/penguins/day.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(scored).toHaveLength(40);
+    expect(scored.filter((r, i) => r.prediction === penguins[i]?.Species).length).toBeGreaterThan(36);
+    const refused = JSON.parse(await text('batch-output/walruses/day.report.json')) as BatchReport;
+    expect(refused).toMatchObject({ status: 'rejected', rowsIn: 0 });
+    expect(refused.reason).toContain('"walruses" has no spec');
   });
 });

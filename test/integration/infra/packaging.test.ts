@@ -278,4 +278,41 @@ describe('serverless package for every stage, offline and without AWS credential
     expect(readdirSync(binaries)).toEqual(['linux']);
     expect(readdirSync(join(binaries, 'linux'))).toEqual(['x64']);
   });
+
+  it('runs the three inference entry points from one image, with an IAM-authenticated URL and the stream mapping', () => {
+    const t = tpl('prod');
+    const fn = (id: string) =>
+      t.Resources[id]?.Properties as {
+        PackageType?: string;
+        Code?: { ImageUri?: string };
+        ImageConfig?: { Command?: string[] };
+      };
+    const images = [
+      'InferDashstreamLambdaFunction',
+      'InferDashhttpLambdaFunction',
+      'InferDashbatchLambdaFunction',
+    ].map(fn);
+    expect(new Set(images.map((f) => f?.Code?.ImageUri)).size).toBe(1);
+    expect(images.map((f) => f?.ImageConfig?.Command?.[0])).toEqual([
+      'functions/infer/stream-handler.handler',
+      'functions/infer/http-handler.handler',
+      'functions/infer/batch-handler.handler',
+    ]);
+    expect(byType(t, 'AWS::Lambda::Url').map(([, r]) => r.Properties?.AuthType)).toEqual(['AWS_IAM']);
+    const [[, mapping] = []] = byType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(mapping?.Properties).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['InferFailuresQueue', 'Arn'] } } },
+    });
+    const raw = Object.values(t.Resources).find(
+      (r) => r.Type === 'AWS::S3::Bucket' && r.Properties?.BucketName === 'mlpipe-prod-raw',
+    );
+    const prefixes = (
+      raw?.Properties?.NotificationConfiguration as {
+        LambdaConfigurations: { Filter: { S3Key: { Rules: { Value: string }[] } } }[];
+      }
+    ).LambdaConfigurations.map((c) => c.Filter.S3Key.Rules[0]?.Value);
+    expect(prefixes).toEqual(['incoming/', 'batch-input/']);
+  });
 });

@@ -1,0 +1,285 @@
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type InferenceInput, type Prediction, predictionsOf } from '../../core/inference';
+import { checkFormat } from '../../core/ingest/formats';
+import type { SpecCatalog } from '../../core/spec/load';
+import type { InputFormat } from '../../core/spec/schema';
+import { putJson } from '../shared/s3';
+import { openTable, quoteSql, readerSql, runSql } from '../shared/table';
+import type { ServingModels } from './models';
+import type { Validators } from './scoring';
+
+/**
+ * The batch entry point: an object under `batch-input/<pipeline>/` is scored, chunk by chunk (DuckDB
+ * reads every format in 2,048-row chunks, so memory stays flat however large the file), into
+ * `batch-output/<pipeline>/<name>` in the input's format, with each row's prediction beside its
+ * cleaned fields. Rows that break the spec go to `<name>.errors.jsonl` with row, field and reason,
+ * and `<name>.report.json` accounts for every row: rowsIn = rowsScored + rowsRejected.
+ *
+ * A file is scored by ONE model, the champion, so its output is consistent; the canary split is a
+ * matter of live traffic, where the alarms watch it.
+ */
+export interface BatchSettings {
+  readonly bucket: string;
+  readonly scratchDir: string;
+  readonly maxLineBytes: number;
+}
+
+export interface BatchDeps {
+  readonly s3: S3Client;
+  readonly models: ServingModels;
+  readonly specs: SpecCatalog;
+  readonly validators: Validators;
+  readonly settings: BatchSettings;
+  readonly now?: () => number;
+}
+
+export interface BatchReport {
+  readonly source: { readonly bucket: string; readonly key: string };
+  readonly status: 'scored' | 'rejected';
+  readonly reason?: string;
+  readonly modelVersion?: string;
+  readonly output?: string;
+  readonly rowsIn: number;
+  readonly rowsScored: number;
+  readonly rowsRejected: number;
+  readonly reasons: Readonly<Record<string, number>>;
+  readonly errors: readonly { row: number; field: string; reason: string }[];
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** A whole-file refusal: reported, never retried. */
+class BatchRejection extends Error {
+  override name = 'BatchRejection';
+}
+
+const BATCH_PREFIX = 'batch-input/';
+const ERRORS_KEPT = 100;
+
+export const batchOutputKeys = (pipelineName: string, inputName: string) => {
+  const plain = inputName.replace(/\.gz$/i, '');
+  const stem = plain.includes('.') ? plain.slice(0, plain.lastIndexOf('.')) : plain;
+  const base = `batch-output/${pipelineName}/${stem}`;
+  return {
+    output: `batch-output/${pipelineName}/${plain}`,
+    errors: `${base}.errors.jsonl`,
+    report: `${base}.report.json`,
+  };
+};
+
+const head = (file: string, bytes = 4096): Uint8Array => {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const n = readSync(fd, buffer, 0, bytes, 0);
+    return buffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/** Writes lines to a file, waiting for the stream when it asks to (a large batch never piles up in memory). */
+const lineWriter = (file: string) => {
+  const out: Writable = createWriteStream(file);
+  return {
+    write: async (line: string) => {
+      if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    },
+    end: () =>
+      new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      ),
+  };
+};
+
+/** The flat output row: the cleaned fields, then the model's answer. */
+const outputRow = (input: InferenceInput, prediction: Prediction): Record<string, unknown> => {
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input.fields)) row[k] = v instanceof Date ? v.toISOString() : v;
+  row.prediction = prediction.prediction;
+  for (const [c, p] of Object.entries(prediction.probabilities ?? {})) row[`probability_${c}`] = p;
+  row.model_version = prediction.modelVersion;
+  return row;
+};
+
+export const scoreBatchObject = async (
+  source: { bucket: string; key: string },
+  deps: BatchDeps,
+): Promise<BatchReport> => {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const timings: Record<string, number> = {};
+  const lap = (name: string, since: number) => {
+    const t = now();
+    timings[name] = t - since;
+    return t;
+  };
+  const rest = source.key.slice(BATCH_PREFIX.length);
+  const pipelineName = rest.slice(0, Math.max(0, rest.indexOf('/')));
+  const name = basename(source.key);
+  const keys = batchOutputKeys(pipelineName || 'unknown', name);
+  const tally = {
+    rowsIn: 0,
+    rowsScored: 0,
+    rowsRejected: 0,
+    reasons: {} as Record<string, number>,
+    errors: [] as BatchReport['errors'][number][],
+  };
+  const scratch = mkdtempSync(join(deps.settings.scratchDir, 'mlpipe-batch-'));
+  const report = async (fields: Partial<BatchReport> & Pick<BatchReport, 'status'>): Promise<BatchReport> => {
+    const value: BatchReport = {
+      source,
+      ...fields,
+      ...tally,
+      timings: { ...timings, totalMs: now() - started },
+    };
+    await putJson(deps.s3, { bucket: deps.settings.bucket, key: keys.report }, value);
+    return value;
+  };
+  try {
+    if (!source.key.startsWith(BATCH_PREFIX) || !pipelineName)
+      throw new BatchRejection(`${source.key}: expected batch-input/<pipeline>/<file>`);
+    const spec = deps.specs.find(pipelineName);
+    if (!spec)
+      throw new BatchRejection(
+        `pipeline "${pipelineName}" has no spec (known: ${deps.specs.names.join(', ')})`,
+      );
+    const router = await deps.models.router(pipelineName);
+    const champion = router?.record.champion;
+    if (!champion) throw new BatchRejection(`${pipelineName}: no model is deployed`);
+
+    let t = now();
+    const original = join(scratch, 'source');
+    const got = await deps.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
+    await pipeline(got.Body as Readable, createWriteStream(original));
+    let plain = original;
+    const first = head(original);
+    if (first[0] === 0x1f && first[1] === 0x8b && name.toLowerCase().endsWith('.gz')) {
+      plain = join(scratch, 'plain');
+      try {
+        await pipeline(createReadStream(original), createGunzip(), createWriteStream(plain));
+      } catch (error) {
+        throw new BatchRejection(`corrupt gzip: ${(error as Error).message}`);
+      }
+    }
+    const formats: InputFormat[] = ['csv', 'jsonl', 'json', 'parquet'];
+    const checked = checkFormat(source.key, first, head(plain), formats);
+    if (!checked.ok) throw new BatchRejection(checked.reason);
+    const format = checked.detected.format;
+    t = lap('downloadMs', t);
+
+    const model = await deps.models.model(champion.version, champion.model);
+    const scoredFile = join(scratch, 'scored.jsonl');
+    const errorsFile = join(scratch, 'errors.jsonl');
+    const scored = lineWriter(scoredFile);
+    const errors = lineWriter(errorsFile);
+    const table = await openTable(readerSql(plain, format, spec.input.delimiter, deps.settings.maxLineBytes));
+    try {
+      for await (const chunk of table.chunks()) {
+        const items: { index: number; input: InferenceInput }[] = [];
+        for (const values of chunk) {
+          tally.rowsIn++;
+          const row = tally.rowsIn;
+          const fields = Object.fromEntries(table.columns.map((c, i) => [c, values[i] ?? null]));
+          const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
+          const result = deps.validators.check({ pipeline: pipelineName, id, fields });
+          if (result.ok) {
+            items.push({ index: row, input: result.input });
+            continue;
+          }
+          tally.rowsRejected++;
+          for (const problem of result.poison.problems ?? [{ field: '', reason: result.poison.detail }]) {
+            const kind = `${problem.field}: ${problem.reason.replace(/^(".*?"|\S+) (is|are) /, '')}`;
+            tally.reasons[kind] = (tally.reasons[kind] ?? 0) + 1;
+            if (tally.errors.length < ERRORS_KEPT)
+              tally.errors.push({ row, field: problem.field, reason: problem.reason });
+          }
+          await errors.write(JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields }));
+        }
+        if (items.length === 0) continue;
+        // One onnxruntime call per chunk, all with the champion.
+        const out = await model.predict(items.map((i) => i.input.fields));
+        const predictions = predictionsOf(
+          items.map((i) => i.input),
+          out,
+          model,
+          'champion',
+        );
+        for (const [k, item] of items.entries()) {
+          await scored.write(JSON.stringify(outputRow(item.input, predictions[k] as Prediction)));
+          tally.rowsScored++;
+        }
+      }
+    } finally {
+      table.close();
+      await scored.end();
+      await errors.end();
+    }
+    t = lap('scoreMs', t);
+    if (tally.rowsIn === 0)
+      throw new BatchRejection(format === 'csv' ? 'no data rows (only a header)' : 'no rows');
+
+    const outputFile = join(scratch, 'output');
+    // JSON Lines is what was written; other formats are converted (an empty result stays empty).
+    const written =
+      format === 'jsonl' || tally.rowsScored === 0
+        ? scoredFile
+        : await convert(scoredFile, outputFile, format);
+    await deps.s3.send(
+      new PutObjectCommand({
+        Bucket: deps.settings.bucket,
+        Key: keys.output,
+        Body: createReadStream(written),
+        ContentLength: statSync(written).size,
+      }),
+    );
+    if (tally.rowsRejected > 0)
+      await deps.s3.send(
+        new PutObjectCommand({
+          Bucket: deps.settings.bucket,
+          Key: keys.errors,
+          Body: createReadStream(errorsFile),
+          ContentLength: statSync(errorsFile).size,
+        }),
+      );
+    lap('uploadMs', t);
+    return await report({
+      status: 'scored',
+      modelVersion: champion.version,
+      output: `s3://${deps.settings.bucket}/${keys.output}`,
+    });
+  } catch (error) {
+    // Anything else (a model or object that cannot be read now) fails the invocation: S3's
+    // asynchronous invoke retries it.
+    if (error instanceof BatchRejection) return await report({ status: 'rejected', reason: error.message });
+    throw error;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+};
+
+/** JSON Lines → the input's format, by DuckDB. */
+const convert = async (jsonl: string, out: string, format: InputFormat): Promise<string> => {
+  const source = `read_json(${quoteSql(jsonl)}, format = 'newline_delimited')`;
+  const options =
+    format === 'csv'
+      ? '(FORMAT csv, HEADER true)'
+      : format === 'json'
+        ? '(FORMAT json, ARRAY true)'
+        : '(FORMAT parquet)';
+  await runSql([`COPY (SELECT * FROM ${source}) TO ${quoteSql(out)} ${options}`]);
+  return out;
+};
