@@ -75,9 +75,17 @@ module.exports.resources = async ({ resolveVariable }) => {
   // DependsOn. https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html
   const has = (dir) => existsSync(join(__dirname, '..', 'functions', dir, 'function.yml'));
   const targets = [
-    ...(has('ingest') ? [{ prefix: 'incoming/', logicalId: 'IngestLambdaFunction', permission: 'IngestS3InvokePermission' }] : []),
+    ...(has('ingest')
+      ? [{ prefix: 'incoming/', logicalId: 'IngestLambdaFunction', permission: 'IngestS3InvokePermission' }]
+      : []),
     ...(has('infer')
-      ? [{ prefix: 'batch-input/', logicalId: 'InferDashbatchLambdaFunction', permission: 'InferBatchS3InvokePermission' }]
+      ? [
+          {
+            prefix: 'batch-input/',
+            logicalId: 'InferDashbatchLambdaFunction',
+            permission: 'InferBatchS3InvokePermission',
+          },
+        ]
       : []),
   ];
   const rawNotifications =
