@@ -145,11 +145,173 @@ describe('serverless package for every stage, offline and without AWS credential
       for (const id of ['RawBucket', 'CuratedBucket', 'ArtifactsBucket']) {
         expect(t.Resources[id]?.Properties?.VersioningConfiguration).toEqual({ Status: 'Enabled' });
       }
-      const notifications = raw?.Properties?.NotificationConfiguration as
-        | { LambdaConfigurations: { Filter: { S3Key: { Rules: { Value: string }[] } } }[] }
-        | undefined;
-      const prefixes = notifications?.LambdaConfigurations.map((c) => c.Filter.S3Key.Rules[0]?.Value);
-      expect(prefixes).toEqual(['incoming/', 'batch-input/']);
+      const prefixes = (id: string) =>
+        (
+          (t.Resources[id]?.Properties?.LifecycleConfiguration ?? { Rules: [] }) as {
+            Rules: { Prefix?: string; ExpirationInDays?: number }[];
+          }
+        ).Rules.filter((r) => r.ExpirationInDays).map((r) => r.Prefix);
+      expect(prefixes('RawBucket')).toEqual(expect.arrayContaining(['incoming/', 'quarantine/']));
+      expect(prefixes('CuratedBucket')).toEqual(expect.arrayContaining(['quarantine/']));
     },
   );
+
+  it.each(STAGES)('sets a retention on every log group (%s)', (stage) => {
+    for (const [id, group] of byType(tpl(stage), 'AWS::Logs::LogGroup')) {
+      expect({ id, retention: typeof group.Properties?.RetentionInDays }).toEqual({
+        id,
+        retention: 'number',
+      });
+    }
+  });
+
+  it('keeps prod data when the stack is deleted and lets dev data go', () => {
+    expect(tpl('prod').Resources.RawBucket?.DeletionPolicy).toBe('Retain');
+    expect(tpl('dev').Resources.RawBucket?.DeletionPolicy).toBe('Delete');
+    expect(tpl('prod').Resources.AthenaWorkGroup?.Properties).toMatchObject({
+      WorkGroupConfiguration: {
+        BytesScannedCutoffPerQuery: 107374182400,
+        EnforceWorkGroupConfiguration: true,
+      },
+    });
+  });
+
+  it.each(STAGES)('gives the training state machine exactly what SageMaker .sync needs (%s)', (stage) => {
+    const role = statements(tpl(stage))
+      .filter((s) => s.where === 'TrainingStateMachineRole')
+      .map((s) => s.statement);
+    const find = (action: string) => role.filter((s) => asArray(s.Action).includes(action));
+
+    const eventsRule = find('events:PutRule');
+    expect(eventsRule).toHaveLength(1);
+    expect(asArray(eventsRule[0]?.Action).sort()).toEqual([
+      'events:DescribeRule',
+      'events:PutRule',
+      'events:PutTargets',
+    ]);
+    expect(JSON.stringify(eventsRule[0]?.Resource)).toContain(
+      ':rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+    );
+
+    const passRole = find('iam:PassRole');
+    expect(passRole).toHaveLength(1);
+    expect(passRole[0]?.Resource).toEqual({ 'Fn::GetAtt': ['SageMakerExecutionRole', 'Arn'] });
+    expect(passRole[0]?.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+    });
+
+    const jobs = find('sagemaker:CreateTrainingJob');
+    expect(asArray(jobs[0]?.Action)).toEqual(
+      expect.arrayContaining(['sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob']),
+    );
+    expect(JSON.stringify(jobs[0]?.Resource)).toContain(`:training-job/mlpipe-${stage}-*`);
+  });
+
+  it('declares a Glue table with partition projection and a model package group for every pipeline spec', () => {
+    const t = tpl('dev');
+    for (const pipeline of ['penguins', 'cars', 'flights']) {
+      const table = Object.values(t.Resources).find(
+        (r) =>
+          r.Type === 'AWS::Glue::Table' &&
+          (r.Properties?.TableInput as { Name?: string } | undefined)?.Name === `curated_${pipeline}`,
+      );
+      expect(table?.Properties).toMatchObject({
+        DatabaseName: 'mlpipe_dev',
+        TableInput: {
+          Parameters: { 'projection.enabled': 'true', 'projection.split.values': 'train,validation,test' },
+        },
+      });
+      expect(physicalNames(t)).toContain(`AWS::SageMaker::ModelPackageGroup:mlpipe-dev-${pipeline}`);
+    }
+  });
+
+  it.each(['dev', 'prod'])(
+    'declares the challenger alarms of every pipeline with the %s thresholds, silent without traffic',
+    (stage) => {
+      const t = tpl(stage);
+      const expected = stage === 'prod' ? { errors: 0.01, latency: 250 } : { errors: 0.05, latency: 500 };
+      for (const pipeline of ['penguins', 'cars', 'flights']) {
+        const alarm = (name: string) =>
+          Object.values(t.Resources).find(
+            (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.AlarmName === name,
+          )?.Properties;
+        expect(alarm(`mlpipe-${stage}-${pipeline}-challenger-errors`)).toMatchObject({
+          MetricName: 'InferenceErrorRate',
+          Dimensions: [
+            { Name: 'pipeline', Value: pipeline },
+            { Name: 'variant', Value: 'challenger' },
+          ],
+          Threshold: expected.errors,
+          TreatMissingData: 'notBreaching',
+        });
+        expect(alarm(`mlpipe-${stage}-${pipeline}-challenger-latency`)).toMatchObject({
+          ExtendedStatistic: 'p99',
+          Threshold: expected.latency,
+        });
+      }
+    },
+  );
+
+  it('ships DuckDB and onnxruntime as linux-x64 layers to the x86_64 functions that load them', () => {
+    const t = tpl('prod');
+    const layer = (id: string) => t.Resources[id]?.Properties;
+    expect(layer('DuckdbLambdaLayer')).toMatchObject({
+      LayerName: 'mlpipe-prod-duckdb',
+      CompatibleArchitectures: ['x86_64'],
+    });
+    expect(layer('OnnxruntimeLambdaLayer')).toMatchObject({ LayerName: 'mlpipe-prod-onnxruntime' });
+    const fn = (id: string) =>
+      t.Resources[id]?.Properties as { Layers?: unknown[]; Architectures?: string[] };
+    expect(fn('IngestLambdaFunction')).toMatchObject({
+      Layers: [{ Ref: 'DuckdbLambdaLayer' }],
+      Architectures: ['x86_64'],
+    });
+    expect(fn('EvaluateLambdaFunction')?.Layers).toEqual([
+      { Ref: 'DuckdbLambdaLayer' },
+      { Ref: 'OnnxruntimeLambdaLayer' },
+    ]);
+    // Only the Lambda platform's binaries: the other platforms' would take the layer past its limit.
+    const binaries = join(
+      REPO_ROOT,
+      '.build/layers/onnxruntime/nodejs/node_modules/onnxruntime-node/bin/napi-v6',
+    );
+    expect(readdirSync(binaries)).toEqual(['linux']);
+    expect(readdirSync(join(binaries, 'linux'))).toEqual(['x64']);
+  });
+
+  it('runs the three inference entry points from one image, with an IAM-authenticated URL and the stream mapping', () => {
+    const t = tpl('prod');
+    const fn = (id: string) =>
+      t.Resources[id]?.Properties as {
+        PackageType?: string;
+        Code?: { ImageUri?: string };
+        ImageConfig?: { Command?: string[] };
+      };
+    const images = [
+      'InferDashstreamLambdaFunction',
+      'InferDashhttpLambdaFunction',
+      'InferDashbatchLambdaFunction',
+    ].map(fn);
+    expect(new Set(images.map((f) => f?.Code?.ImageUri)).size).toBe(1);
+    expect(images.map((f) => f?.ImageConfig?.Command?.[0])).toEqual([
+      'functions/infer/stream-handler.handler',
+      'functions/infer/http-handler.handler',
+      'functions/infer/batch-handler.handler',
+    ]);
+    expect(byType(t, 'AWS::Lambda::Url').map(([, r]) => r.Properties?.AuthType)).toEqual(['AWS_IAM']);
+    const [[, mapping] = []] = byType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(mapping?.Properties).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['InferFailuresQueue', 'Arn'] } } },
+    });
+    const raw = Object.values(t.Resources).find(
+      (r) => r.Type === 'AWS::S3::Bucket' && r.Properties?.BucketName === 'mlpipe-prod-raw',
+    );
+    const notifications = raw?.Properties?.NotificationConfiguration as
+      | { LambdaConfigurations: { Filter: { S3Key: { Rules: { Value: string }[] } } }[] }
+      | undefined;
+    const prefixes = notifications?.LambdaConfigurations.map((c) => c.Filter.S3Key.Rules[0]?.Value);
+    expect(prefixes).toEqual(['incoming/', 'batch-input/']);
+  });
 });
