@@ -1,11 +1,16 @@
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type DeploymentRecord, deploymentRecordKey, parseDeploymentRecord } from '../../core/deployment';
 import { type IngestReport, ingestId, reportKey } from '../../core/ingest';
-import { loadServingModel, readBundle } from '../../core/model';
 import type { RunState } from '../../core/pipeline';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types';
@@ -127,7 +132,7 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
       out(
         `Serving: champion ${deployment.champion.version}${deployment.challenger ? `, challenger ${deployment.challenger.version} at ${deployment.challenger.weight}` : ''} (${deployment.reason})`,
       );
-      await showPredictions(s3, deployment, options.file, out);
+      await streamPredictions(cloud, pipeline, options.file, out);
     }
     return { report, status, ...(state ? { state } : {}), ...(deployment ? { deployment } : {}) };
   } finally {
@@ -137,39 +142,71 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
   }
 };
 
-/** A taste of serving: the champion scores a few rows of the dropped file through the serving path. */
-const showPredictions = async (
-  s3: S3Client,
-  deployment: DeploymentRecord,
+/**
+ * Serving, as users get it: the first rows of the dropped file go into the events stream as events,
+ * the inference function scores them, and their predictions are read back from the predictions stream.
+ */
+const streamPredictions = async (
+  cloud: LocalCloud,
+  pipeline: string,
   file: string,
   out: (line: string) => void,
 ): Promise<void> => {
-  const champion = deployment.champion;
-  if (!champion) return;
-  const dir = mkdtempSync(join(tmpdir(), 'mlpipe-run-'));
+  const kinesis = new KinesisClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: cloud.kinesis.url,
+  });
   try {
-    const got = await s3.send(
-      new GetObjectCommand({ Bucket: champion.model.bucket, Key: champion.model.key }),
-    );
-    const bundleFile = join(dir, 'model.tar.gz');
-    writeFileSync(
-      bundleFile,
-      await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-    );
-    const model = await loadServingModel(await readBundle(bundleFile));
     const rows = (await readRows(file)).slice(0, 5);
-    const scored = await model.predict(rows);
-    out(
-      `Predictions of ${champion.version} for the first ${rows.length} rows (mlpipe predict --model … does the same):`,
+    const plain = (row: Record<string, unknown>) =>
+      JSON.parse(JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? Number(v) : v))) as Record<
+        string,
+        unknown
+      >;
+    const tag = Date.now().toString(36);
+    const ids = rows.map((_, i) => `demo-${tag}-${i}`);
+    await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: cloud.plan.streams.find((s) => s.name.endsWith('-events'))?.name ?? '',
+        Records: rows.map((row, i) => ({
+          Data: Buffer.from(JSON.stringify({ pipeline, id: ids[i], ...plain(row) })),
+          PartitionKey: ids[i] ?? String(i),
+        })),
+      }),
     );
+    await cloud.settle();
+    const predictions = new Map<string, Record<string, unknown>>();
+    const stream = cloud.plan.streams.find((s) => s.name.endsWith('-predictions'))?.name ?? '';
+    for (const shard of (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? []) {
+      let iterator = (
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: stream,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      while (iterator) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
+        for (const r of page.Records ?? []) {
+          const p = JSON.parse(Buffer.from(r.Data ?? []).toString()) as Record<string, unknown>;
+          if (ids.includes(String(p.id))) predictions.set(String(p.id), p);
+        }
+        if ((page.Records ?? []).length === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+    out(`Streamed the first ${rows.length} rows into the events stream; from the predictions stream:`);
     rows.forEach((row, i) => {
-      const shown = JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? Number(v) : v));
+      const shown = JSON.stringify(plain(row));
+      const p = predictions.get(ids[i] ?? '');
       out(
-        `    ${shown.length > 110 ? `${shown.slice(0, 107)}...` : shown} → ${String(scored.predictions[i])}`,
+        `    ${shown.length > 100 ? `${shown.slice(0, 97)}...` : shown} → ${p ? `${String(p.prediction)} (${String(p.modelVersion)})` : 'no prediction'}`,
       );
     });
-    await model.release();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    kinesis.destroy();
   }
 };

@@ -1,0 +1,442 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { build } from 'esbuild';
+import { type DeploymentRecord, deploymentRecordKey } from '../core/deployment';
+import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
+import { compileTransform, labelOf } from '../core/features/transform';
+import { createScorer, encodeRows, packBundle, readBundle } from '../core/model';
+import { loadSpecFile, SpecCatalog } from '../core/spec/load';
+import type { InferenceMetrics } from '../functions/infer/metrics';
+import { ServingModels } from '../functions/infer/models';
+import { RecentlyWritten, Validators } from '../functions/infer/scoring';
+import { scoreStreamBatch } from '../functions/infer/stream';
+import { startLocalCloud } from '../local/cloud';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
+import { runTraining } from '../trainers/gbdt/train';
+import type { BenchContext, BenchRow } from './types';
+
+/**
+ * Inference on the flights model (pipelines/flights.yml: its features fitted on the first rows of
+ * flights-3m, a GBDT trained on them): the stream handler against a bare onnxruntime `session.run`
+ * on a pre-built tensor of the same 1,000 rows, the cold start of the bundled handler in a fresh
+ * process, and a sustained stream through the local cloud.
+ */
+const REPO = join(__dirname, '..');
+const FLIGHTS = join(REPO, 'node_modules/vega-datasets/data/flights-3m.parquet');
+const BATCH = 1_000;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+const flightRows = async (limit: number): Promise<Record<string, unknown>[]> => {
+  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const c = await db.connect();
+  try {
+    const reader = await c.runAndReadAll(
+      `SELECT strftime(date, '%Y-%m-%dT%H:%M:%S') AS date, delay::INTEGER AS delay, distance::INTEGER AS distance, origin, destination
+       FROM read_parquet('${FLIGHTS}') ORDER BY date LIMIT ${limit}`,
+    );
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+};
+
+/** Trains the flights model the way the pipeline does: features fitted on train, then the trainer. */
+const trainFlights = async (
+  workDir: string,
+  rows: Record<string, unknown>[],
+  rounds: number,
+  log: BenchContext['log'],
+) => {
+  const spec = loadSpecFile(join(REPO, 'pipelines/flights.yml'));
+  const frequencies: Record<string, { value: string; count: number }[]> = {};
+  for (const f of spec.features.filter((x) => x.encode === 'category')) {
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(String(r[f.from]), (counts.get(String(r[f.from])) ?? 0) + 1);
+    frequencies[f.name] = [...counts]
+      .map(([value, count]) => ({ value, count }))
+      .sort((a, b) => b.count - a.count);
+  }
+  const fitted = fitFeatures(spec, { rows: rows.length, numeric: {}, frequencies });
+  const transform = compileTransform(fitted);
+  const root = join(workDir, 'flights-job');
+  for (const d of ['input/data/train', 'input/data/config', 'input/config'])
+    mkdirSync(join(root, d), { recursive: true });
+  const features = fitted.features.map((f) => f.name);
+  const lines = [[...features, LABEL_COLUMN].join(',')];
+  for (const r of rows) {
+    const out = transform(r);
+    lines.push([...features.map((f) => out[f] ?? ''), labelOf(fitted.label, r.delay) ?? ''].join(','));
+  }
+  writeFileSync(join(root, 'input/data/train/rows.csv'), `${lines.join('\n')}\n`);
+  writeFileSync(join(root, 'input/data/config/features.json'), JSON.stringify(fitted));
+  writeFileSync(
+    join(root, 'input/config/hyperparameters.json'),
+    JSON.stringify({
+      objective: 'binary:logistic',
+      num_round: String(rounds),
+      max_depth: '8',
+      eta: '0.1',
+      target: LABEL_COLUMN,
+      pipeline: 'flights',
+    }),
+  );
+  const t = Date.now();
+  if ((await runTraining(root, { version: 'flights-bench', log: () => {} })) !== 0)
+    throw new Error(readFileSync(join(root, 'output/failure'), 'utf8'));
+  log(`trained the flights model on ${rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const tar = join(workDir, 'flights-model.tar.gz');
+  await packBundle(join(root, 'model'), tar);
+  return { tar, transform };
+};
+
+const kinesisEvent = (records: readonly Record<string, unknown>[], prefix: string): KinesisStreamEvent => ({
+  Records: records.map((r, i) => ({
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: `${prefix}-${i}`,
+      sequenceNumber: String(i),
+      data: Buffer.from(JSON.stringify({ pipeline: 'flights', id: `${prefix}-${i}`, ...r })).toString(
+        'base64',
+      ),
+      approximateArrivalTimestamp: Date.now() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000000:${i}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
+    awsRegion: LOCAL_REGION,
+    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/bench`,
+  })),
+});
+
+/**
+ * A Kinesis client whose requests are built, signed and serialised by the real SDK and answered
+ * at once with success: the cost of the write on the function's side, without an emulator's storage.
+ */
+const sinkKinesis = () =>
+  new KinesisClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: 'http://127.0.0.1:9',
+    requestHandler: {
+      handle: async (request: { body?: unknown }) => {
+        const raw = request.body;
+        const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw as Uint8Array);
+        const sent = JSON.parse(text || '{}') as { Records?: unknown[] };
+        const body = JSON.stringify({
+          FailedRecordCount: 0,
+          Records: (sent.Records ?? []).map((_, i) => ({
+            SequenceNumber: String(i),
+            ShardId: 'shardId-000000000000',
+          })),
+        });
+        return {
+          response: {
+            statusCode: 200,
+            headers: { 'content-type': 'application/x-amz-json-1.1' },
+            body: Readable.from([Buffer.from(body)]),
+          },
+        };
+      },
+    } as never,
+  });
+
+const quietMetrics: InferenceMetrics = { traffic: () => {}, rejected: () => {} };
+
+export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchRow[]> => {
+  const trainRows = quick ? 30_000 : 300_000;
+  const all = await flightRows(trainRows + 10 * BATCH);
+  const { tar, transform } = await trainFlights(workDir, all.slice(0, trainRows), quick ? 30 : 100, log);
+  const serveRows = all.slice(trainRows);
+  const batch = serveRows.slice(0, BATCH);
+  const rows: BenchRow[] = [];
+
+  // 1. Handler vs bare session.run, same 1,000 rows.
+  const bundle = await readBundle(tar);
+  const scorer = await createScorer(bundle);
+  const matrix = encodeRows(bundle.manifest.encodings, batch.map(transform));
+  const repeats = quick ? 20 : 100;
+  const bare: number[] = [];
+  for (let i = 0; i < repeats + 5; i++) {
+    const t = performance.now();
+    await scorer.score(matrix, BATCH);
+    if (i >= 5) bare.push(performance.now() - t);
+  }
+  await scorer.release();
+
+  const scratch = join(workDir, 'scratch');
+  mkdirSync(scratch, { recursive: true });
+  const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
+  const record: DeploymentRecord = {
+    pipeline: 'flights',
+    champion: { version: 'flights-bench', model: location, since: new Date().toISOString() },
+    challenger: null,
+    updatedAt: new Date().toISOString(),
+    reason: 'bench',
+  };
+  // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
+  class BenchModels extends ServingModels {
+    override async deployment() {
+      return record;
+    }
+  }
+  const models = new BenchModels(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), {
+    artifactsBucket: 'bench',
+    scratchDir: scratch,
+    recordTtlMs: 5_000,
+    memoryBudgetBytes: 2 ** 30,
+  });
+  const cached = join(scratch, 'mlpipe-models');
+  mkdirSync(cached, { recursive: true });
+  writeFileSync(
+    join(
+      cached,
+      `${createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32)}.tar.gz`,
+    ),
+    readFileSync(tar),
+  );
+  const deps = {
+    models,
+    validators: new Validators(new SpecCatalog(join(REPO, 'pipelines'))),
+    kinesis: sinkKinesis(),
+    sqs: new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    settings: { predictionsStream: 'bench', failuresQueueUrl: 'http://127.0.0.1:9/q' },
+    metrics: quietMetrics,
+    written: new RecentlyWritten(),
+  };
+  const handler: number[] = [];
+  const parts = { decodeMs: [] as number[], scoreMs: [] as number[], writeMs: [] as number[] };
+  for (let i = 0; i < repeats + 5; i++) {
+    const event = kinesisEvent(batch, `b${i}`);
+    const t = performance.now();
+    const { summary } = await scoreStreamBatch(event, deps);
+    const ms = performance.now() - t;
+    if (summary.predicted !== BATCH) throw new Error(`the handler scored ${summary.predicted} of ${BATCH}`);
+    if (i < 5) continue;
+    handler.push(ms);
+    for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k].push(summary.timings[k]);
+  }
+  const ratio = median(bare) / median(handler);
+  rows.push({
+    name: `stream handler throughput ÷ bare session.run (batch ${BATCH}, flights model)`,
+    value: ratio,
+    unit: '×',
+    goal: '>= 0.7',
+    pass: ratio >= 0.7,
+    details: {
+      handlerMsPerBatch: Number(median(handler).toFixed(2)),
+      bareSessionRunMsPerBatch: Number(median(bare).toFixed(2)),
+      handlerRecordsPerSecond: Math.round((BATCH * 1000) / median(handler)),
+      decodeAndValidateMs: median(parts.decodeMs),
+      transformAndScoreMs: median(parts.scoreMs),
+      writeMs: median(parts.writeMs),
+      trees: quick ? 30 : 100,
+    },
+  });
+  log(
+    `handler ${median(handler).toFixed(1)} ms (decode+validate ${median(parts.decodeMs)}, transform+score ${median(parts.scoreMs)}, write ${median(parts.writeMs)}) vs session.run ${median(bare).toFixed(1)} ms per ${BATCH}`,
+  );
+
+  // 2 and 3 run through the local cloud: the bundled handler's cold start, and a sustained stream.
+  const cloud = await startLocalCloud({ dataDir: join(workDir, 'cloud'), port: 0 });
+  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const s3 = new S3Client({
+    ...base,
+    endpoint: cloud.s3.url,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const kinesis = new KinesisClient({ ...base, endpoint: cloud.kinesis.url });
+  const sqs = new SQSClient({ ...base, endpoint: cloud.sqs.url });
+  try {
+    const artifacts = 'mlpipe-local-artifacts';
+    const liveRecord = {
+      ...record,
+      champion: {
+        version: 'flights-bench',
+        model: { bucket: artifacts, key: location.key },
+        since: record.updatedAt,
+      },
+    };
+    await s3.send(new PutObjectCommand({ Bucket: artifacts, Key: location.key, Body: readFileSync(tar) }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: artifacts,
+        Key: deploymentRecordKey('flights'),
+        Body: JSON.stringify(liveRecord),
+      }),
+    );
+
+    // Cold start: a fresh process loads the bundle the image carries, reads the record, fetches and
+    // checks the model from S3, and answers one record, written to the predictions stream.
+    const outdir = join(workDir, 'image');
+    await build({
+      entryPoints: [join(REPO, 'functions/infer/stream-handler.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      outdir,
+      external: ['onnxruntime-node', '@duckdb/node-api', '@duckdb/node-bindings'],
+      logLevel: 'warning',
+    });
+    const probe = join(workDir, 'cold.js');
+    writeFileSync(
+      probe,
+      `const t0 = performance.now();
+       const { handler } = require(${JSON.stringify(join(outdir, 'stream-handler.js'))});
+       const t1 = performance.now();
+       handler(JSON.parse(process.argv[2])).then((r) => {
+         const t2 = performance.now();
+         // Open sockets and runtime threads would keep a finished process alive.
+         process.stdout.write(JSON.stringify({ moduleMs: t1 - t0, firstInvokeMs: t2 - t1, failures: r.batchItemFailures.length }), () => process.exit(0));
+       }, (e) => { console.error(e); process.exit(1); });`,
+    );
+    const fnEnv =
+      cloud.plan.functions.find((f) => f.functionName === 'mlpipe-local-infer-stream')?.environment ?? {};
+    const colds: { moduleMs: number; firstInvokeMs: number; failures: number }[] = [];
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
+      const tmp = join(workDir, `cold-tmp-${i}`);
+      mkdirSync(tmp, { recursive: true });
+      // Asynchronously: the local cloud answering the probe runs in this very process.
+      const { stdout: out } = await promisify(execFile)(
+        process.execPath,
+        [probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
+        {
+          cwd: REPO,
+          env: {
+            ...process.env,
+            ...fnEnv,
+            ...cloud.env,
+            TMPDIR: tmp,
+            NODE_PATH: join(REPO, 'node_modules'),
+            LAMBDA_TASK_ROOT: REPO,
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            POWERTOOLS_METRICS_DISABLED: 'true',
+            POWERTOOLS_LOG_LEVEL: 'ERROR',
+          },
+          timeout: 60_000,
+        },
+      );
+      colds.push(JSON.parse(out.slice(out.lastIndexOf('{"moduleMs"'))));
+    }
+    if (colds.some((c) => c.failures > 0)) throw new Error('the cold-start probe failed to score its record');
+    const cold = median(colds.map((c) => c.moduleMs + c.firstInvokeMs));
+    rows.push({
+      name: 'cold start: module load + model load (S3, SHA-256, session) + first prediction',
+      value: cold,
+      unit: 'ms',
+      goal: '<= 150',
+      pass: cold <= 150,
+      details: {
+        moduleLoadMs: Number(median(colds.map((c) => c.moduleMs)).toFixed(1)),
+        firstInvokeMs: Number(median(colds.map((c) => c.firstInvokeMs)).toFixed(1)),
+        modelBytes: readFileSync(tar).byteLength,
+      },
+    });
+    log(`cold start ${cold.toFixed(0)} ms`);
+
+    // Sustained: records put at a fixed rate for the duration; everything must come out.
+    const seconds = quick ? 10 : 60;
+    const rate = 5_000;
+    const perTick = 500;
+    const started = Date.now();
+    let sent = 0;
+    while (Date.now() - started < seconds * 1000) {
+      const due = Math.floor(((Date.now() - started) / 1000) * rate);
+      if (sent >= due) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      const records = Array.from({ length: perTick }, (_, k) => {
+        const row = serveRows[(sent + k) % serveRows.length] as Record<string, unknown>;
+        const id = `s-${sent + k}`;
+        return { Data: Buffer.from(JSON.stringify({ pipeline: 'flights', id, ...row })), PartitionKey: id };
+      });
+      const put = await kinesis.send(
+        new PutRecordsCommand({ StreamName: 'mlpipe-local-events', Records: records }),
+      );
+      if ((put.FailedRecordCount ?? 0) > 0)
+        throw new Error(`${put.FailedRecordCount} records refused by Kinesis`);
+      sent += perTick;
+    }
+    const producedIn = (Date.now() - started) / 1000;
+    await cloud.settle();
+    const drainedIn = (Date.now() - started) / 1000;
+    const shards =
+      (await kinesis.send(new ListShardsCommand({ StreamName: 'mlpipe-local-predictions' }))).Shards ?? [];
+    let predicted = 0;
+    for (const shard of shards) {
+      let iterator = (
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: 'mlpipe-local-predictions',
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      while (iterator) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        const n = page.Records?.length ?? 0;
+        predicted += (page.Records ?? []).filter((r) =>
+          JSON.parse(Buffer.from(r.Data ?? []).toString()).id.startsWith('s-'),
+        ).length;
+        if (n === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+    const queue = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: cloud.sqs.queueUrl('mlpipe-local-infer-failures'),
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    const failures = Number(queue.Attributes?.ApproximateNumberOfMessages ?? 0);
+    // Kept up: everything offered came out, and the last of it within seconds of the last put.
+    const offered = sent / producedIn;
+    const lag = drainedIn - producedIn;
+    rows.push({
+      name: `sustained Kinesis → infer → predictions through the local cloud (${seconds} s offered at ${rate}/s)`,
+      value: predicted / producedIn,
+      unit: 'records/s',
+      goal: `>= ${rate}, nothing lost, caught up within 5 s`,
+      pass: offered >= rate * 0.98 && predicted + failures === sent && predicted === sent && lag <= 5,
+      details: {
+        recordsIn: sent,
+        predictionsOut: predicted,
+        failures,
+        lost: sent - predicted - failures,
+        offeredPerSecond: Math.round(offered),
+        lagAfterLastPutSeconds: Number(lag.toFixed(1)),
+      },
+    });
+    log(`sustained: ${sent} in, ${predicted} out, ${failures} failed, drained in ${drainedIn.toFixed(1)} s`);
+  } finally {
+    for (const c of [s3, kinesis, sqs]) c.destroy();
+    await cloud.stop();
+  }
+  await models.release();
+  return rows;
+};
