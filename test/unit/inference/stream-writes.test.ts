@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { DeploymentRecord } from '../../../core/deployment';
+import { SpecCatalog } from '../../../core/spec/load';
+import type { InferenceMetrics, ModelTraffic } from '../../../functions/infer/metrics';
+import { ServingModels } from '../../../functions/infer/models';
+import { RecentlyWritten, Validators } from '../../../functions/infer/scoring';
+import { scoreStreamBatch } from '../../../functions/infer/stream';
+import { jsonDataset } from '../../support/datasets';
+import { PENGUIN_HYPERPARAMETERS, trainModel } from '../../support/models';
+
+// PutRecords partial failures and an unreachable failure queue: errors the local Kinesis and SQS
+// never produce, so the SDK clients are mocked here and only here.
+const penguins = jsonDataset('penguins.json');
+const location = { bucket: 'artifacts', key: 'models/penguins/v1/output/model.tar.gz' };
+const record: DeploymentRecord = {
+  pipeline: 'penguins',
+  champion: { version: 'v1', model: location, since: '2026-11-23T00:00:00.000Z' },
+  challenger: null,
+  updatedAt: '2026-11-23T00:00:00.000Z',
+  reason: 'test',
+};
+
+class FixedModels extends ServingModels {
+  override async deployment() {
+    return record;
+  }
+}
+
+const event = (rows: readonly Record<string, unknown>[], extra: string[] = []): KinesisStreamEvent => ({
+  Records: [...rows.map((r, i) => JSON.stringify({ pipeline: 'penguins', id: `r${i}`, ...r })), ...extra].map(
+    (text, i) => ({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: String(i),
+        sequenceNumber: String(100 + i),
+        data: Buffer.from(text).toString('base64'),
+        approximateArrivalTimestamp: 0,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${100 + i}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+      awsRegion: 'us-east-1',
+      eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/events',
+    }),
+  ),
+});
+
+describe('the stream entry point when its writes fail', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mlpipe-stream-writes-'));
+  const kinesisMock = mockClient(KinesisClient);
+  const sqsMock = mockClient(SQSClient);
+  let models: FixedModels;
+  const traffic: ModelTraffic[] = [];
+  const metrics: InferenceMetrics = { traffic: (t) => traffic.push(t), rejected: () => {} };
+  const deps = () => ({
+    models,
+    validators: new Validators(new SpecCatalog('pipelines')),
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    settings: { predictionsStream: 'predictions', failuresQueueUrl: 'https://sqs/queue' },
+    metrics,
+    written,
+    sleep: async () => {},
+  });
+  let written: RecentlyWritten;
+
+  beforeAll(async () => {
+    const tar = await trainModel(work, 'v1', penguins, { ...PENGUIN_HYPERPARAMETERS, num_round: '20' });
+    const scratch = join(work, 'scratch');
+    mkdirSync(join(scratch, 'mlpipe-models'), { recursive: true });
+    // Where the loader keeps a fetched bundle: the test needs no S3.
+    const name = createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32);
+    copyFileSync(tar, join(scratch, 'mlpipe-models', `${name}.tar.gz`));
+    models = new FixedModels(new S3Client({ region: 'us-east-1' }), {
+      artifactsBucket: 'artifacts',
+      scratchDir: scratch,
+      recordTtlMs: 1_000,
+      memoryBudgetBytes: 2 ** 28,
+    });
+  }, 60_000);
+  beforeEach(() => {
+    kinesisMock.reset();
+    sqsMock.reset();
+    written = new RecentlyWritten();
+    traffic.length = 0;
+  });
+  afterAll(async () => {
+    await models.release();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('retries only the records a partial PutRecords failure left out, and writes each once', async () => {
+    kinesisMock
+      .on(PutRecordsCommand)
+      .resolvesOnce({
+        FailedRecordCount: 2,
+        Records: [
+          { SequenceNumber: '1', ShardId: 's' },
+          { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' },
+          { SequenceNumber: '3', ShardId: 's' },
+          { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' },
+        ],
+      })
+      .resolves({
+        FailedRecordCount: 0,
+        Records: [
+          { SequenceNumber: '9', ShardId: 's' },
+          { SequenceNumber: '10', ShardId: 's' },
+        ],
+      });
+    const { response, summary } = await scoreStreamBatch(event(penguins.slice(0, 4)), deps());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(summary.predicted).toBe(4);
+    const calls = kinesisMock.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(2);
+    const ids = (n: number) =>
+      (calls[n]?.args[0].input.Records ?? []).map((r) => JSON.parse(Buffer.from(r.Data ?? []).toString()).id);
+    expect(ids(0)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    expect(ids(1)).toEqual(['r1', 'r3']);
+  });
+
+  it('reports the first record it could not write, and writes nothing twice when Lambda retries from there', async () => {
+    // r2 never gets through; r0, r1 and r3 do.
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
+      const results = input.Records.map((r) =>
+        JSON.parse(Buffer.from(r.Data).toString()).id === 'r2'
+          ? { ErrorCode: 'InternalFailure' }
+          : { SequenceNumber: '1', ShardId: 's' },
+      );
+      return { FailedRecordCount: results.filter((r) => 'ErrorCode' in r).length, Records: results };
+    });
+    const batch = event(penguins.slice(0, 4));
+    const first = await scoreStreamBatch(batch, deps());
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: '102' }]);
+    expect(traffic.at(-1)).toMatchObject({ records: 4, failures: 1 });
+
+    // The retry starts at r2: now it succeeds, and r3 (already written) is not written again.
+    kinesisMock.reset();
+    kinesisMock
+      .on(PutRecordsCommand)
+      .resolves({ FailedRecordCount: 0, Records: [{ SequenceNumber: '5', ShardId: 's' }] });
+    const retry = await scoreStreamBatch({ Records: batch.Records.slice(2) }, deps());
+    expect(retry.response.batchItemFailures).toEqual([]);
+    expect(retry.summary).toMatchObject({ predicted: 1, duplicates: 1 });
+    const sent = kinesisMock
+      .commandCalls(PutRecordsCommand)
+      .flatMap((c) =>
+        (c.args[0].input.Records ?? []).map((r) => JSON.parse(Buffer.from(r.Data ?? []).toString()).id),
+      );
+    expect(sent).toEqual(['r2']);
+  });
+
+  it('holds back a poison record, and everything after it, while the failure queue cannot take it', async () => {
+    kinesisMock
+      .on(PutRecordsCommand)
+      .resolves({ FailedRecordCount: 0, Records: [{ SequenceNumber: '1', ShardId: 's' }] });
+    sqsMock.on(SendMessageBatchCommand).rejects(new Error('queue unreachable'));
+    const { response, summary } = await scoreStreamBatch(
+      event(penguins.slice(0, 2), ['{"not": "an event"']),
+      deps(),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: '102' }]);
+    expect(summary).toMatchObject({ predicted: 2, poisoned: 0, deferred: 1 });
+    expect(summary.retryReasons).toContain('failure queue: SendMessageBatch kept failing');
+  });
+});
