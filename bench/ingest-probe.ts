@@ -1,0 +1,51 @@
+// One measured run in a process of its own, so its peak RSS is its own (bench/ingest.bench.ts):
+//   ingest <bucket> <key> <etag>   the ingest function's core on an object of the local cloud's S3
+//   duckdb <csv> <parquet>         the reference: a plain DuckDB COPY of the same CSV to Parquet
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ingestObject } from '../functions/ingest/ingest';
+import { runSql } from '../functions/shared/table';
+
+const [mode, a = '', b = '', c = ''] = process.argv.slice(2);
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+
+const main = async () => {
+  const t = performance.now();
+  let result: Record<string, unknown> = {};
+  if (mode === 'duckdb') {
+    await runSql([`COPY (SELECT * FROM read_csv('${a}', header = true)) TO '${b}' (FORMAT parquet)`]);
+  } else {
+    const s3 = new S3Client({ forcePathStyle: true });
+    const outcome = await ingestObject(
+      { bucket: a, key: b, etag: c },
+      {
+        s3,
+        sfn: new SFNClient({}),
+        log: quiet,
+        settings: {
+          rawBucket: a,
+          curatedBucket: 'mlpipe-local-curated',
+          artifactsBucket: 'mlpipe-local-artifacts',
+          // No training for a benchmark: a state machine that does not exist is reported, not fatal.
+          trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-bench-none',
+          pipelinesDir: 'pipelines',
+          scratchDir: process.env.MLPIPE_SCRATCH_DIR ?? '/tmp',
+          maxFileBytes: 8 * 2 ** 30,
+          maxLineBytes: 2 ** 20,
+        },
+      },
+    );
+    const { rowsIn, rowsCurated, rowsQuarantined, status, timings } = outcome.report;
+    result = { rowsIn, rowsCurated, rowsQuarantined, status, timings };
+  }
+  const wallMs = performance.now() - t;
+  process.stdout.write(
+    `${JSON.stringify({ wallMs, maxRssMb: process.resourceUsage().maxRSS / 1024, ...result })}\n`,
+    () => process.exit(0),
+  );
+};
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack}\n`);
+  process.exit(1);
+});
