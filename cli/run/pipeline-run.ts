@@ -35,6 +35,12 @@ export interface RunOptions {
 export interface RunResult {
   readonly report: IngestReport;
   readonly status: string;
+  readonly execution?: {
+    readonly arn: string;
+    readonly status: string;
+    readonly error?: string;
+    readonly cause?: string;
+  };
   readonly state?: RunState;
   readonly deployment?: DeploymentRecord;
 }
@@ -134,7 +140,13 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
       );
       await streamPredictions(cloud, pipeline, options.file, out);
     }
-    return { report, status, ...(state ? { state } : {}), ...(deployment ? { deployment } : {}) };
+    const execution = {
+      arn: executionArn,
+      status: description.status ?? 'UNKNOWN',
+      ...(description.error ? { error: description.error } : {}),
+      ...(description.cause ? { cause: description.cause } : {}),
+    };
+    return { report, status, execution, ...(state ? { state } : {}), ...(deployment ? { deployment } : {}) };
   } finally {
     s3.destroy();
     sfn.destroy();

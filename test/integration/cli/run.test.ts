@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../cli/main';
+import type { RunSummary } from '../../../cli/run/summary';
+
+describe('mlpipe run, the main job', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-run-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs penguins end to end and prints, with --json, one summary a script can read', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['run', 'penguins', '--json', '--data-dir', dataDir], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.join('\n')) as RunSummary;
+    expect(summary).toMatchObject({
+      status: 'deployed',
+      pipeline: 'penguins',
+      champion: null,
+      ingest: { status: 'curated', rowsIn: 344, rowsQuarantined: 0 },
+      serving: { champion: summary.modelVersion, challenger: null },
+    });
+    expect(summary.metrics?.accuracy).toBeGreaterThan(0.9);
+    expect(summary.modelPackageArn).toMatch(/model-package\/mlpipe-local-penguins\/1$/);
+    // Progress went to stderr, with the predictions streamed back from the inference function.
+    expect(err.join('\n')).toContain('from the predictions stream');
+    expect(err.filter((l) => /→ (Adelie|Chinstrap|Gentoo) \(/.test(l))).toHaveLength(5);
+  });
+});
