@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { InputFormat } from '../../core/spec/schema';
 
@@ -7,6 +8,13 @@ import type { InputFormat } from '../../core/spec/schema';
  * https://duckdb.org/docs/data/csv/overview
  */
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * DuckDB takes up to 80 % of the machine's memory by default, whatever the file; a cap makes it spill
+ * to disk instead (Lambda's /tmp), so a file far larger than memory is read and written in bounded
+ * memory. https://duckdb.org/docs/configuration/overview
+ */
+const ENGINE = { threads: '2', memory_limit: '512MB' } as const;
 
 export class TableReadError extends Error {
   override name = 'TableReadError';
@@ -24,7 +32,7 @@ export const readerSql = (
     case 'jsonl':
       return `SELECT COLUMNS(*)::VARCHAR FROM read_json(${quote(file)}, format = 'newline_delimited', records = true, maximum_object_size = ${maxLineBytes})`;
     case 'json':
-      return `SELECT COLUMNS(*)::VARCHAR FROM read_json(${quote(file)}, format = 'array', records = true, maximum_object_size = ${2 ** 30})`;
+      return `SELECT COLUMNS(*)::VARCHAR FROM read_json(${quote(file)}, format = 'array', records = true, maximum_object_size = ${maxLineBytes})`;
     case 'parquet':
       return `SELECT COLUMNS(*)::VARCHAR FROM read_parquet(${quote(file)})`;
   }
@@ -38,7 +46,7 @@ export interface TableChunks {
 }
 
 export const openTable = async (sql: string): Promise<TableChunks> => {
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
   const connection = await instance.connect();
   const close = () => {
     connection.closeSync();
@@ -65,7 +73,7 @@ export const openTable = async (sql: string): Promise<TableChunks> => {
 
 /** Runs statements (COPY … TO … Parquet) and returns the last one's rows. */
 export const runSql = async (statements: readonly string[]): Promise<Record<string, unknown>[]> => {
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
   const connection = await instance.connect();
   try {
     let rows: Record<string, unknown>[] = [];
