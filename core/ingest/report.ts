@@ -50,9 +50,9 @@ export class IngestTally {
   readonly reasons: Record<string, number> = {};
   readonly errors: RowError[] = [];
 
-  curate(split: Split): void {
-    this.rowsIn += 1;
-    this.curated[split] += 1;
+  curate(split: Split, rows = 1): void {
+    this.rowsIn += rows;
+    this.curated[split] += rows;
   }
 
   quarantine(row: number, problems: readonly FieldProblem[]): void {

@@ -38,7 +38,6 @@ import {
   reportKey,
   rowValidator,
   type Split,
-  timeBoundaries,
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
@@ -368,7 +367,7 @@ const curate = async (
   const bad = createWriteStream(badFile);
   const names = table.columns;
   const timeColumn = spec.split.by === 'time' ? spec.split.column : undefined;
-  const times: number[] = [];
+  let timedRows = 0;
   const unknown = new Set<string>();
   const known = new Set(Object.keys(spec.columns));
   let rowNumber = 0;
@@ -398,8 +397,8 @@ const curate = async (
         if (timeColumn !== undefined) {
           const time = (outcome.row[timeColumn] as Date | number | null) ?? Number.NaN;
           const ms = time instanceof Date ? time.getTime() : Number(time);
-          times.push(ms);
-          out.__t = ms;
+          timedRows += 1;
+          out.__t = Number.isFinite(ms) ? ms : null;
         } else {
           const split: Split = hashSplit(spec, outcome.row);
           out.__split = split;
@@ -416,11 +415,29 @@ const curate = async (
     await finish(bad);
   }
   let splitExpression = '"__split"';
-  if (timeColumn !== undefined) {
-    const bounds = timeBoundaries(spec, Float64Array.from(times));
-    for (const t of times)
-      tally.curate(t <= bounds.trainEnd ? 'train' : t <= bounds.validationEnd ? 'validation' : 'test');
+  if (timeColumn !== undefined && timedRows > 0) {
+    // The boundaries are timeBoundaries' (the time at rank ceil(q·n)), found by DuckDB over the staged
+    // rows, which sorts within its memory cap and spills: a file's timestamps never sit in memory.
+    const staged = `read_json(${quoteSql(goodFile)}, format = 'newline_delimited', columns = {'__t': 'DOUBLE'}, maximum_object_size = ${Math.max(settings.maxLineBytes * 4, 16 * 2 ** 20)})`;
+    const rank = (q: number) => Math.min(timedRows - 1, Math.max(0, Math.ceil(q * timedRows) - 1));
+    const at = async (q: number) =>
+      Number(
+        (
+          await runSql([
+            `SELECT "__t" AS t FROM ${staged} ORDER BY "__t" NULLS LAST LIMIT 1 OFFSET ${rank(q)}`,
+          ])
+        )[0]?.t ?? 0,
+      );
+    const bounds = {
+      trainEnd: await at(spec.split.train),
+      validationEnd: await at(spec.split.train + spec.split.validation),
+    };
     splitExpression = `CASE WHEN "__t" <= ${bounds.trainEnd} THEN 'train' WHEN "__t" <= ${bounds.validationEnd} THEN 'validation' ELSE 'test' END`;
+    const [counts] = await runSql([
+      `SELECT count(*) FILTER (WHERE ${splitExpression} = 'train') AS train, count(*) FILTER (WHERE ${splitExpression} = 'validation') AS validation, count(*) FILTER (WHERE ${splitExpression} = 'test') AS test FROM ${staged}`,
+    ]);
+    for (const split of ['train', 'validation', 'test'] as const)
+      tally.curate(split, Number(counts?.[split] ?? 0));
   }
   const outDir = join(scratch, 'curated');
   const columns = [

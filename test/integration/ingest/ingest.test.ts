@@ -10,7 +10,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { IngestReport } from '../../../core/ingest';
+import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
+import { loadSpecFile } from '../../../core/spec/load';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
@@ -108,6 +109,40 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
       expect.arrayContaining(['species', 'island', 'beak_length_mm', 'body_mass_g', 'sex']),
     );
     expect(typeof trainRows.find((r) => r.body_mass_g !== null)?.body_mass_g).toBe('number');
+  });
+
+  it('splits flights by time, every train flight before every validation flight before every test one', async () => {
+    const spec = loadSpecFile('pipelines/flights.yml');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    // 2,000 flights in a shuffled order, so a split by position could not pass.
+    const rows = (
+      await c.runAndReadAll(
+        `SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, delay, distance, origin, destination FROM read_parquet('${datasetPath('flights-3m.parquet')}') USING SAMPLE 2000 ROWS (reservoir, 7)`,
+      )
+    ).getRowObjectsJS() as Record<string, unknown>[];
+    c.closeSync();
+    db.closeSync();
+    const csv = [
+      'date,delay,distance,origin,destination',
+      ...rows.map((r) => Object.values(r).join(',')),
+    ].join('\n');
+    const report = await drop('flights', 'sample.csv', csv);
+    expect(report.status).toBe('curated');
+    // The same boundaries as the in-memory definition (timeBoundaries) on the same times.
+    const times = Float64Array.from(rows.map((r) => Date.parse(`${String(r.date).replace(' ', 'T')}Z`)));
+    const bounds = timeBoundaries(spec, times);
+    const expected = { train: 0, validation: 0, test: 0 };
+    for (const t of times) expected[timeSplit(t, bounds)] += 1;
+    expect(report.rowsCurated).toEqual(expected);
+    const range = async (split: string) => {
+      const dates = (await curatedRows(report, split)).map((r) => new Date(String(r.date)).getTime());
+      return { min: Math.min(...dates), max: Math.max(...dates), n: dates.length };
+    };
+    const [train, validation, test] = [await range('train'), await range('validation'), await range('test')];
+    expect(train.n + validation.n + test.n).toBe(rows.length);
+    expect(train.max).toBeLessThanOrEqual(validation.min);
+    expect(validation.max).toBeLessThanOrEqual(test.min);
   });
 
   it('curates nothing again for a repeated event of the same object version', async () => {
