@@ -416,28 +416,36 @@ const curate = async (
   }
   let splitExpression = '"__split"';
   if (timeColumn !== undefined && timedRows > 0) {
-    // The boundaries are timeBoundaries' (the time at rank ceil(q·n)), found by DuckDB over the staged
-    // rows, which sorts within its memory cap and spills: a file's timestamps never sit in memory.
+    // The boundaries are timeBoundaries' (the time at rank ceil(q·n)), found from DuckDB's count of
+    // rows per distinct time (a year of minutes is at most ~525k groups, whatever the file's size),
+    // so a file's timestamps never sit in memory one by one.
     const staged = `read_json(${quoteSql(goodFile)}, format = 'newline_delimited', columns = {'__t': 'DOUBLE'}, maximum_object_size = ${Math.max(settings.maxLineBytes * 4, 16 * 2 ** 20)})`;
+    const groups = await runSql([
+      `SELECT "__t" AS t, count(*) AS n FROM ${staged} GROUP BY "__t" ORDER BY "__t" NULLS LAST`,
+    ]);
     const rank = (q: number) => Math.min(timedRows - 1, Math.max(0, Math.ceil(q * timedRows) - 1));
-    const at = async (q: number) =>
-      Number(
-        (
-          await runSql([
-            `SELECT "__t" AS t FROM ${staged} ORDER BY "__t" NULLS LAST LIMIT 1 OFFSET ${rank(q)}`,
-          ])
-        )[0]?.t ?? 0,
-      );
+    const valueAt = (r: number) => {
+      let seen = 0;
+      let last = 0;
+      for (const g of groups) {
+        if (g.t !== null && g.t !== undefined) last = Number(g.t);
+        seen += Number(g.n);
+        if (r < seen) return last;
+      }
+      return last;
+    };
     const bounds = {
-      trainEnd: await at(spec.split.train),
-      validationEnd: await at(spec.split.train + spec.split.validation),
+      trainEnd: valueAt(rank(spec.split.train)),
+      validationEnd: valueAt(rank(spec.split.train + spec.split.validation)),
     };
     splitExpression = `CASE WHEN "__t" <= ${bounds.trainEnd} THEN 'train' WHEN "__t" <= ${bounds.validationEnd} THEN 'validation' ELSE 'test' END`;
-    const [counts] = await runSql([
-      `SELECT count(*) FILTER (WHERE ${splitExpression} = 'train') AS train, count(*) FILTER (WHERE ${splitExpression} = 'validation') AS validation, count(*) FILTER (WHERE ${splitExpression} = 'test') AS test FROM ${staged}`,
-    ]);
-    for (const split of ['train', 'validation', 'test'] as const)
-      tally.curate(split, Number(counts?.[split] ?? 0));
+    for (const g of groups) {
+      const t = g.t === null || g.t === undefined ? Number.NaN : Number(g.t);
+      tally.curate(
+        t <= bounds.trainEnd ? 'train' : t <= bounds.validationEnd ? 'validation' : 'test',
+        Number(g.n),
+      );
+    }
   }
   const outDir = join(scratch, 'curated');
   const columns = [
