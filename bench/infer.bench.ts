@@ -1,16 +1,9 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -22,11 +15,12 @@ import { compileTransform, labelOf } from '../core/features/transform';
 import { createScorer, encodeRows, packBundle, readBundle } from '../core/model';
 import { loadSpecFile, SpecCatalog } from '../core/spec/load';
 import type { InferenceMetrics } from '../functions/infer/metrics';
-import { ServingModels } from '../functions/infer/models';
+import { bundleCachePath, ServingModels } from '../functions/infer/models';
 import { RecentlyWritten, Validators } from '../functions/infer/scoring';
 import { scoreStreamBatch } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
+import { readStream } from '../local/kinesis';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, localS3Config } from '../local/types';
 import { runTraining } from '../trainers/gbdt/train';
 import type { BenchContext, BenchRow } from './types';
 
@@ -207,15 +201,9 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     recordTtlMs: 5_000,
     memoryBudgetBytes: 2 ** 30,
   });
-  const cached = join(scratch, 'mlpipe-models');
-  mkdirSync(cached, { recursive: true });
-  writeFileSync(
-    join(
-      cached,
-      `${createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32)}.tar.gz`,
-    ),
-    readFileSync(tar),
-  );
+  const cached = bundleCachePath(scratch, location);
+  mkdirSync(dirname(cached), { recursive: true });
+  copyFileSync(tar, cached);
   const deps = {
     models,
     validators: new Validators(new SpecCatalog(join(REPO, 'pipelines'))),
@@ -260,16 +248,9 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
 
   // 2 and 3 run through the local cloud: the bundled handler's cold start, and a sustained stream.
   const cloud = await startLocalCloud({ dataDir: join(workDir, 'cloud'), port: 0 });
-  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const s3 = new S3Client({
-    ...base,
-    endpoint: cloud.s3.url,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const kinesis = new KinesisClient({ ...base, endpoint: cloud.kinesis.url });
-  const sqs = new SQSClient({ ...base, endpoint: cloud.sqs.url });
+  const s3 = new S3Client(localS3Config(cloud.s3.url));
+  const kinesis = new KinesisClient(localClientConfig(cloud.kinesis.url));
+  const sqs = new SQSClient(localClientConfig(cloud.sqs.url));
   try {
     const artifacts = 'mlpipe-local-artifacts';
     const liveRecord = {
@@ -384,29 +365,9 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     const producedIn = (Date.now() - started) / 1000;
     await cloud.settle();
     const drainedIn = (Date.now() - started) / 1000;
-    const shards =
-      (await kinesis.send(new ListShardsCommand({ StreamName: 'mlpipe-local-predictions' }))).Shards ?? [];
-    let predicted = 0;
-    for (const shard of shards) {
-      let iterator = (
-        await kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: 'mlpipe-local-predictions',
-            ShardId: shard.ShardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        )
-      ).ShardIterator;
-      while (iterator) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-        const n = page.Records?.length ?? 0;
-        predicted += (page.Records ?? []).filter((r) =>
-          JSON.parse(Buffer.from(r.Data ?? []).toString()).id.startsWith('s-'),
-        ).length;
-        if (n === 0) break;
-        iterator = page.NextShardIterator;
-      }
-    }
+    const predicted = (await readStream(kinesis, 'mlpipe-local-predictions')).filter((d) =>
+      (JSON.parse(Buffer.from(d).toString()) as { id: string }).id.startsWith('s-'),
+    ).length;
     const queue = await sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: cloud.sqs.queueUrl('mlpipe-local-infer-failures'),

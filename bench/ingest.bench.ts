@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runSql } from '../functions/shared/table';
 import { startLocalCloud } from '../local/cloud';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
+import { localS3Config } from '../local/types';
 import type { BenchContext, BenchRow } from './types';
 
 /**
@@ -58,14 +58,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   log(`flights CSV ${mb(csv).toFixed(0)} MB${quick ? '' : `, generated ${mb(big).toFixed(0)} MB`}`);
 
   const cloud = await startLocalCloud({ dataDir: join(workDir, 'cloud'), port: 0 });
-  const s3 = new S3Client({
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: cloud.s3.url,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = new S3Client(localS3Config(cloud.s3.url));
   // The probe is driven directly, so the object goes to a bucket with no notification: the stack's
   // ingest function and a training run would otherwise compete for the cores.
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_BUCKET }));

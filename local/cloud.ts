@@ -43,6 +43,8 @@ import {
   LOCAL_REGION,
   LOCAL_SERVICES,
   type LocalServiceKey,
+  localClientConfig,
+  localS3Config,
 } from './types';
 
 /**
@@ -123,9 +125,8 @@ const provisionAnalytics = async (
     readonly SNS: string;
   },
 ): Promise<void> => {
-  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const cloudwatch = new CloudWatchClient({ ...base, endpoint: endpoints.CLOUDWATCH });
-  const sns = new SNSClient({ ...base, endpoint: endpoints.SNS });
+  const cloudwatch = new CloudWatchClient(localClientConfig(endpoints.CLOUDWATCH));
+  const sns = new SNSClient(localClientConfig(endpoints.SNS));
   try {
     for (const { properties } of plan.other['AWS::CloudWatch::Alarm'] ?? [])
       await cloudwatch.send(new PutMetricAlarmCommand(properties as never));
@@ -134,9 +135,9 @@ const provisionAnalytics = async (
     cloudwatch.destroy();
     sns.destroy();
   }
-  const glue = new GlueClient({ ...base, endpoint: endpoints.GLUE });
-  const athena = new AthenaClient({ ...base, endpoint: endpoints.ATHENA });
-  const sagemaker = new SageMakerClient({ ...base, endpoint: endpoints.SAGEMAKER });
+  const glue = new GlueClient(localClientConfig(endpoints.GLUE));
+  const athena = new AthenaClient(localClientConfig(endpoints.ATHENA));
+  const sagemaker = new SageMakerClient(localClientConfig(endpoints.SAGEMAKER));
   const exists = (e: Error) => /AlreadyExists|already exists/i.test(`${e.name} ${e.message}`);
   try {
     for (const { properties } of plan.other['AWS::Glue::Database'] ?? [])
@@ -275,14 +276,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
         .join('\n')}\n`,
     );
     const plan = localPlan(template, `mlpipe-${stage}`, sqs.url);
-    const s3Client = new S3Client({
-      endpoint: s3.url,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    const s3Client = new S3Client(localS3Config(s3.url));
     const kinesisClient = new KinesisClient({
       endpoint: kinesis.url,
       region: LOCAL_REGION,

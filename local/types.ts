@@ -10,6 +10,19 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 /** s3rver accepts only this key pair (see TOOLCHAIN.md); every local service accepts it too. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
+/** What an SDK client needs to reach a local endpoint. */
+export const localClientConfig = (endpoint: string) =>
+  ({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint }) as const;
+
+/** S3 also wants path-style addresses and checksums only where required: s3rver knows neither default. */
+export const localS3Config = (endpoint: string) =>
+  ({
+    ...localClientConfig(endpoint),
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  }) as const;
+
 /**
  * Services in port order: `mlpipe local --port N` gives the first N, the next N+1, and so on.
  * The key is the suffix of the SDK's `AWS_ENDPOINT_URL_<SERVICE>` variable.

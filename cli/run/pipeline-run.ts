@@ -1,19 +1,20 @@
 import { createReadStream, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { basename } from 'node:path';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type DeploymentRecord, deploymentRecordKey, parseDeploymentRecord } from '../../core/deployment';
 import { type IngestReport, ingestId, reportKey } from '../../core/ingest';
 import type { RunState } from '../../core/pipeline';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types';
+import { readStream } from '../../local/kinesis';
+import {
+  LOCAL_ACCOUNT_ID,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localClientConfig,
+  localS3Config,
+} from '../../local/types';
 import { readRows } from '../read-table';
 import { followExecution, formatProgress } from './follow';
 
@@ -67,15 +68,8 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
       if (/^(train|validation)-\w+=/.test(line) || /^training /.test(line)) out(`      ${line}`);
     },
   });
-  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const s3 = new S3Client({
-    ...base,
-    endpoint: cloud.s3.url,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const sfn = new SFNClient({ ...base, endpoint: cloud.sfn.url });
+  const s3 = new S3Client(localS3Config(cloud.s3.url));
+  const sfn = new SFNClient(localClientConfig(cloud.sfn.url));
   const names = { raw: `mlpipe-${stage}-raw`, artifacts: `mlpipe-${stage}-artifacts` };
   try {
     out(
@@ -190,25 +184,9 @@ const streamPredictions = async (
     await cloud.settle();
     const predictions = new Map<string, Record<string, unknown>>();
     const stream = cloud.plan.streams.find((s) => s.name.endsWith('-predictions'))?.name ?? '';
-    for (const shard of (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? []) {
-      let iterator = (
-        await kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: stream,
-            ShardId: shard.ShardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        )
-      ).ShardIterator;
-      while (iterator) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        for (const r of page.Records ?? []) {
-          const p = JSON.parse(Buffer.from(r.Data ?? []).toString()) as Record<string, unknown>;
-          if (ids.includes(String(p.id))) predictions.set(String(p.id), p);
-        }
-        if ((page.Records ?? []).length === 0) break;
-        iterator = page.NextShardIterator;
-      }
+    for (const data of await readStream(kinesis, stream)) {
+      const p = JSON.parse(Buffer.from(data).toString()) as Record<string, unknown>;
+      if (ids.includes(String(p.id))) predictions.set(String(p.id), p);
     }
     out(`Streamed the first ${rows.length} rows into the events stream; from the predictions stream:`);
     rows.forEach((row, i) => {

@@ -1,20 +1,14 @@
-import type { Outcome } from '../../core/pipeline';
+import { describeOutcome, type Outcome, outcomeOf, type TrainingNotification } from '../../core/pipeline';
 import type { RunResult } from './pipeline-run';
 
 /**
- * `mlpipe run --json`: what a script needs from a run, in one object. `status` is the outcome the
- * notifications use; a file refused at ingest is `rejected` with the ingest's reason.
+ * `mlpipe run --json`: what a script needs from a run, in one object — the run's notification
+ * (outcome, version, metrics, champion, reason), plus ingest counts, the registry entry and what
+ * serves. A file refused at ingest is `rejected` with the ingest's reason.
  */
-export interface RunSummary {
+export interface RunSummary
+  extends Pick<TrainingNotification, 'pipeline' | 'modelVersion' | 'metrics' | 'champion' | 'reason'> {
   readonly status: Outcome;
-  readonly pipeline: string;
-  readonly modelVersion: string | null;
-  readonly metrics: Readonly<Record<string, number | null>> | null;
-  readonly champion: {
-    readonly version: string;
-    readonly metrics: Readonly<Record<string, number | null>>;
-  } | null;
-  readonly reason: string;
   readonly ingest: {
     readonly id: string;
     readonly status: string;
@@ -29,38 +23,28 @@ export interface RunSummary {
 
 export const summarizeRun = (pipeline: string, result: RunResult): RunSummary => {
   const { report, state, execution, deployment } = result;
-  const evaluated = state?.evaluated?.result;
-  const outcome = ((): { status: Outcome; reason: string } => {
+  const run = ((): Pick<RunSummary, 'status' | 'modelVersion' | 'metrics' | 'champion' | 'reason'> => {
+    const none = { modelVersion: null, metrics: null, champion: null };
     if (report.status !== 'curated')
-      return { status: 'rejected', reason: `ingest: ${report.rejection ?? 'rejected'}` };
-    if (execution?.status === 'RUNNING')
-      return {
-        status: 'waiting-for-approval',
-        reason: `waiting for a person: mlpipe approve ${execution.arn}`,
-      };
-    if (execution?.status !== 'SUCCEEDED')
+      return { status: 'rejected', ...none, reason: `ingest: ${report.rejection ?? 'rejected'}` };
+    if (!state || !execution)
       return {
         status: 'failed',
-        reason:
-          `${state?.error?.Error ?? execution?.error ?? 'failed'}: ${state?.error?.Cause ?? execution?.cause ?? ''}`.trim(),
+        ...none,
+        reason: `${execution?.error ?? 'failed'}: ${execution?.cause ?? 'the execution left no state'}`,
       };
-    if (state?.rejection)
-      return { status: 'rejected', reason: `rejected by a reviewer: ${state.rejection.Cause ?? ''}` };
-    if (evaluated && !evaluated.gate.passed)
-      return { status: 'rejected', reason: `gate: ${evaluated.gate.reasons.join('; ')}` };
-    if (state?.judged && !state.judged.result.promoted)
-      return { status: 'rolled-back', reason: state.judged.result.reason };
-    return { status: 'deployed', reason: state?.judged?.result.reason ?? deployment?.reason ?? 'deployed' };
+    const status = outcomeOf(state, execution.status);
+    const { modelVersion, metrics, champion, reason } = describeOutcome(
+      status,
+      state,
+      execution.arn,
+      new Date(),
+    );
+    return { status, modelVersion, metrics, champion, reason };
   })();
   return {
-    status: outcome.status,
+    ...run,
     pipeline,
-    modelVersion: evaluated?.version ?? null,
-    metrics: evaluated?.metrics ?? null,
-    champion: evaluated?.champion
-      ? { version: evaluated.champion.version, metrics: evaluated.champion.metrics }
-      : null,
-    reason: outcome.reason,
     ingest: {
       id: report.ingestId,
       status: report.status,

@@ -62,6 +62,18 @@ const reasonFor = (outcome: Outcome, state: RunState, execution: string): string
   }
 };
 
+/**
+ * The outcome of a run from its final state and its execution's status: the same outcome its Notify
+ * state announced (a run waiting in AwaitApproval is still RUNNING).
+ */
+export const outcomeOf = (state: RunState, executionStatus: string): Outcome => {
+  if (executionStatus === 'RUNNING') return 'waiting-for-approval';
+  if (executionStatus !== 'SUCCEEDED' || state.error) return 'failed';
+  if (state.rejection || (state.evaluated && !state.evaluated.result.gate.passed)) return 'rejected';
+  if (state.judged && !state.judged.result.promoted) return 'rolled-back';
+  return 'deployed';
+};
+
 export const describeOutcome = (
   outcome: Outcome,
   state: RunState,

@@ -1,24 +1,15 @@
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Writable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
+import { reasonKind } from '../../core/ingest/validate';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat } from '../../core/spec/schema';
-import { putJson } from '../shared/s3';
-import { openTable, quoteSql, readerSql, runSql } from '../shared/table';
+import { CorruptGzipError, plainFile } from '../shared/files';
+import { downloadTo, putFile, putJson } from '../shared/s3';
+import { openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
 import type { Validators } from './scoring';
 
@@ -78,17 +69,6 @@ export const batchOutputKeys = (pipelineName: string, inputName: string) => {
     errors: `${base}.errors.jsonl`,
     report: `${base}.report.json`,
   };
-};
-
-const head = (file: string, bytes = 4096): Uint8Array => {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const n = readSync(fd, buffer, 0, bytes, 0);
-    return buffer.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
 };
 
 /** Writes lines to a file, waiting for the stream when it asks to (a large batch never piles up in memory). */
@@ -163,20 +143,10 @@ export const scoreBatchObject = async (
 
     let t = now();
     const original = join(scratch, 'source');
-    const got = await deps.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
-    await pipeline(got.Body as Readable, createWriteStream(original));
-    let plain = original;
-    const first = head(original);
-    if (first[0] === 0x1f && first[1] === 0x8b && name.toLowerCase().endsWith('.gz')) {
-      plain = join(scratch, 'plain');
-      try {
-        await pipeline(createReadStream(original), createGunzip(), createWriteStream(plain));
-      } catch (error) {
-        throw new BatchRejection(`corrupt gzip: ${(error as Error).message}`);
-      }
-    }
+    await downloadTo(deps.s3, source, original);
+    const { plain, head, textHead } = await plainFile(original, source.key, scratch);
     const formats: InputFormat[] = ['csv', 'jsonl', 'json', 'parquet'];
-    const checked = checkFormat(source.key, first, head(plain), formats);
+    const checked = checkFormat(source.key, head, textHead, formats);
     if (!checked.ok) throw new BatchRejection(checked.reason);
     const format = checked.detected.format;
     t = lap('downloadMs', t);
@@ -202,7 +172,7 @@ export const scoreBatchObject = async (
           }
           tally.rowsRejected++;
           for (const problem of result.poison.problems ?? [{ field: '', reason: result.poison.detail }]) {
-            const kind = `${problem.field}: ${problem.reason.replace(/^(".*?"|\S+) (is|are) /, '')}`;
+            const kind = reasonKind(problem);
             tally.reasons[kind] = (tally.reasons[kind] ?? 0) + 1;
             if (tally.errors.length < ERRORS_KEPT)
               tally.errors.push({ row, field: problem.field, reason: problem.reason });
@@ -238,23 +208,9 @@ export const scoreBatchObject = async (
       format === 'jsonl' || tally.rowsScored === 0
         ? scoredFile
         : await convert(scoredFile, outputFile, format);
-    await deps.s3.send(
-      new PutObjectCommand({
-        Bucket: deps.settings.bucket,
-        Key: keys.output,
-        Body: createReadStream(written),
-        ContentLength: statSync(written).size,
-      }),
-    );
+    await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.output }, written);
     if (tally.rowsRejected > 0)
-      await deps.s3.send(
-        new PutObjectCommand({
-          Bucket: deps.settings.bucket,
-          Key: keys.errors,
-          Body: createReadStream(errorsFile),
-          ContentLength: statSync(errorsFile).size,
-        }),
-      );
+      await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.errors }, errorsFile);
     lap('uploadMs', t);
     return await report({
       status: 'scored',
@@ -262,9 +218,15 @@ export const scoreBatchObject = async (
       output: `s3://${deps.settings.bucket}/${keys.output}`,
     });
   } catch (error) {
-    // Anything else (a model or object that cannot be read now) fails the invocation: S3's
-    // asynchronous invoke retries it.
-    if (error instanceof BatchRejection) return await report({ status: 'rejected', reason: error.message });
+    // A file that cannot be read never will be: reported, like ingest does. Anything else (a model
+    // or object that cannot be read now) fails the invocation, and S3's asynchronous invoke retries it.
+    if (error instanceof BatchRejection || error instanceof CorruptGzipError)
+      return await report({ status: 'rejected', reason: error.message });
+    if (error instanceof TableReadError)
+      return await report({
+        status: 'rejected',
+        reason: `cannot be read as ${name}: ${error.message.split('\n')[0]}`,
+      });
     throw error;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

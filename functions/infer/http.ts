@@ -41,8 +41,12 @@ const json = (statusCode: number, body: unknown, headers: Record<string, string>
   body: JSON.stringify(body),
 });
 
-const refuse = (statusCode: number, message: string, errors?: readonly FieldError[]) =>
-  json(statusCode, errors ? { message, errors } : { message });
+const refuse = (
+  statusCode: number,
+  message: string,
+  errors?: readonly FieldError[],
+  headers: Record<string, string> = {},
+) => json(statusCode, errors ? { message, errors } : { message }, headers);
 
 /** The records of a body, each with the pipeline it inherits from the envelope. */
 const recordsOf = (body: unknown): unknown[] | { error: string } => {
@@ -62,8 +66,7 @@ export const answerHttp = async (event: LambdaFunctionURLEvent, deps: HttpDeps):
   const now = deps.now ?? Date.now;
   const started = now();
   const method = event.requestContext?.http?.method ?? 'POST';
-  if (method !== 'POST')
-    return { ...refuse(405, `${method}: only POST is answered`), headers: { allow: 'POST' } };
+  if (method !== 'POST') return refuse(405, `${method}: only POST is answered`, undefined, { allow: 'POST' });
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > deps.settings.maxBodyBytes)
@@ -141,9 +144,6 @@ export const answerHttp = async (event: LambdaFunctionURLEvent, deps: HttpDeps):
   }
   if (noModel) return refuse(503, noModel);
   if (unavailable)
-    return {
-      ...refuse(503, `a model cannot be read right now: ${unavailable}`),
-      headers: { 'content-type': 'application/json', 'retry-after': '1' },
-    };
+    return refuse(503, `a model cannot be read right now: ${unavailable}`, undefined, { 'retry-after': '1' });
   return json(200, { predictions });
 };

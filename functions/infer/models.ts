@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   chooseVariant,
@@ -58,8 +58,16 @@ interface Loaded {
   readonly bytes: number;
 }
 
-/** A session holds the graph and its buffers: roughly three times the ONNX file, measured on the flights model. */
+/** What a loaded model is charged against the budget: a session holds the graph and its buffers, taken as three times the ONNX file (an estimate, not a measurement). */
 const SESSION_OVERHEAD = 3;
+
+/** Where an instance keeps a fetched bundle in its /tmp (checked again whenever it is read). */
+export const bundleCachePath = (scratchDir: string, location: S3Location): string =>
+  join(
+    scratchDir,
+    'mlpipe-models',
+    `${createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32)}.tar.gz`,
+  );
 
 export class ServingModels {
   private readonly records = new Map<string, { at: number; record: DeploymentRecord | null }>();
@@ -135,12 +143,8 @@ export class ServingModels {
   }
 
   private async load(version: string, location: S3Location): Promise<Loaded> {
-    const dir = join(this.settings.scratchDir, 'mlpipe-models');
-    mkdirSync(dir, { recursive: true });
-    const file = join(
-      dir,
-      `${createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32)}.tar.gz`,
-    );
+    const file = bundleCachePath(this.settings.scratchDir, location);
+    mkdirSync(dirname(file), { recursive: true });
     const where = `model ${version} (s3://${location.bucket}/${location.key})`;
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {

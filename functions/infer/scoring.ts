@@ -131,7 +131,19 @@ export const scoreInputs = async (
     >();
     for (const item of list) {
       const route = router.route(item.input.id);
-      if (!route) continue;
+      if (!route) {
+        // A record naming only a challenger of weight 0: nothing serves this id.
+        outcomes.set(item.index, {
+          kind: 'poison',
+          poison: {
+            reason: POISON_REASONS.noModel,
+            detail: `${pipeline}: no model serves this record`,
+            pipeline,
+            id: item.input.id,
+          },
+        });
+        continue;
+      }
       const key = `${pipeline}\u0000${route.variant}\u0000${route.version}`;
       const group = groups.get(key) ?? { route, items: [] };
       group.items.push(item);

@@ -1,27 +1,7 @@
 import { once } from 'node:events';
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readSync,
-  rmSync,
-  statSync,
-  type WriteStream,
-} from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import {
-  CopyObjectCommand,
-  GetObjectCommand,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   ExecutionAlreadyExists,
   type SFNClient,
@@ -43,6 +23,8 @@ import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile } from '../../core/spec/load';
 import type { ColumnType, PipelineSpec } from '../../core/spec/schema';
+import { CorruptGzipError, type PlainFile, plainFile } from '../shared/files';
+import { downloadTo, getText, putFile, putJson } from '../shared/s3';
 import { openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
 import { checkText } from './text';
 
@@ -104,16 +86,6 @@ const DUCK_TYPE: Readonly<Record<ColumnType, string>> = {
 
 const pipelineOf = (key: string): string => /^incoming\/([^/]+)\//.exec(key)?.[1] ?? 'unknown';
 
-const readHead = (file: string, bytes = 65536): Uint8Array => {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
-  } finally {
-    closeSync(fd);
-  }
-};
-
 const jsonValue = (v: unknown): unknown =>
   v instanceof Date ? v.toISOString().replace('T', ' ').replace('Z', '') : v;
 
@@ -126,15 +98,8 @@ const finish = async (stream: WriteStream) => {
 };
 
 const readReport = async (s3: S3Client, bucket: string, key: string): Promise<IngestReport | undefined> => {
-  try {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(
-      await (got.Body as { transformToString(): Promise<string> }).transformToString(),
-    ) as IngestReport;
-  } catch (error) {
-    if (error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
+  const text = await getText(s3, { bucket, key });
+  return text === undefined ? undefined : (JSON.parse(text) as IngestReport);
 };
 
 export const ingestObject = async (source: IngestObject, deps: IngestDeps): Promise<IngestOutcome> => {
@@ -215,24 +180,21 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
 
     let t = now();
     const original = join(scratch, 'source');
-    const got = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
-    await pipeline(got.Body as Readable, createWriteStream(original));
+    await downloadTo(s3, source, original);
     bytes = statSync(original).size;
     if (bytes > settings.maxFileBytes)
       throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
     t = lap('downloadMs', t);
 
-    const head = readHead(original);
-    let plain = original;
-    if (head[0] === 0x1f && head[1] === 0x8b && source.key.toLowerCase().endsWith('.gz')) {
-      plain = join(scratch, 'plain');
-      try {
-        await pipeline(createReadStream(original), createGunzip(), createWriteStream(plain));
-      } catch (error) {
-        throw new Rejection(`corrupt gzip: ${(error as Error).message}`);
-      }
+    let text: PlainFile;
+    try {
+      text = await plainFile(original, source.key, scratch);
+    } catch (error) {
+      if (error instanceof CorruptGzipError) throw new Rejection(error.message);
+      throw error;
     }
-    const format = checkFormat(source.key, head, readHead(plain), spec.input.formats);
+    const { plain } = text;
+    const format = checkFormat(source.key, text.head, text.textHead, spec.input.formats);
     if (!format.ok) throw new Rejection(format.reason);
     const kind = format.detected.format;
     if (kind !== 'parquet') {
@@ -254,8 +216,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     if (curated.quarantineFile) {
       await putFile(
         s3,
-        settings.rawBucket,
-        `quarantine/${pipelineName}/${id}/rows.jsonl`,
+        { bucket: settings.rawBucket, key: `quarantine/${pipelineName}/${id}/rows.jsonl` },
         curated.quarantineFile,
       );
     }
@@ -265,8 +226,10 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       for (const file of safeList(dir)) {
         await putFile(
           s3,
-          settings.curatedBucket,
-          `${trainingInput.curated.prefix}split=${split}/part-${String(part++).padStart(5, '0')}.parquet`,
+          {
+            bucket: settings.curatedBucket,
+            key: `${trainingInput.curated.prefix}split=${split}/part-${String(part++).padStart(5, '0')}.parquet`,
+          },
           join(dir, file),
         );
       }
@@ -304,14 +267,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     },
     rejection,
   );
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: reportLocation.bucket,
-      Key: reportLocation.key,
-      Body: `${JSON.stringify(report, null, 2)}\n`,
-      ContentType: 'application/json',
-    }),
-  );
+  await putJson(s3, reportLocation, report);
   log.info('ingest reported', {
     ingestId: id,
     status: report.status,
@@ -333,17 +289,6 @@ const safeList = (dir: string): string[] => {
   } catch {
     return [];
   }
-};
-
-const putFile = async (s3: S3Client, bucket: string, key: string, file: string) => {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: createReadStream(file),
-      ContentLength: statSync(file).size,
-    }),
-  );
 };
 
 /**

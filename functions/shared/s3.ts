@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,6 +43,18 @@ export const putJson = async (s3: S3Client, at: S3Pointer, value: unknown): Prom
       Key: at.key,
       Body: `${JSON.stringify(value, null, 2)}\n`,
       ContentType: 'application/json',
+    }),
+  );
+};
+
+/** Uploads a file streamed from disk (its length given, as S3 needs for a stream body). */
+export const putFile = async (s3: S3Client, at: S3Pointer, file: string): Promise<void> => {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: at.bucket,
+      Key: at.key,
+      Body: createReadStream(file),
+      ContentLength: statSync(file).size,
     }),
   );
 };

@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { AwsServiceError } from '../protocol/errors';
 import { startJsonService } from '../protocol/json';
 import { openJsonStore } from '../protocol/store';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type RunningService } from '../types';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localS3Config, type RunningService } from '../types';
 import { athenaTypeOfDuck, duckTypeOfHive, parseUnload, TRINO_COMPAT_MACROS, tableReferences } from './trino';
 
 /**
@@ -88,14 +88,7 @@ export const startAthena = async (options: AthenaOptions): Promise<RunningServic
     }
   }
   const resultFile = (id: string) => join(dir, 'results', `${id}.json`);
-  const s3 = new S3Client({
-    endpoint: options.s3Endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = new S3Client(localS3Config(options.s3Endpoint));
   const glue = new GlueClient({
     endpoint: options.glueEndpoint,
     region: LOCAL_REGION,

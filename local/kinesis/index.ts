@@ -89,3 +89,5 @@ export const startKinesis = async ({ port, dataDir }: KinesisOptions): Promise<R
 
 /** The first bytes of every HTTP/2 connection: https://www.rfc-editor.org/rfc/rfc9113#section-3.4 */
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export * from './read';

@@ -17,7 +17,7 @@ import { AwsServiceError } from '../protocol/errors';
 import { startJsonService } from '../protocol/json';
 import { openJsonStore } from '../protocol/store';
 import { REPO_ROOT } from '../resources/package';
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type RunningService } from '../types';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, localS3Config, type RunningService } from '../types';
 
 /**
  * SageMaker for what mlpipe uses: training jobs and the model registry.
@@ -109,14 +109,7 @@ export const startSageMaker = async (options: SageMakerOptions): Promise<Running
     }
   }
   store.save();
-  const s3 = new S3Client({
-    endpoint: options.s3Endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = new S3Client(localS3Config(options.s3Endpoint));
   const processes = new Map<string, ChildProcess>();
   const running = new Set<Promise<void>>();
 

@@ -11,7 +11,7 @@ import {
   DescribeTrainingJobCommand,
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalServiceKey } from '../types';
+import { type LocalServiceKey, localClientConfig } from '../types';
 
 /**
  * Task state resources, run against the other local services through their real SDK clients:
@@ -28,12 +28,11 @@ export const serviceClients = (
   lambda: LambdaClient,
   endpoints: Readonly<Partial<Record<LocalServiceKey, string>>>,
 ): TaskClients => {
-  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   return {
     lambda,
-    ...(endpoints.ATHENA ? { athena: new AthenaClient({ ...base, endpoint: endpoints.ATHENA }) } : {}),
+    ...(endpoints.ATHENA ? { athena: new AthenaClient(localClientConfig(endpoints.ATHENA)) } : {}),
     ...(endpoints.SAGEMAKER
-      ? { sagemaker: new SageMakerClient({ ...base, endpoint: endpoints.SAGEMAKER }) }
+      ? { sagemaker: new SageMakerClient(localClientConfig(endpoints.SAGEMAKER)) }
       : {}),
   };
 };

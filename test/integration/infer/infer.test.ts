@@ -4,13 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -20,8 +14,9 @@ import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import { readStream } from '../../../local/kinesis';
 import { functionUrlOf } from '../../../local/lambda';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, localS3Config } from '../../../local/types';
 import { jsonDataset } from '../../support/datasets';
 import { modelKey, PENGUIN_HYPERPARAMETERS, trainModel, writeDeployment } from '../../support/models';
 
@@ -69,19 +64,12 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
 
   beforeAll(async () => {
     cloud = await startLocalCloud({ dataDir, port: 0 });
-    const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    s3 = new S3Client({
-      ...base,
-      endpoint: cloud.s3.url,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    s3 = new S3Client(localS3Config(cloud.s3.url));
     // The SDK's defaults (HTTP/2), as the functions use them.
-    kinesis = new KinesisClient({ ...base, endpoint: cloud.kinesis.url });
-    sqs = new SQSClient({ ...base, endpoint: cloud.sqs.url });
-    lambda = new LambdaClient({ ...base, endpoint: cloud.lambda.url });
-    cloudwatch = new CloudWatchClient({ ...base, endpoint: cloud.cloudwatch.url });
+    kinesis = new KinesisClient(localClientConfig(cloud.kinesis.url));
+    sqs = new SQSClient(localClientConfig(cloud.sqs.url));
+    lambda = new LambdaClient(localClientConfig(cloud.lambda.url));
+    cloudwatch = new CloudWatchClient(localClientConfig(cloud.cloudwatch.url));
     failuresQueueUrl = cloud.sqs.queueUrl('mlpipe-local-infer-failures');
     // Two versions of the penguins model, trained by the real trainer on the real data.
     const work = join(dataDir, 'models');
@@ -123,29 +111,8 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   };
 
   /** Every prediction on the predictions stream so far. */
-  const predictions = async (): Promise<Prediction[]> => {
-    const out: Prediction[] = [];
-    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: PREDICTIONS }))).Shards ?? [];
-    for (const shard of shards) {
-      let iterator = (
-        await kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: PREDICTIONS,
-            ShardId: shard.ShardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        )
-      ).ShardIterator;
-      while (iterator) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-        for (const r of page.Records ?? [])
-          out.push(JSON.parse(Buffer.from(r.Data ?? []).toString()) as Prediction);
-        if ((page.Records ?? []).length === 0) break;
-        iterator = page.NextShardIterator;
-      }
-    }
-    return out;
-  };
+  const predictions = async (): Promise<Prediction[]> =>
+    (await readStream(kinesis, PREDICTIONS)).map((d) => JSON.parse(Buffer.from(d).toString()) as Prediction);
   const predictionsOf = async (prefix: string) =>
     (await predictions()).filter((p) => p.id.startsWith(prefix));
 
@@ -479,6 +446,14 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/penguins/day.jsonl.gz', Body: gzipSync(jsonl) }),
     );
     await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/walruses/day.jsonl', Body: jsonl }));
+    // A quote that never closes: DuckDB cannot read it, now or on any retry.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: RAW,
+        Key: 'batch-input/penguins/torn.csv',
+        Body: 'Island,Sex\n"Dream,MALE\n',
+      }),
+    );
     await cloud.settle();
     const scored = (await text('batch-output/penguins/day.jsonl'))
       .trim()
@@ -489,5 +464,8 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const refused = JSON.parse(await text('batch-output/walruses/day.report.json')) as BatchReport;
     expect(refused).toMatchObject({ status: 'rejected', rowsIn: 0 });
     expect(refused.reason).toContain('"walruses" has no spec');
+    const unreadable = JSON.parse(await text('batch-output/penguins/torn.report.json')) as BatchReport;
+    expect(unreadable).toMatchObject({ status: 'rejected', rowsScored: 0 });
+    expect(unreadable.reason).toMatch(/^cannot be read as torn\.csv: /);
   });
 });

@@ -13,7 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { localS3Config } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
 
 const RAW = 'mlpipe-local-raw';
@@ -26,14 +26,7 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
   let s3: S3Client;
   beforeAll(async () => {
     cloud = await startLocalCloud({ dataDir, port: 0 });
-    s3 = new S3Client({
-      endpoint: cloud.s3.url,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    s3 = new S3Client(localS3Config(cloud.s3.url));
   });
   afterAll(async () => {
     s3.destroy();

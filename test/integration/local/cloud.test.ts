@@ -7,19 +7,11 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import type { CfnTemplate } from '../../../local/resources/intrinsics';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localS3Config } from '../../../local/types';
 
 const run = promisify(execFile);
 
-const s3Of = (cloud: LocalCloud) =>
-  new S3Client({
-    endpoint: cloud.s3.url,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+const s3Of = (cloud: LocalCloud) => new S3Client(localS3Config(cloud.s3.url));
 
 /**
  * The AWS CLI v2, configured by nothing but the local cloud's endpoints.env. Debian's CLI (2.9)

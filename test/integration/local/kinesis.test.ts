@@ -1,16 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { type RunningKinesis, startKinesis } from '../../../local/kinesis';
+import { type RunningKinesis, readStream, startKinesis } from '../../../local/kinesis';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-kinesis-'));
@@ -31,22 +24,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const readAll = async (client: KinesisClient, stream: string): Promise<string[]> => {
-  const shards = await client.send(new ListShardsCommand({ StreamName: stream }));
-  const out: string[] = [];
-  for (const shard of shards.Shards ?? []) {
-    const { ShardIterator } = await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const records = await client.send(new GetRecordsCommand({ ShardIterator }));
-    out.push(...(records.Records ?? []).map((r) => Buffer.from(r.Data ?? new Uint8Array()).toString()));
-  }
-  return out;
-};
+const readAll = async (client: KinesisClient, stream: string): Promise<string[]> =>
+  (await readStream(client, stream)).map((d) => Buffer.from(d).toString());
 
 describe('the local Kinesis', () => {
   it('takes records through the real SDK and keeps them, in order, across a restart', async () => {

@@ -15,22 +15,14 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { decodeEventKey, type RunningS3, startS3 } from '../../../local/s3';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localS3Config } from '../../../local/types';
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-s3-'));
 let s3: RunningS3;
 let client: S3Client;
 
-const clientFor = (url: string) =>
-  new S3Client({
-    endpoint: url,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+const clientFor = (url: string) => new S3Client(localS3Config(url));
 
 /** The next record the emulator reports for `key`. */
 const nextRecord = (key: string): Promise<S3EventRecord> =>

@@ -10,7 +10,7 @@ import { CANARY_METRICS, canaryDimensions, type DeploymentRecord } from '../../.
 import { type IngestReport, ingestId, reportKey } from '../../../core/ingest';
 import type { RunState } from '../../../core/pipeline';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/types';
+import { localClientConfig, localS3Config } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
 
 const RAW = 'mlpipe-local-raw';
@@ -40,17 +40,10 @@ describe('the training pipeline, driven by nothing but files dropped into the lo
 
   beforeAll(async () => {
     cloud = await startLocalCloud({ dataDir, port: 0 });
-    const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    s3 = new S3Client({
-      ...base,
-      endpoint: cloud.s3.url,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-    sfn = new SFNClient({ ...base, endpoint: cloud.sfn.url });
-    sagemaker = new SageMakerClient({ ...base, endpoint: cloud.sagemaker.url });
-    cloudwatch = new CloudWatchClient({ ...base, endpoint: cloud.cloudwatch.url });
+    s3 = new S3Client(localS3Config(cloud.s3.url));
+    sfn = new SFNClient(localClientConfig(cloud.sfn.url));
+    sagemaker = new SageMakerClient(localClientConfig(cloud.sagemaker.url));
+    cloudwatch = new CloudWatchClient(localClientConfig(cloud.cloudwatch.url));
   });
   afterAll(async () => {
     for (const c of [s3, sfn, sagemaker, cloudwatch]) c.destroy();

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -10,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { DeploymentRecord } from '../../../core/deployment';
 import { SpecCatalog } from '../../../core/spec/load';
 import type { InferenceMetrics, ModelTraffic } from '../../../functions/infer/metrics';
-import { ServingModels } from '../../../functions/infer/models';
+import { bundleCachePath, ServingModels } from '../../../functions/infer/models';
 import { RecentlyWritten, Validators } from '../../../functions/infer/scoring';
 import { scoreStreamBatch } from '../../../functions/infer/stream';
 import { jsonDataset } from '../../support/datasets';
@@ -77,10 +76,10 @@ describe('the stream entry point when its writes fail', () => {
   beforeAll(async () => {
     const tar = await trainModel(work, 'v1', penguins, { ...PENGUIN_HYPERPARAMETERS, num_round: '20' });
     const scratch = join(work, 'scratch');
-    mkdirSync(join(scratch, 'mlpipe-models'), { recursive: true });
     // Where the loader keeps a fetched bundle: the test needs no S3.
-    const name = createHash('sha256').update(`${location.bucket}/${location.key}`).digest('hex').slice(0, 32);
-    copyFileSync(tar, join(scratch, 'mlpipe-models', `${name}.tar.gz`));
+    const cached = bundleCachePath(scratch, location);
+    mkdirSync(dirname(cached), { recursive: true });
+    copyFileSync(tar, cached);
     models = new FixedModels(new S3Client({ region: 'us-east-1' }), {
       artifactsBucket: 'artifacts',
       scratchDir: scratch,

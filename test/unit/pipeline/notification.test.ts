@@ -1,4 +1,10 @@
-import { describeOutcome, notificationSubject, type RunState, summariseCause } from '../../../core/pipeline';
+import {
+  describeOutcome,
+  notificationSubject,
+  outcomeOf,
+  type RunState,
+  summariseCause,
+} from '../../../core/pipeline';
 
 const base: RunState = {
   pipeline: 'penguins',
@@ -94,5 +100,16 @@ describe('training notifications', () => {
     expect(summariseCause('out of memory')).toBe('out of memory');
     expect(summariseCause('x'.repeat(600))).toHaveLength(500);
     expect(summariseCause(undefined)).toBe('no cause given');
+  });
+});
+
+describe('the outcome of a finished run', () => {
+  it.each([
+    ['deployed', { ...base, evaluated: evaluated(true) }, 'SUCCEEDED'],
+    ['rejected', { ...base, evaluated: evaluated(false, ['too low']) }, 'SUCCEEDED'],
+    ['failed', { ...base, error: { Error: 'States.TaskFailed', Cause: 'boom' } }, 'FAILED'],
+    ['waiting-for-approval', { ...base, evaluated: evaluated(true) }, 'RUNNING'],
+  ] as const)('is %s for its state and execution status', (outcome, state, status) => {
+    expect(outcomeOf(state, status)).toBe(outcome);
   });
 });

@@ -1,0 +1,42 @@
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+/**
+ * A downloaded object as text a reader can open: gunzipped when its name ends in `.gz` and its
+ * bytes say gzip, with the first bytes of both for the format check (core/ingest/formats).
+ */
+export class CorruptGzipError extends Error {
+  override name = 'CorruptGzipError';
+}
+
+export const readHead = (file: string, bytes = 65536): Uint8Array => {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+};
+
+export interface PlainFile {
+  /** The file to read: the original, or its gunzipped copy. */
+  readonly plain: string;
+  readonly head: Uint8Array;
+  readonly textHead: Uint8Array;
+}
+
+export const plainFile = async (original: string, key: string, scratch: string): Promise<PlainFile> => {
+  const head = readHead(original);
+  if (!(head[0] === 0x1f && head[1] === 0x8b && key.toLowerCase().endsWith('.gz')))
+    return { plain: original, head, textHead: head };
+  const plain = join(scratch, 'plain');
+  try {
+    await pipeline(createReadStream(original), createGunzip(), createWriteStream(plain));
+  } catch (error) {
+    throw new CorruptGzipError(`corrupt gzip: ${(error as Error).message}`, { cause: error });
+  }
+  return { plain, head, textHead: readHead(plain) };
+};
