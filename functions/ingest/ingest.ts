@@ -10,22 +10,24 @@ import {
 } from '@aws-sdk/client-sfn';
 import {
   checkFormat,
-  hashSplit,
   type IngestReport,
   type IngestSource,
   IngestTally,
   ingestId,
+  quoteIdent,
   reportKey,
   rowValidator,
   type Split,
+  splitSql,
+  validationSql,
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile } from '../../core/spec/load';
-import type { ColumnType, PipelineSpec } from '../../core/spec/schema';
+import type { PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, type PlainFile, plainFile } from '../shared/files';
 import { downloadTo, getText, putFile, putJson } from '../shared/s3';
-import { openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
+import { columnsOf, openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
 import { checkText } from './text';
 
 /**
@@ -75,14 +77,6 @@ export interface IngestObject extends IngestSource {
 class Rejection {
   constructor(readonly reason: string) {}
 }
-
-const DUCK_TYPE: Readonly<Record<ColumnType, string>> = {
-  string: 'VARCHAR',
-  number: 'DOUBLE',
-  integer: 'BIGINT',
-  boolean: 'BOOLEAN',
-  timestamp: 'TIMESTAMP',
-};
 
 const pipelineOf = (key: string): string => /^incoming\/([^/]+)\//.exec(key)?.[1] ?? 'unknown';
 
@@ -292,9 +286,10 @@ const safeList = (dir: string): string[] => {
 };
 
 /**
- * The row pass: every row validated; good rows written (cleaned, with their split) to a JSON Lines
- * scratch file, bad ones to the quarantine file; then one DuckDB COPY types the good rows and
- * writes Parquet partitioned by split.
+ * The rows of a file, validated and split. DuckDB reads the file once and writes every row, typed
+ * and checked by the spec's SQL (core/ingest/validate-sql), to a staged Parquet file in file order.
+ * Only the rows the SQL did not pass come back to JavaScript, where rowValidator names each
+ * problem (or finds the row good after all); then one COPY writes the good rows partitioned by split.
  */
 const curate = async (
   spec: PipelineSpec,
@@ -304,71 +299,80 @@ const curate = async (
   settings: IngestSettings,
   tally: IngestTally,
 ): Promise<{ outDir: string; quarantineFile?: string }> => {
-  const validate = rowValidator(spec);
-  const table = await openTable(readerSql(file, format, spec.input.delimiter, settings.maxLineBytes));
-  const goodFile = join(scratch, 'good.jsonl');
-  const badFile = join(scratch, 'quarantine.jsonl');
-  const good = createWriteStream(goodFile);
-  const bad = createWriteStream(badFile);
-  const names = table.columns;
-  const timeColumn = spec.split.by === 'time' ? spec.split.column : undefined;
-  let timedRows = 0;
-  const unknown = new Set<string>();
-  const known = new Set(Object.keys(spec.columns));
-  let rowNumber = 0;
+  const source = readerSql(file, format, spec.input.delimiter, settings.maxLineBytes);
+  const sourceColumns = await columnsOf(source);
+  const { select, columns } = validationSql(spec, source, sourceColumns);
+  const staged = quoteSql(join(scratch, 'staged.parquet'));
   try {
-    for await (const rows of table.chunks()) {
-      let goodText = '';
+    await runSql([`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`]);
+  } catch (cause) {
+    throw new TableReadError((cause as Error).message, { cause });
+  }
+
+  // COPY keeps insertion order, so a row's place in the staged file is its row in the source.
+  const validate = rowValidator(spec);
+  const rescuedFile = join(scratch, 'rescued.jsonl');
+  const badFile = join(scratch, 'quarantine.jsonl');
+  const rescued = createWriteStream(rescuedFile);
+  const bad = createWriteStream(badFile);
+  let rescuedRows = 0;
+  const failing = await openTable(
+    `SELECT CAST(file_row_number + 1 AS DOUBLE) AS __row, ${sourceColumns.map((_, i) => `__raw${i}`).join(', ') || 'NULL'} FROM read_parquet(${staged}, file_row_number = true) WHERE NOT __ok ORDER BY file_row_number`,
+  );
+  try {
+    for await (const rows of failing.chunks()) {
+      let rescuedText = '';
       let badText = '';
-      for (const values of rows) {
-        rowNumber += 1;
+      for (const [row, ...values] of rows as unknown as [number, ...(string | null)[]][]) {
         const raw: Record<string, unknown> = {};
-        for (let c = 0; c < names.length; c++) {
-          const v = values[c];
-          if (v !== null && v !== undefined) raw[names[c] as string] = v;
-          else raw[names[c] as string] = null;
-        }
+        sourceColumns.forEach((name, i) => {
+          raw[name] = values[i] ?? null;
+        });
         const outcome = validate(raw);
         if (!outcome.ok) {
-          tally.quarantine(rowNumber, outcome.problems);
-          badText += `${JSON.stringify({ row: rowNumber, problems: outcome.problems, values: raw })}\n`;
+          tally.quarantine(row, outcome.problems);
+          badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;
           continue;
         }
         const out: Record<string, unknown> = {};
-        for (const [name, value] of Object.entries(outcome.row)) {
-          if (!known.has(name)) unknown.add(name);
+        for (const [name, value] of Object.entries(outcome.row))
           out[curatedColumnName(name)] = jsonValue(value);
-        }
-        if (timeColumn !== undefined) {
-          const time = (outcome.row[timeColumn] as Date | number | null) ?? Number.NaN;
-          const ms = time instanceof Date ? time.getTime() : Number(time);
-          timedRows += 1;
-          out.__t = Number.isFinite(ms) ? ms : null;
-        } else {
-          const split: Split = hashSplit(spec, outcome.row);
-          out.__split = split;
-          tally.curate(split);
-        }
-        goodText += `${JSON.stringify(out)}\n`;
+        rescuedRows += 1;
+        rescuedText += `${JSON.stringify(out)}\n`;
       }
-      if (goodText) await write(good, goodText);
+      if (rescuedText) await write(rescued, rescuedText);
       if (badText) await write(bad, badText);
     }
   } finally {
-    table.close();
-    await finish(good);
+    failing.close();
+    await finish(rescued);
     await finish(bad);
   }
-  let splitExpression = '"__split"';
-  if (timeColumn !== undefined && timedRows > 0) {
+
+  const names = columns.map(([name]) => quoteIdent(name)).join(', ');
+  const struct = columns.map(([n, t]) => `${quoteSql(n)}: ${quoteSql(t)}`).join(', ');
+  const good = [
+    `SELECT ${names} FROM read_parquet(${staged}) WHERE __ok`,
+    ...(rescuedRows > 0
+      ? [
+          `SELECT ${names} FROM read_json(${quoteSql(rescuedFile)}, format = 'newline_delimited', columns = {${struct}}, maximum_object_size = ${Math.max(settings.maxLineBytes * 4, 16 * 2 ** 20)})`,
+        ]
+      : []),
+  ].join(' UNION ALL ');
+  const [counted] = await runSql([`SELECT count(*) AS n FROM read_parquet(${staged})`]);
+  const stagedRows = Number(counted?.n ?? 0);
+
+  let bounds: { trainEnd: number; validationEnd: number } | undefined;
+  if (spec.split.by === 'time') {
     // The boundaries are timeBoundaries' (the time at rank ceil(q·n)), found from DuckDB's count of
     // rows per distinct time (a year of minutes is at most ~525k groups, whatever the file's size),
     // so a file's timestamps never sit in memory one by one.
-    const staged = `read_json(${quoteSql(goodFile)}, format = 'newline_delimited', columns = {'__t': 'DOUBLE'}, maximum_object_size = ${Math.max(settings.maxLineBytes * 4, 16 * 2 ** 20)})`;
+    const time = `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})`;
     const groups = await runSql([
-      `SELECT "__t" AS t, count(*) AS n FROM ${staged} GROUP BY "__t" ORDER BY "__t" NULLS LAST`,
+      `SELECT ${time} AS t, count(*) AS n FROM (${good}) GROUP BY t ORDER BY t NULLS LAST`,
     ]);
-    const rank = (q: number) => Math.min(timedRows - 1, Math.max(0, Math.ceil(q * timedRows) - 1));
+    const total = groups.reduce((sum, g) => sum + Number(g.n), 0);
+    const rank = (q: number) => Math.min(total - 1, Math.max(0, Math.ceil(q * total) - 1));
     const valueAt = (r: number) => {
       let seen = 0;
       let last = 0;
@@ -379,35 +383,23 @@ const curate = async (
       }
       return last;
     };
-    const bounds = {
+    bounds = {
       trainEnd: valueAt(rank(spec.split.train)),
       validationEnd: valueAt(rank(spec.split.train + spec.split.validation)),
     };
-    splitExpression = `CASE WHEN "__t" <= ${bounds.trainEnd} THEN 'train' WHEN "__t" <= ${bounds.validationEnd} THEN 'validation' ELSE 'test' END`;
-    for (const g of groups) {
-      const t = g.t === null || g.t === undefined ? Number.NaN : Number(g.t);
-      tally.curate(
-        t <= bounds.trainEnd ? 'train' : t <= bounds.validationEnd ? 'validation' : 'test',
-        Number(g.n),
-      );
-    }
   }
   const outDir = join(scratch, 'curated');
-  const columns = [
-    ...Object.entries(spec.columns).map(([name, c]) => [curatedColumnName(name), DUCK_TYPE[c.type]] as const),
-    ...[...unknown].map((name) => [curatedColumnName(name), 'VARCHAR'] as const),
-  ];
-  const good_rows = tally.curated.train + tally.curated.validation + tally.curated.test;
-  if (good_rows > 0) {
-    const typed = [
-      ...columns,
-      timeColumn !== undefined ? (['__t', 'DOUBLE'] as const) : (['__split', 'VARCHAR'] as const),
-    ];
-    const struct = typed.map(([n, t]) => `${quoteSql(n)}: ${quoteSql(t)}`).join(', ');
-    const select = columns.map(([n]) => `"${n.replace(/"/g, '""')}"`).join(', ');
+  if (stagedRows > tally.rowsQuarantined) {
     await runSql([
-      `COPY (SELECT ${select}, ${splitExpression} AS split FROM read_json(${quoteSql(goodFile)}, format = 'newline_delimited', columns = {${struct}}, maximum_object_size = ${Math.max(settings.maxLineBytes * 4, 16 * 2 ** 20)})) TO ${quoteSql(outDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
+      `COPY (SELECT *, ${splitSql(spec, columns, bounds)} AS split FROM (${good})) TO ${quoteSql(outDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
     ]);
+    const written = await runSql([
+      `SELECT split, count(*) AS n FROM read_parquet(${quoteSql(join(outDir, '*', '*.parquet'))}, hive_partitioning = true) GROUP BY split`,
+    ]);
+    for (const { split, n } of written) tally.curate(split as Split, Number(n));
   }
+  // Every row of the file is curated or quarantined: a row lost on the way would be a bug, not a rejection.
+  if (tally.rowsIn !== stagedRows)
+    throw new Error(`ingest lost rows: ${stagedRows} read, ${tally.rowsIn} curated or quarantined`);
   return { outDir, ...(tally.rowsQuarantined > 0 ? { quarantineFile: badFile } : {}) };
 };

@@ -71,6 +71,20 @@ export const openTable = async (sql: string): Promise<TableChunks> => {
   }
 };
 
+/** The column names a query returns, without running it. */
+export const columnsOf = async (sql: string): Promise<string[]> => {
+  const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(`SELECT * FROM (${sql}) LIMIT 0`)).columnNames();
+  } catch (cause) {
+    throw new TableReadError((cause as Error).message, { cause });
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+};
+
 /** Runs statements (COPY … TO … Parquet) and returns the last one's rows. */
 export const runSql = async (statements: readonly string[]): Promise<Record<string, unknown>[]> => {
   const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });

@@ -72,12 +72,8 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
         );
         const db = await DuckDBInstance.create(':memory:');
         const c = await db.connect();
-        rows.push(
-          ...((await c.runAndReadAll(`SELECT * FROM read_parquet('${file}')`)).getRowObjectsJS() as Record<
-            string,
-            unknown
-          >[]),
-        );
+        const read = (await c.runAndReadAll(`SELECT * FROM read_parquet('${file}')`)).getRowObjectsJS();
+        for (const row of read) rows.push(row as Record<string, unknown>);
         c.closeSync();
         db.closeSync();
       }
@@ -181,6 +177,35 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
       .trim()
       .split('\n');
     expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
+  });
+
+  it('finds bad rows by their number in a file of many chunks, and curates a row only rowValidator can clean', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const lines = Array.from(
+      { length: 300_000 },
+      (_, i) => `Gentoo,Biscoe,47.5,15,217,${3000 + (i % 2000)},FEMALE`,
+    );
+    lines[150_000] = 'Dodo,Biscoe,47.5,15,217,5000,FEMALE';
+    // A no-break space around a number: not a form the SQL fast path reads, but rowValidator trims it.
+    lines[299_998] = 'Gentoo,Biscoe,\u00a041.7\u00a0,15,217,5000,FEMALE';
+    lines[299_999] = 'Gentoo,Biscoe,47.5,15,217,lots,FEMALE';
+    const report = await drop('penguins', 'many.csv', `${header}\n${lines.join('\n')}\n`);
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(300_000);
+    expect(report.rowsQuarantined).toBe(2);
+    expect(report.errors).toEqual([
+      { row: 150_001, field: 'Species', reason: '"Dodo" is not one of Adelie, Chinstrap, Gentoo' },
+      { row: 300_000, field: 'Body Mass (g)', reason: '"lots" is not a number' },
+    ]);
+    const { train, validation, test } = report.rowsCurated;
+    expect(train + validation + test).toBe(299_998);
+    const curated = [
+      ...(await curatedRows(report, 'train')),
+      ...(await curatedRows(report, 'validation')),
+      ...(await curatedRows(report, 'test')),
+    ];
+    expect(curated).toHaveLength(299_998);
+    expect(curated.filter((r) => r.beak_length_mm === 41.7)).toHaveLength(1);
   });
 
   it.each([

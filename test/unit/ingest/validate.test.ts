@@ -1,11 +1,4 @@
-import {
-  hashSplit,
-  reasonKind,
-  rowValidator,
-  timeBoundaries,
-  timeSplit,
-  unitHash,
-} from '../../../core/ingest';
+import { reasonKind, rowValidator, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
 
 const specs = loadSpecs('pipelines');
@@ -88,22 +81,6 @@ features: [{ name: x, from: x }]
 });
 
 describe('splitting rows', () => {
-  it('puts a row with the same id in the same split every time, in the fractions of the spec', () => {
-    const cars = spec('cars');
-    const first = Array.from({ length: 2000 }, (_, i) => hashSplit(cars, { Name: `car ${i}` }));
-    const again = Array.from({ length: 2000 }, (_, i) => hashSplit(cars, { Name: `car ${i}`, Cylinders: 4 }));
-    expect(again).toEqual(first);
-    const share = (s: string) => first.filter((x) => x === s).length / first.length;
-    expect(share('train')).toBeCloseTo(cars.split.train, 1);
-    expect(share('test')).toBeCloseTo(cars.split.test, 1);
-  });
-
-  it('hashes the whole row when the spec has no id column', () => {
-    const penguins = spec('penguins');
-    expect(hashSplit(penguins, { a: 1, b: 'x' })).toBe(hashSplit(penguins, { b: 'x', a: 1 }));
-    expect(unitHash('a')).not.toBe(unitHash('b'));
-  });
-
   it('splits by time with the earliest rows in train and the latest in test', () => {
     const flights = spec('flights');
     const times = Float64Array.from({ length: 100 }, (_, i) => Date.UTC(2001, 0, 1) + i * 3_600_000);

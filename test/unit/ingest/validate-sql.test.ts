@@ -1,0 +1,211 @@
+import { rowValidator, splitSql, validationSql } from '../../../core/ingest';
+import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
+import { runSql } from '../../../functions/shared/table';
+
+/**
+ * The SQL validation is a fast path of rowValidator, never a second opinion: wherever it accepts a
+ * value, rowValidator accepts it too, with the same cleaned value. These raw texts are the tricky
+ * ones; the SQL may refuse some rowValidator accepts (they then go through rowValidator).
+ */
+const RAW: Record<string, readonly (string | null)[]> = {
+  number: [
+    '1',
+    '1.5',
+    ' 2 ',
+    '+3',
+    '-4',
+    '.5',
+    '5.',
+    '1e3',
+    '1E-2',
+    '0x10',
+    '0b1',
+    '0o7',
+    '1_000',
+    'inf',
+    '-Infinity',
+    'Infinity',
+    'nan',
+    '1,5',
+    '1.2.3',
+    '',
+    '  ',
+    '\u00a07\u00a0',
+    '１',
+    '1e400',
+    '00012',
+    '1d',
+    '\t7\t',
+    '-0',
+    null,
+  ],
+  integer: ['1', '1.0', '1.5', '1e3', '9007199254740993', '-42', ' 7 ', 'x', '', null],
+  string: ['Adelie', ' Adelie ', '\u00a0Adelie\u3000', 'Dodo', '', ' ', 'Gentoo\n', null],
+  boolean: ['true', 'TRUE', ' yes ', 'Y', '0', 'f', 'no', 'maybe', '', null],
+  timestamp: [
+    '2001-01-01 00:01:00',
+    '2001-01-01T00:01:00',
+    '2001-01-01 00:01',
+    '2001-01-01',
+    '2001-02-30 00:00:00',
+    '2001-01-01 24:00:00',
+    '2001-01-01 23:59:60',
+    '2001-01-01 00:00:00.1',
+    '2001-01-01 00:00:00.12',
+    '2001-01-01 00:00:00.123',
+    '2001-01-01 00:00:00.1234',
+    '2001-1-1 00:00:00',
+    '2001-01-01 00:00:00Z',
+    '2001-01-01 00:00:00+02:00',
+    '20010101',
+    '2001-01-01 1:02:03',
+    ' 2001-01-01 00:00:00 ',
+    'Jan 1 2001',
+    '1990-06-01',
+    '',
+    null,
+  ],
+};
+
+const oneColumn = (type: string, extra = '') =>
+  parseSpec(
+    `name: one
+columns: { v: { type: ${type}${extra} }, y: { type: number, nullable: true }, z: { type: number, optional: true, nullable: true } }
+target: { column: y, task: regression }
+split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }
+features: [{ name: z, from: z }]
+`,
+    'pipelines/one.yml',
+  );
+
+const valuesSql = (rows: readonly (string | null)[]) =>
+  `SELECT * FROM (VALUES ${rows
+    .map((v) => `(${v === null ? 'NULL::VARCHAR' : `'${v.replace(/'/g, "''")}'`}, NULL::VARCHAR)`)
+    .join(', ')}) AS t(v, y)`;
+
+/** Each raw value through the SQL, in order: whether it passed and its typed value. */
+const throughSql = async (spec: PipelineSpec, rows: readonly (string | null)[]) => {
+  const { select } = validationSql(spec, valuesSql(rows), ['v', 'y']);
+  const out = await runSql([`SELECT v, __ok FROM (${select})`]);
+  return out.map((r) => ({ ok: r.__ok as boolean, value: r.v }));
+};
+
+const comparable = (v: unknown): unknown =>
+  v instanceof Date ? v.getTime() : typeof v === 'bigint' ? Number(v) : v;
+
+describe('validating rows in SQL', () => {
+  it.each([
+    ['number', ''],
+    ['number', ', nullable: true, min: 0, max: 100'],
+    ['integer', ''],
+    ['integer', ', nullable: true, min: -50, max: 50'],
+    ['string', ''],
+    ['string', ', nullable: true, values: [Adelie, Gentoo]'],
+    ['boolean', ''],
+    ['boolean', ', nullable: true'],
+    ['timestamp', ''],
+    ['timestamp', ', nullable: true'],
+  ])('accepts a %s%s value only where rowValidator does, with the same value', async (type, extra) => {
+    const spec = oneColumn(type, extra);
+    const base = type === 'integer' ? 'integer' : type;
+    const raws = RAW[base] ?? [];
+    const validate = rowValidator(spec);
+    const sql = await throughSql(spec, raws);
+    const disagreements = raws.flatMap((raw, i): { raw: string | null; sql: unknown; js: unknown }[] => {
+      const js = validate({ v: raw, y: null });
+      const got = sql[i];
+      if (!got?.ok) return [];
+      if (!js.ok) return [{ raw, sql: got.value, js: js.problems }];
+      return comparable(js.row.v) === comparable(got.value) ? [] : [{ raw, sql: got.value, js: js.row.v }];
+    });
+    expect(disagreements).toEqual([]);
+  });
+
+  it('takes the everyday forms on the fast path, so a clean file never reaches rowValidator', async () => {
+    const everyday: [string, string, string][] = [
+      ['number', '', '39.1'],
+      ['integer', '', '3750'],
+      ['string', ', values: [Adelie]', 'Adelie'],
+      ['boolean', '', 'true'],
+      ['timestamp', '', '2001-01-01 06:05:00'],
+      ['timestamp', '', '2001-01-01T06:05:00.250'],
+      ['timestamp', '', '2001-01-01'],
+    ];
+    for (const [type, extra, raw] of everyday) {
+      expect({ type, raw, ok: (await throughSql(oneColumn(type, extra), [raw]))[0]?.ok }).toEqual({
+        type,
+        raw,
+        ok: true,
+      });
+    }
+  });
+
+  it('fails every row when a required column is missing from the file, and none when it is optional', async () => {
+    const required = validationSql(oneColumn('number'), 'SELECT NULL::VARCHAR AS y', ['y']);
+    expect(await runSql([`SELECT __ok FROM (${required.select})`])).toEqual([{ __ok: false }]);
+    const optional = validationSql(
+      oneColumn('number', ', nullable: true, optional: true'),
+      'SELECT NULL::VARCHAR AS y',
+      ['y'],
+    );
+    expect(await runSql([`SELECT __ok FROM (${optional.select})`])).toEqual([{ __ok: true }]);
+  });
+
+  it('keeps the raw text of a failing row only, for rowValidator to explain', async () => {
+    const { select } = validationSql(oneColumn('number'), valuesSql(['12', 'twelve']), ['v', 'y']);
+    expect(await runSql([`SELECT __raw0 FROM (${select})`])).toEqual([
+      { __raw0: null },
+      { __raw0: 'twelve' },
+    ]);
+  });
+});
+
+describe('splitting rows in SQL', () => {
+  const specs = loadSpecs('pipelines');
+  const cars = specs.get('cars') as PipelineSpec;
+  const penguins = specs.get('penguins') as PipelineSpec;
+
+  const splits = async (spec: PipelineSpec, columns: [string, string][], rows: string) =>
+    (await runSql([`SELECT ${splitSql(spec, columns)} AS split FROM (${rows})`])).map((r) => r.split);
+
+  it('puts a row with the same id in the same split every time, in the fractions of the spec', async () => {
+    const first = await splits(
+      cars,
+      [['name', 'VARCHAR']],
+      `SELECT 'car ' || i AS name FROM range(2000) t(i)`,
+    );
+    const again = await splits(
+      cars,
+      [
+        ['name', 'VARCHAR'],
+        ['cylinders', 'BIGINT'],
+      ],
+      `SELECT 'car ' || i AS name, 4 AS cylinders FROM range(2000) t(i)`,
+    );
+    expect(again).toEqual(first);
+    const share = (s: string) => first.filter((x) => x === s).length / first.length;
+    expect(share('train')).toBeCloseTo(cars.split.train, 1);
+    expect(share('test')).toBeCloseTo(cars.split.test, 1);
+  });
+
+  it('hashes every column of the row when the spec has no id, whatever their order', async () => {
+    const ab = await splits(
+      penguins,
+      [
+        ['a', 'BIGINT'],
+        ['b', 'VARCHAR'],
+      ],
+      `SELECT i AS a, 'x' AS b FROM range(200) t(i)`,
+    );
+    const ba = await splits(
+      penguins,
+      [
+        ['b', 'VARCHAR'],
+        ['a', 'BIGINT'],
+      ],
+      `SELECT 'x' AS b, i AS a FROM range(200) t(i)`,
+    );
+    expect(ba).toEqual(ab);
+    expect(new Set(ab).size).toBe(3);
+  });
+});
