@@ -28,7 +28,7 @@ import type { PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, type PlainFile, plainFile } from '../shared/files';
 import { downloadTo, getText, putFile, putJson } from '../shared/s3';
 import { columnsOf, openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
-import { checkText } from './text';
+import { checkText, TextChecker } from './text';
 
 /**
  * One S3 object → validated, cleaned, split, curated Parquet (or a rejection), one report, and at
@@ -174,7 +174,13 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
 
     let t = now();
     const original = join(scratch, 'source');
-    await downloadTo(s3, source, original);
+    // A plain text file is checked as it downloads; a gzipped one once it is unzipped.
+    const lower = source.key.toLowerCase();
+    const checker =
+      lower.endsWith('.gz') || lower.endsWith('.parquet')
+        ? undefined
+        : new TextChecker(settings.maxLineBytes, !lower.endsWith('.json'));
+    await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
     bytes = statSync(original).size;
     if (bytes > settings.maxFileBytes)
       throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
@@ -192,7 +198,10 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     if (!format.ok) throw new Rejection(format.reason);
     const kind = format.detected.format;
     if (kind !== 'parquet') {
-      const text = await checkText(plain, settings.maxLineBytes, kind !== 'json');
+      const text =
+        checker && plain === original
+          ? checker.end()
+          : await checkText(plain, settings.maxLineBytes, kind !== 'json');
       if (!text.ok) throw new Rejection(text.reason);
     }
     t = lap('checkMs', t);
@@ -301,52 +310,57 @@ const curate = async (
 ): Promise<{ outDir: string; quarantineFile?: string }> => {
   const source = readerSql(file, format, spec.input.delimiter, settings.maxLineBytes);
   const sourceColumns = await columnsOf(source);
-  const { select, columns } = validationSql(spec, source, sourceColumns);
+  const { select, failing, columns } = validationSql(spec, source, sourceColumns);
   const staged = quoteSql(join(scratch, 'staged.parquet'));
   try {
     await runSql([`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`]);
   } catch (cause) {
     throw new TableReadError((cause as Error).message, { cause });
   }
+  const [counted] = await runSql([
+    `SELECT count(*) AS n, count(*) FILTER (WHERE NOT __ok) AS failing FROM read_parquet(${staged})`,
+  ]);
+  const stagedRows = Number(counted?.n ?? 0);
 
-  // COPY keeps insertion order, so a row's place in the staged file is its row in the source.
+  // The failing rows, numbered in file order, go to rowValidator: it explains them, or finds one
+  // good after all and it is curated with the rest.
   const validate = rowValidator(spec);
   const rescuedFile = join(scratch, 'rescued.jsonl');
   const badFile = join(scratch, 'quarantine.jsonl');
-  const rescued = createWriteStream(rescuedFile);
-  const bad = createWriteStream(badFile);
   let rescuedRows = 0;
-  const failing = await openTable(
-    `SELECT CAST(file_row_number + 1 AS DOUBLE) AS __row, ${sourceColumns.map((_, i) => `__raw${i}`).join(', ') || 'NULL'} FROM read_parquet(${staged}, file_row_number = true) WHERE NOT __ok ORDER BY file_row_number`,
-  );
-  try {
-    for await (const rows of failing.chunks()) {
-      let rescuedText = '';
-      let badText = '';
-      for (const [row, ...values] of rows as unknown as [number, ...(string | null)[]][]) {
-        const raw: Record<string, unknown> = {};
-        sourceColumns.forEach((name, i) => {
-          raw[name] = values[i] ?? null;
-        });
-        const outcome = validate(raw);
-        if (!outcome.ok) {
-          tally.quarantine(row, outcome.problems);
-          badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;
-          continue;
+  if (Number(counted?.failing ?? 0) > 0) {
+    const rescued = createWriteStream(rescuedFile);
+    const bad = createWriteStream(badFile);
+    const table = await openTable(failing);
+    try {
+      for await (const rows of table.chunks()) {
+        let rescuedText = '';
+        let badText = '';
+        for (const [row, ...values] of rows as unknown as [number, ...(string | null)[]][]) {
+          const raw: Record<string, unknown> = {};
+          sourceColumns.forEach((name, i) => {
+            raw[name] = values[i] ?? null;
+          });
+          const outcome = validate(raw);
+          if (!outcome.ok) {
+            tally.quarantine(row, outcome.problems);
+            badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;
+            continue;
+          }
+          const out: Record<string, unknown> = {};
+          for (const [name, value] of Object.entries(outcome.row))
+            out[curatedColumnName(name)] = jsonValue(value);
+          rescuedRows += 1;
+          rescuedText += `${JSON.stringify(out)}\n`;
         }
-        const out: Record<string, unknown> = {};
-        for (const [name, value] of Object.entries(outcome.row))
-          out[curatedColumnName(name)] = jsonValue(value);
-        rescuedRows += 1;
-        rescuedText += `${JSON.stringify(out)}\n`;
+        if (rescuedText) await write(rescued, rescuedText);
+        if (badText) await write(bad, badText);
       }
-      if (rescuedText) await write(rescued, rescuedText);
-      if (badText) await write(bad, badText);
+    } finally {
+      table.close();
+      await finish(rescued);
+      await finish(bad);
     }
-  } finally {
-    failing.close();
-    await finish(rescued);
-    await finish(bad);
   }
 
   const names = columns.map(([name]) => quoteIdent(name)).join(', ');
@@ -359,8 +373,6 @@ const curate = async (
         ]
       : []),
   ].join(' UNION ALL ');
-  const [counted] = await runSql([`SELECT count(*) AS n FROM read_parquet(${staged})`]);
-  const stagedRows = Number(counted?.n ?? 0);
 
   let bounds: { trainEnd: number; validationEnd: number } | undefined;
   if (spec.split.by === 'time') {

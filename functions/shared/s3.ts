@@ -76,10 +76,18 @@ export const listKeys = async (s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 };
 
-export const downloadTo = async (s3: S3Client, at: S3Pointer, file: string): Promise<string> => {
+/** `onChunk` sees the bytes as they arrive, so a check of the content can run during the download. */
+export const downloadTo = async (
+  s3: S3Client,
+  at: S3Pointer,
+  file: string,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
   const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
-  await pipeline(got.Body as Readable, createWriteStream(file));
+  const body = got.Body as Readable;
+  if (onChunk) body.on('data', onChunk);
+  await pipeline(body, createWriteStream(file));
   return file;
 };
 

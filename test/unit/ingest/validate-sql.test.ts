@@ -151,11 +151,14 @@ describe('validating rows in SQL', () => {
     expect(await runSql([`SELECT __ok FROM (${optional.select})`])).toEqual([{ __ok: true }]);
   });
 
-  it('keeps the raw text of a failing row only, for rowValidator to explain', async () => {
-    const { select } = validationSql(oneColumn('number'), valuesSql(['12', 'twelve']), ['v', 'y']);
-    expect(await runSql([`SELECT __raw0 FROM (${select})`])).toEqual([
-      { __raw0: null },
-      { __raw0: 'twelve' },
+  it('numbers the failing rows in file order and keeps their raw text, for rowValidator to explain', async () => {
+    const { failing } = validationSql(oneColumn('number'), valuesSql(['12', 'twelve', '13', '', '14']), [
+      'v',
+      'y',
+    ]);
+    expect(await runSql([failing])).toEqual([
+      { __row: 2, __raw0: 'twelve', __raw1: null },
+      { __row: 4, __raw0: '', __raw1: null },
     ]);
   });
 });
