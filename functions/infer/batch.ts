@@ -9,7 +9,7 @@ import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat } from '../../core/spec/schema';
 import { CorruptGzipError, plainFile } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
-import { openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
+import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
 import type { Validators } from './scoring';
 
@@ -156,7 +156,9 @@ export const scoreBatchObject = async (
     const errorsFile = join(scratch, 'errors.jsonl');
     const scored = lineWriter(scoredFile);
     const errors = lineWriter(errorsFile);
-    const table = await openTable(readerSql(plain, format, spec.input.delimiter, deps.settings.maxLineBytes));
+    const table = await openTable(
+      (await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes)).sql,
+    );
     try {
       for await (const chunk of table.chunks()) {
         const items: { index: number; input: InferenceInput }[] = [];

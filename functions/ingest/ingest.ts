@@ -27,7 +27,7 @@ import { loadSpecFile } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, type PlainFile, plainFile } from '../shared/files';
 import { downloadTo, getText, putFile, putJson } from '../shared/s3';
-import { columnsOf, openTable, quoteSql, readerSql, runSql, TableReadError } from '../shared/table';
+import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import { checkText, TextChecker } from './text';
 
 /**
@@ -308,8 +308,12 @@ const curate = async (
   settings: IngestSettings,
   tally: IngestTally,
 ): Promise<{ outDir: string; quarantineFile?: string }> => {
-  const source = readerSql(file, format, spec.input.delimiter, settings.maxLineBytes);
-  const sourceColumns = await columnsOf(source);
+  const { sql: source, columns: sourceColumns } = await openSource(
+    file,
+    format,
+    spec.input.delimiter,
+    settings.maxLineBytes,
+  );
   const { select, failing, columns } = validationSql(spec, source, sourceColumns);
   const staged = quoteSql(join(scratch, 'staged.parquet'));
   try {

@@ -30,12 +30,42 @@ export const readerSql = (
     case 'csv':
       return `SELECT * FROM read_csv(${quote(file)}, header = true, all_varchar = true, delim = ${quote(delimiter)}, quote = '"', escape = '"', strict_mode = true, null_padding = false, max_line_size = ${maxLineBytes})`;
     case 'jsonl':
-      return `SELECT COLUMNS(*)::VARCHAR FROM read_json(${quote(file)}, format = 'newline_delimited', records = true, maximum_object_size = ${maxLineBytes})`;
     case 'json':
-      return `SELECT COLUMNS(*)::VARCHAR FROM read_json(${quote(file)}, format = 'array', records = true, maximum_object_size = ${maxLineBytes})`;
+      return `SELECT json FROM read_json_objects(${quote(file)}, format = ${format === 'json' ? "'array'" : "'newline_delimited'"}, maximum_object_size = ${maxLineBytes})`;
     case 'parquet':
       return `SELECT COLUMNS(*)::VARCHAR FROM read_parquet(${quote(file)})`;
   }
+};
+
+export interface Source {
+  /** A query of the file's rows in file order, every value as text (or NULL). */
+  readonly sql: string;
+  readonly columns: readonly string[];
+}
+
+/**
+ * A file as rows of text. JSON is read object by object, each value taken as its JSON text (a
+ * string without its quotes): DuckDB's own JSON reader guesses a type per key from a sample, so a
+ * title that is sometimes a number came back quoted, and a value unlike the sample failed the file.
+ * The keys are every key of every object, in order of first appearance.
+ */
+export const openSource = async (
+  file: string,
+  format: InputFormat,
+  delimiter: string,
+  maxLineBytes: number,
+): Promise<Source> => {
+  const reader = readerSql(file, format, delimiter, maxLineBytes);
+  if (format !== 'json' && format !== 'jsonl') return { sql: reader, columns: await columnsOf(reader) };
+  const keys = await readSql(
+    `SELECT k FROM (SELECT r, unnest(ks) AS k, unnest(range(len(ks))) AS i FROM (SELECT row_number() OVER () AS r, json_keys(json) AS ks FROM (${reader}))) GROUP BY k ORDER BY min(r), arg_min(i, r)`,
+  );
+  const columns = keys.map((row) => String(row.k));
+  const path = (key: string) => quote(`$."${key.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
+  return {
+    sql: `SELECT ${columns.map((key) => `json->>${path(key)} AS "${key.replace(/"/g, '""')}"`).join(', ') || 'NULL AS __none'} FROM (${reader})`,
+    columns,
+  };
 };
 
 export interface TableChunks {
@@ -82,6 +112,15 @@ export const columnsOf = async (sql: string): Promise<string[]> => {
   } finally {
     connection.closeSync();
     instance.closeSync();
+  }
+};
+
+/** runSql for a query over a user's file: a failure is the file's (TableReadError). */
+export const readSql = async (sql: string): Promise<Record<string, unknown>[]> => {
+  try {
+    return await runSql([sql]);
+  } catch (cause) {
+    throw new TableReadError((cause as Error).message, { cause });
   }
 };
 

@@ -179,6 +179,35 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
   });
 
+  it('takes messy real data (movies.json) with every bad row explained and every other row curated, typed as the spec says', async () => {
+    const movies = jsonDataset('movies.json');
+    const report = await drop('movies', 'movies.json', readFileSync(datasetPath('movies.json')));
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(movies.length);
+    // Films with no IMDB rating cannot be learned from; one film has no title.
+    const unrated = movies.filter((m) => m['IMDB Rating'] === null).length;
+    const untitled = movies.filter((m) => m.Title === null).length;
+    expect(report.reasons).toEqual({
+      'IMDB Rating: required, but empty': unrated,
+      'Title: required, but empty': untitled,
+    });
+    expect(report.rowsQuarantined).toBe(unrated + untitled);
+    const { train, validation, test } = report.rowsCurated;
+    expect(train + validation + test + report.rowsQuarantined).toBe(movies.length);
+    const curated = [
+      ...(await curatedRows(report, 'train')),
+      ...(await curatedRows(report, 'validation')),
+      ...(await curatedRows(report, 'test')),
+    ];
+    expect(curated).toHaveLength(train + validation + test);
+    // A title that is a number in the JSON is still a title; "Jun 12 1998" is a date, in UTC.
+    const numeric = movies.find((m) => typeof m.Title === 'number' && m['IMDB Rating'] !== null);
+    expect(curated.find((r) => r.title === String(numeric?.Title))).toBeDefined();
+    const landGirls = curated.find((r) => r.title === 'The Land Girls');
+    expect((landGirls?.release_date as Date | undefined)?.toISOString()).toBe('1998-06-12T00:00:00.000Z');
+    expect(landGirls?.imdb_rating).toBe(6.1);
+  });
+
   it('finds bad rows by their number in a file of many chunks, and curates a row only rowValidator can clean', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const lines = Array.from(

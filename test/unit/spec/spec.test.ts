@@ -117,7 +117,7 @@ describe('pipeline specs', () => {
     expect(catalog.get('cars').name).toBe('cars');
     expect(() => catalog.get('bikes')).toThrow(UnknownPipelineError);
     expect(() => catalog.get('bikes')).toThrow(
-      'unknown pipeline "bikes"; known pipelines: cars, flights, penguins',
+      'unknown pipeline "bikes"; known pipelines: cars, flights, movies, penguins',
     );
   });
 

@@ -16,6 +16,7 @@ describe('mlpipe validate', () => {
     expect(out).toEqual([
       'ok  cars (regression, 6 features)',
       'ok  flights (binary, 7 features)',
+      'ok  movies (regression, 8 features)',
       'ok  penguins (multiclass, 6 features)',
     ]);
     expect(err).toEqual([]);
