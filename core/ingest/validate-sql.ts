@@ -115,8 +115,8 @@ export interface ValidationSql {
    */
   readonly select: string;
   /**
-   * The rows not `__ok`, in file order: `__row` (1-based) and the raw text of source column i as
-   * `__raw<i>`. Numbering rows costs the engine its parallelism, so this runs only when `select`
+   * The rows not `__ok`, in file order: `__row` (1-based), the raw text of source column i as
+   * `__raw<i>`, and last `__unreadable` (the reader could not parse the row at all). Numbering rows costs the engine its parallelism, so this runs only when `select`
    * found a failing row.
    */
   readonly failing: string;
@@ -124,17 +124,24 @@ export interface ValidationSql {
   readonly columns: readonly (readonly [name: string, type: string])[];
 }
 
-/** `source` is a query whose columns are `sourceColumns`, every value text or NULL. */
+/**
+ * `source` is a query whose columns are `sourceColumns`, every value text or NULL, and, when the
+ * reader marks rows it could not parse (a malformed JSON line), the boolean column `unreadable`.
+ */
 export const validationSql = (
   spec: PipelineSpec,
   source: string,
   sourceColumns: readonly string[],
+  { unreadable }: { unreadable?: string } = {},
 ): ValidationSql => {
   const position = new Map(sourceColumns.map((name, i) => [name, i]));
-  const raw = sourceColumns.map((name, i) => `${quoteIdent(name)} AS __s${i}`);
+  const raw = [
+    ...sourceColumns.map((name, i) => `${quoteIdent(name)} AS __s${i}`),
+    `${unreadable === undefined ? 'false' : quoteIdent(unreadable)} AS __unreadable`,
+  ];
+  const oks: string[] = ['NOT __unreadable'];
   const parsed: string[] = [];
   const values: string[] = [];
-  const oks: string[] = [];
   const columns: [string, string][] = [];
   Object.entries(spec.columns).forEach(([name, column], j) => {
     const i = position.get(name);
@@ -157,10 +164,10 @@ export const validationSql = (
     });
   }
   const checked = (numbered: boolean) =>
-    `SELECT *, coalesce(${oks.map((ok) => `(${ok})`).join(' AND ') || 'true'}, false) AS __ok FROM (SELECT *, ${parsed.join(', ') || 'NULL AS __none'} FROM (SELECT ${[...(numbered ? ['row_number() OVER () AS __row'] : []), ...raw].join(', ') || 'NULL AS __none'} FROM (${source})))`;
+    `SELECT *, coalesce(${oks.map((ok) => `(${ok})`).join(' AND ') || 'true'}, false) AS __ok FROM (SELECT *, ${parsed.join(', ') || 'NULL AS __none'} FROM (SELECT ${[...(numbered ? ['row_number() OVER () AS __row'] : []), ...raw].join(', ')} FROM (${source})))`;
   return {
     select: `SELECT ${[...values, '__ok'].join(', ')} FROM (${checked(false)})`,
-    failing: `SELECT ${['CAST(__row AS DOUBLE) AS __row', ...sourceColumns.map((_, i) => `__s${i} AS __raw${i}`)].join(', ')} FROM (${checked(true)}) WHERE NOT __ok`,
+    failing: `SELECT ${['CAST(__row AS DOUBLE) AS __row', ...sourceColumns.map((_, i) => `__s${i} AS __raw${i}`), '__unreadable'].join(', ')} FROM (${checked(true)}) WHERE NOT __ok`,
     columns,
   };
 };

@@ -2,7 +2,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type InferenceInput, type Prediction, predictionsOf } from '../../core/inference';
+import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
 import { reasonKind } from '../../core/ingest/validate';
 import type { SpecCatalog } from '../../core/spec/load';
@@ -59,6 +59,15 @@ class BatchRejection extends Error {
 
 const BATCH_PREFIX = 'batch-input/';
 const ERRORS_KEPT = 100;
+/** A line the reader could not parse (malformed JSON): an error row, and the rest of the file is scored. */
+const UNREADABLE_LINE = {
+  ok: false,
+  poison: {
+    reason: POISON_REASONS.badJson,
+    detail: 'not valid JSON',
+    problems: [{ field: '(line)', reason: 'not valid JSON' }],
+  },
+} as const;
 
 export const batchOutputKeys = (pipelineName: string, inputName: string) => {
   const plain = inputName.replace(/\.gz$/i, '');
@@ -156,18 +165,21 @@ export const scoreBatchObject = async (
     const errorsFile = join(scratch, 'errors.jsonl');
     const scored = lineWriter(scoredFile);
     const errors = lineWriter(errorsFile);
-    const table = await openTable(
-      (await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes)).sql,
-    );
+    const rows = await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes);
+    const table = await openTable(rows.sql);
+    const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
     try {
       for await (const chunk of table.chunks()) {
         const items: { index: number; input: InferenceInput }[] = [];
         for (const values of chunk) {
           tally.rowsIn++;
           const row = tally.rowsIn;
-          const fields = Object.fromEntries(table.columns.map((c, i) => [c, values[i] ?? null]));
+          const fields = Object.fromEntries(rows.columns.map((c, i) => [c, values[i] ?? null]));
           const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
-          const result = deps.validators.check({ pipeline: pipelineName, id, fields });
+          const result =
+            (values[unreadableAt] as unknown) === true
+              ? UNREADABLE_LINE
+              : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
             items.push({ index: row, input: result.input });
             continue;

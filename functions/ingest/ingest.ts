@@ -78,6 +78,9 @@ class Rejection {
   constructor(readonly reason: string) {}
 }
 
+/** A line the reader could not parse (malformed JSON): a bad row like any other, not a bad file. */
+const UNREADABLE_ROW = { ok: false, problems: [{ field: '(line)', reason: 'not valid JSON' }] } as const;
+
 const pipelineOf = (key: string): string => /^incoming\/([^/]+)\//.exec(key)?.[1] ?? 'unknown';
 
 const jsonValue = (v: unknown): unknown =>
@@ -308,13 +311,17 @@ const curate = async (
   settings: IngestSettings,
   tally: IngestTally,
 ): Promise<{ outDir: string; quarantineFile?: string }> => {
-  const { sql: source, columns: sourceColumns } = await openSource(
-    file,
-    format,
-    spec.input.delimiter,
-    settings.maxLineBytes,
+  const {
+    sql: source,
+    columns: sourceColumns,
+    unreadable,
+  } = await openSource(file, format, spec.input.delimiter, settings.maxLineBytes);
+  const { select, failing, columns } = validationSql(
+    spec,
+    source,
+    sourceColumns,
+    unreadable === undefined ? {} : { unreadable },
   );
-  const { select, failing, columns } = validationSql(spec, source, sourceColumns);
   const staged = quoteSql(join(scratch, 'staged.parquet'));
   try {
     await runSql([`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`]);
@@ -340,12 +347,12 @@ const curate = async (
       for await (const rows of table.chunks()) {
         let rescuedText = '';
         let badText = '';
-        for (const [row, ...values] of rows as unknown as [number, ...(string | null)[]][]) {
+        for (const [row, ...values] of rows as unknown as [number, ...(string | boolean | null)[]][]) {
           const raw: Record<string, unknown> = {};
           sourceColumns.forEach((name, i) => {
             raw[name] = values[i] ?? null;
           });
-          const outcome = validate(raw);
+          const outcome = values[sourceColumns.length] === true ? UNREADABLE_ROW : validate(raw);
           if (!outcome.ok) {
             tally.quarantine(row, outcome.problems);
             badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;

@@ -31,7 +31,9 @@ export const readerSql = (
       return `SELECT * FROM read_csv(${quote(file)}, header = true, all_varchar = true, delim = ${quote(delimiter)}, quote = '"', escape = '"', strict_mode = true, null_padding = false, max_line_size = ${maxLineBytes})`;
     case 'jsonl':
     case 'json':
-      return `SELECT json FROM read_json_objects(${quote(file)}, format = ${format === 'json' ? "'array'" : "'newline_delimited'"}, maximum_object_size = ${maxLineBytes})`;
+      // With ignore_errors a malformed line is a NULL object (the line is kept, not skipped), so it can
+      // be quarantined as a bad row instead of failing the file.
+      return `SELECT json FROM read_json_objects(${quote(file)}, format = ${format === 'json' ? "'array'" : "'newline_delimited', ignore_errors = true"}, maximum_object_size = ${maxLineBytes})`;
     case 'parquet':
       return `SELECT COLUMNS(*)::VARCHAR FROM read_parquet(${quote(file)})`;
   }
@@ -41,6 +43,8 @@ export interface Source {
   /** A query of the file's rows in file order, every value as text (or NULL). */
   readonly sql: string;
   readonly columns: readonly string[];
+  /** A boolean column of `sql`, not among `columns`: true where the reader could not parse the row. */
+  readonly unreadable?: string;
 }
 
 /**
@@ -49,6 +53,8 @@ export interface Source {
  * title that is sometimes a number came back quoted, and a value unlike the sample failed the file.
  * The keys are every key of every object, in order of first appearance.
  */
+const UNREADABLE = '__mlpipe_unreadable';
+
 export const openSource = async (
   file: string,
   format: InputFormat,
@@ -63,8 +69,9 @@ export const openSource = async (
   const columns = keys.map((row) => String(row.k));
   const path = (key: string) => quote(`$."${key.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   return {
-    sql: `SELECT ${columns.map((key) => `json->>${path(key)} AS "${key.replace(/"/g, '""')}"`).join(', ') || 'NULL AS __none'} FROM (${reader})`,
+    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS "${key.replace(/"/g, '""')}"`), `json IS NULL AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
     columns,
+    unreadable: UNREADABLE,
   };
 };
 

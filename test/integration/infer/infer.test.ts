@@ -442,8 +442,13 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       .slice(0, 40)
       .map((r) => JSON.stringify(r))
       .join('\n');
+    // A torn line is one error row; the lines around it are scored.
     await s3.send(
-      new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/penguins/day.jsonl.gz', Body: gzipSync(jsonl) }),
+      new PutObjectCommand({
+        Bucket: RAW,
+        Key: 'batch-input/penguins/day.jsonl.gz',
+        Body: gzipSync(`${jsonl}\n{"Island": "Dream", "Sex"\n${JSON.stringify(penguins[0])}`),
+      }),
     );
     await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/walruses/day.jsonl', Body: jsonl }));
     // A quote that never closes: DuckDB cannot read it, now or on any retry.
@@ -459,8 +464,11 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(scored).toHaveLength(40);
+    expect(scored).toHaveLength(41);
     expect(scored.filter((r, i) => r.prediction === penguins[i]?.Species).length).toBeGreaterThan(36);
+    const day = JSON.parse(await text('batch-output/penguins/day.report.json')) as BatchReport;
+    expect(day).toMatchObject({ rowsIn: 42, rowsScored: 41, rowsRejected: 1 });
+    expect(day.errors).toEqual([{ row: 41, field: '(line)', reason: 'not valid JSON' }]);
     const refused = JSON.parse(await text('batch-output/walruses/day.report.json')) as BatchReport;
     expect(refused).toMatchObject({ status: 'rejected', rowsIn: 0 });
     expect(refused.reason).toContain('"walruses" has no spec');

@@ -208,6 +208,18 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     expect(landGirls?.imdb_rating).toBe(6.1);
   });
 
+  it('quarantines a malformed JSON line as a bad row and curates the lines around it', async () => {
+    const rows = jsonDataset('penguins.json').slice(0, 30);
+    const lines = rows.map((r) => JSON.stringify(r));
+    lines.splice(10, 0, '{"Species": "Adelie", "Island": ');
+    const report = await drop('penguins', 'torn.jsonl', `${lines.join('\n')}\n`);
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(31);
+    expect(report.errors).toEqual([{ row: 11, field: '(line)', reason: 'not valid JSON' }]);
+    const { train, validation, test } = report.rowsCurated;
+    expect(train + validation + test).toBe(30);
+  });
+
   it('finds bad rows by their number in a file of many chunks, and curates a row only rowValidator can clean', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const lines = Array.from(

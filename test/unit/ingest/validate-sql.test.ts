@@ -157,8 +157,8 @@ describe('validating rows in SQL', () => {
       'y',
     ]);
     expect(await runSql([failing])).toEqual([
-      { __row: 2, __raw0: 'twelve', __raw1: null },
-      { __row: 4, __raw0: '', __raw1: null },
+      { __row: 2, __raw0: 'twelve', __raw1: null, __unreadable: false },
+      { __row: 4, __raw0: '', __raw1: null, __unreadable: false },
     ]);
   });
 });
