@@ -12,11 +12,13 @@ const readerFor = (file: string): string => {
   switch (extname(name)) {
     case '.csv':
       return `read_csv(${quoted}, header = true, auto_detect = true)`;
+    // JSON is read object by object and parsed here: DuckDB's typed reader gives a key whose values
+    // are sometimes text and sometimes numbers the JSON type, which comes back quoted.
     case '.jsonl':
     case '.ndjson':
-      return `read_json(${quoted}, format = 'newline_delimited')`;
+      return `read_json_objects(${quoted}, format = 'newline_delimited')`;
     case '.json':
-      return `read_json(${quoted}, format = 'array')`;
+      return `read_json_objects(${quoted}, format = 'array')`;
     case '.parquet':
       return `read_parquet(${quoted})`;
     default:
@@ -32,7 +34,10 @@ export const readRows = async (file: string): Promise<Record<string, unknown>[]>
   const connection = await instance.connect();
   try {
     const reader = await connection.runAndReadAll(`SELECT * FROM ${source}`);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
+    const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
+    return source.startsWith('read_json_objects')
+      ? rows.map((row) => JSON.parse(String(row.json)) as Record<string, unknown>)
+      : rows;
   } catch (cause) {
     throw new InputFileError(`${file}: ${(cause as Error).message}`, { cause });
   } finally {

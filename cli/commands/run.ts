@@ -10,6 +10,7 @@ export const DEMO_DATA: Readonly<Record<string, string>> = {
   penguins: 'penguins.json',
   cars: 'cars.json',
   flights: 'flights-3m.parquet',
+  movies: 'movies.json',
 };
 
 const datasets = join(__dirname, '..', '..', 'node_modules', 'vega-datasets', 'data');
