@@ -3,6 +3,7 @@ import { loadConfig } from '../shared/config';
 import { decodeEventKey } from '../shared/event';
 import { type BatchReport, scoreBatchObject } from './batch';
 import { logger, models, s3, specs, validators } from './runtime';
+import { annotate, traced } from './tracing';
 
 const config = loadConfig('rawBucket', 'scratchDir', 'maxLineBytes');
 const settings = {
@@ -12,7 +13,7 @@ const settings = {
 };
 
 /** S3 ObjectCreated under batch-input/<pipeline>/ → batch-output/<pipeline>/. */
-export const handler = async (event: S3Event): Promise<BatchReport[]> => {
+export const handler = traced('infer-batch', async (event: S3Event): Promise<BatchReport[]> => {
   const reports: BatchReport[] = [];
   for (const record of event.Records) {
     const source = { bucket: record.s3.bucket.name, key: decodeEventKey(record.s3.object.key) };
@@ -25,7 +26,12 @@ export const handler = async (event: S3Event): Promise<BatchReport[]> => {
       rowsScored: report.rowsScored,
       rowsRejected: report.rowsRejected,
     });
+    annotate({
+      pipeline: report.source.key.split('/')[1] ?? '',
+      status: report.status,
+      rowsIn: report.rowsIn,
+    });
     reports.push(report);
   }
   return reports;
-};
+});

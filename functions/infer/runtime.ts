@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config';
 import { powertoolsMetrics } from './metrics';
 import { ServingModels } from './models';
 import { Validators } from './scoring';
+import { tracer } from './tracing';
 
 /**
  * What every entry point of the inference image shares on one instance: the specs, the deployment
@@ -18,7 +19,7 @@ const settings = loadConfig(
   'modelMemoryBudgetBytes',
 );
 
-export const s3 = new S3Client({});
+export const s3 = tracer.captureAWSv3Client(new S3Client({}));
 export const models = new ServingModels(s3, {
   artifactsBucket: settings.artifactsBucket,
   scratchDir: settings.scratchDir,

@@ -5,24 +5,34 @@ import { loadConfig } from '../shared/config';
 import { logger, metrics, models, validators } from './runtime';
 import { RecentlyWritten } from './scoring';
 import { scoreStreamBatch } from './stream';
+import { annotate, traced, tracer } from './tracing';
 
 const settings = loadConfig('predictionsStream', 'failuresQueueUrl');
-const kinesis = new KinesisClient({});
-const sqs = new SQSClient({});
+const kinesis = tracer.captureAWSv3Client(new KinesisClient({}));
+const sqs = tracer.captureAWSv3Client(new SQSClient({}));
 const written = new RecentlyWritten();
 
 /** Kinesis events stream → predictions stream (ReportBatchItemFailures; bisect on error). */
-export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-  const { response, summary } = await scoreStreamBatch(event, {
-    models,
-    validators,
-    kinesis,
-    sqs,
-    settings,
-    metrics,
-    written,
-  });
-  if (summary.deferred > 0) logger.warn('records left for a retry', { ...summary });
-  else logger.info('batch scored', { ...summary });
-  return response;
-};
+export const handler = traced(
+  'infer-stream',
+  async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const { response, summary } = await scoreStreamBatch(event, {
+      models,
+      validators,
+      kinesis,
+      sqs,
+      settings,
+      metrics,
+      written,
+    });
+    annotate({
+      records: summary.records,
+      predicted: summary.predicted,
+      poisoned: summary.poisoned,
+      deferred: summary.deferred,
+    });
+    if (summary.deferred > 0) logger.warn('records left for a retry', { ...summary });
+    else logger.info('batch scored', { ...summary });
+    return response;
+  },
+);

@@ -77,6 +77,7 @@ export class FunctionPool {
         AWS_LAMBDA_FUNCTION_NAME: this.fn.functionName,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.fn.memorySize),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
         AWS_REGION: LOCAL_REGION,
         AWS_DEFAULT_REGION: LOCAL_REGION,
         MLPIPE_LAMBDA_HANDLER: this.fn.handler,

@@ -286,6 +286,7 @@ describe('serverless package for every stage, offline and without AWS credential
         PackageType?: string;
         Code?: { ImageUri?: string };
         ImageConfig?: { Command?: string[] };
+        TracingConfig?: { Mode?: string };
       };
     const images = [
       'InferDashstreamLambdaFunction',
@@ -298,6 +299,7 @@ describe('serverless package for every stage, offline and without AWS credential
       'functions/infer/http-handler.handler',
       'functions/infer/batch-handler.handler',
     ]);
+    expect(images.map((f) => f?.TracingConfig?.Mode)).toEqual(['Active', 'Active', 'Active']);
     expect(byType(t, 'AWS::Lambda::Url').map(([, r]) => r.Properties?.AuthType)).toEqual(['AWS_IAM']);
     const [[, mapping] = []] = byType(t, 'AWS::Lambda::EventSourceMapping');
     expect(mapping?.Properties).toMatchObject({
