@@ -36,6 +36,16 @@ const firstCharacter = (text: Uint8Array): string => {
   return '';
 };
 
+/** What a key's name says it is (`format` undefined for an unknown extension); the bytes may disagree. */
+export const formatOfKey = (key: string): { format?: InputFormat; gzip: boolean; extension: string } => {
+  const name = key.toLowerCase();
+  const gzip = name.endsWith('.gz');
+  const base = gzip ? name.slice(0, -3) : name;
+  const extension = base.slice(base.lastIndexOf('.') + 1);
+  const format = base.includes('.') ? EXTENSIONS[extension] : undefined;
+  return { ...(format ? { format } : {}), gzip, extension };
+};
+
 /**
  * `head` is the object's first bytes; `textHead` the first bytes of its text after gunzip (the
  * same as `head` when it is not compressed).
@@ -46,12 +56,8 @@ export const checkFormat = (
   textHead: Uint8Array,
   allowed: readonly InputFormat[],
 ): FormatCheck => {
-  const name = key.toLowerCase();
-  const gzip = name.endsWith('.gz');
-  const base = gzip ? name.slice(0, -3) : name;
-  const extension = base.slice(base.lastIndexOf('.') + 1);
-  const format = EXTENSIONS[extension];
-  if (!format || !base.includes('.')) {
+  const { format, gzip, extension } = formatOfKey(key);
+  if (!format) {
     return {
       ok: false,
       reason: `unknown file type ".${extension}": expected .csv, .jsonl, .json or .parquet, optionally .gz`,

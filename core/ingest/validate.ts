@@ -13,6 +13,9 @@ export interface FieldProblem {
   readonly reason: string;
 }
 
+/** A line the reader could not parse at all (malformed JSON): a bad row, not a bad file. */
+export const NOT_JSON: FieldProblem = { field: '(line)', reason: 'not valid JSON' };
+
 export type RowOutcome =
   | { readonly ok: true; readonly row: CleanRow }
   | { readonly ok: false; readonly problems: readonly FieldProblem[] };

@@ -1,13 +1,12 @@
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
-import { reasonKind } from '../../core/ingest/validate';
+import { NOT_JSON, reasonKind } from '../../core/ingest/validate';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat } from '../../core/spec/schema';
-import { CorruptGzipError, plainFile } from '../shared/files';
+import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
 import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
@@ -59,15 +58,6 @@ class BatchRejection extends Error {
 
 const BATCH_PREFIX = 'batch-input/';
 const ERRORS_KEPT = 100;
-/** A line the reader could not parse (malformed JSON): an error row, and the rest of the file is scored. */
-const UNREADABLE_LINE = {
-  ok: false,
-  poison: {
-    reason: POISON_REASONS.badJson,
-    detail: 'not valid JSON',
-    problems: [{ field: '(line)', reason: 'not valid JSON' }],
-  },
-} as const;
 
 export const batchOutputKeys = (pipelineName: string, inputName: string) => {
   const plain = inputName.replace(/\.gz$/i, '');
@@ -77,20 +67,6 @@ export const batchOutputKeys = (pipelineName: string, inputName: string) => {
     output: `batch-output/${pipelineName}/${plain}`,
     errors: `${base}.errors.jsonl`,
     report: `${base}.report.json`,
-  };
-};
-
-/** Writes lines to a file, waiting for the stream when it asks to (a large batch never piles up in memory). */
-const lineWriter = (file: string) => {
-  const out: Writable = createWriteStream(file);
-  return {
-    write: async (line: string) => {
-      if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', resolve));
-    },
-    end: () =>
-      new Promise<void>((resolve, reject) =>
-        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-      ),
   };
 };
 
@@ -163,8 +139,8 @@ export const scoreBatchObject = async (
     const model = await deps.models.model(champion.version, champion.model);
     const scoredFile = join(scratch, 'scored.jsonl');
     const errorsFile = join(scratch, 'errors.jsonl');
-    const scored = lineWriter(scoredFile);
-    const errors = lineWriter(errorsFile);
+    const scored = textWriter(scoredFile);
+    const errors = textWriter(errorsFile);
     const rows = await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes);
     const table = await openTable(rows.sql);
     const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
@@ -178,7 +154,10 @@ export const scoreBatchObject = async (
           const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
           const result =
             (values[unreadableAt] as unknown) === true
-              ? UNREADABLE_LINE
+              ? ({
+                  ok: false,
+                  poison: { reason: POISON_REASONS.badJson, detail: NOT_JSON.reason, problems: [NOT_JSON] },
+                } as const)
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
             items.push({ index: row, input: result.input });
@@ -191,7 +170,9 @@ export const scoreBatchObject = async (
             if (tally.errors.length < ERRORS_KEPT)
               tally.errors.push({ row, field: problem.field, reason: problem.reason });
           }
-          await errors.write(JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields }));
+          await errors.write(
+            `${JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields })}\n`,
+          );
         }
         if (items.length === 0) continue;
         // One onnxruntime call per chunk, all with the champion.
@@ -203,7 +184,7 @@ export const scoreBatchObject = async (
           'champion',
         );
         for (const [k, item] of items.entries()) {
-          await scored.write(JSON.stringify(outputRow(item.input, predictions[k] as Prediction)));
+          await scored.write(`${JSON.stringify(outputRow(item.input, predictions[k] as Prediction))}\n`);
           tally.rowsScored++;
         }
       }

@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -10,24 +9,29 @@ import {
 } from '@aws-sdk/client-sfn';
 import {
   checkFormat,
+  formatOfKey,
   type IngestReport,
   type IngestSource,
   IngestTally,
   ingestId,
+  NOT_JSON,
   quoteIdent,
+  type RowOutcome,
   reportKey,
   rowValidator,
   type Split,
   splitSql,
+  type TimeBoundaries,
+  timeBoundariesOfCounts,
   validationSql,
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
-import { CorruptGzipError, type PlainFile, plainFile } from '../shared/files';
+import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import { downloadTo, getText, putFile, putJson } from '../shared/s3';
-import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
+import { openSource, openTable, quoteSql, readSql, runSql, TableReadError } from '../shared/table';
 import { checkText, TextChecker } from './text';
 
 /**
@@ -78,21 +82,10 @@ class Rejection {
   constructor(readonly reason: string) {}
 }
 
-/** A line the reader could not parse (malformed JSON): a bad row like any other, not a bad file. */
-const UNREADABLE_ROW = { ok: false, problems: [{ field: '(line)', reason: 'not valid JSON' }] } as const;
-
 const pipelineOf = (key: string): string => /^incoming\/([^/]+)\//.exec(key)?.[1] ?? 'unknown';
 
 const jsonValue = (v: unknown): unknown =>
   v instanceof Date ? v.toISOString().replace('T', ' ').replace('Z', '') : v;
-
-const write = async (stream: WriteStream, text: string) => {
-  if (!stream.write(text)) await once(stream, 'drain');
-};
-const finish = async (stream: WriteStream) => {
-  stream.end();
-  await once(stream, 'close');
-};
 
 const readReport = async (s3: S3Client, bucket: string, key: string): Promise<IngestReport | undefined> => {
   const text = await getText(s3, { bucket, key });
@@ -178,11 +171,11 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     let t = now();
     const original = join(scratch, 'source');
     // A plain text file is checked as it downloads; a gzipped one once it is unzipped.
-    const lower = source.key.toLowerCase();
+    const named = formatOfKey(source.key);
     const checker =
-      lower.endsWith('.gz') || lower.endsWith('.parquet')
+      named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
-        : new TextChecker(settings.maxLineBytes, !lower.endsWith('.json'));
+        : new TextChecker(settings.maxLineBytes, named.format !== 'json');
     await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
     bytes = statSync(original).size;
     if (bytes > settings.maxFileBytes)
@@ -323,11 +316,7 @@ const curate = async (
     unreadable === undefined ? {} : { unreadable },
   );
   const staged = quoteSql(join(scratch, 'staged.parquet'));
-  try {
-    await runSql([`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`]);
-  } catch (cause) {
-    throw new TableReadError((cause as Error).message, { cause });
-  }
+  await readSql(`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`);
   const [counted] = await runSql([
     `SELECT count(*) AS n, count(*) FILTER (WHERE NOT __ok) AS failing FROM read_parquet(${staged})`,
   ]);
@@ -340,8 +329,8 @@ const curate = async (
   const badFile = join(scratch, 'quarantine.jsonl');
   let rescuedRows = 0;
   if (Number(counted?.failing ?? 0) > 0) {
-    const rescued = createWriteStream(rescuedFile);
-    const bad = createWriteStream(badFile);
+    const rescued = textWriter(rescuedFile);
+    const bad = textWriter(badFile);
     const table = await openTable(failing);
     try {
       for await (const rows of table.chunks()) {
@@ -352,7 +341,8 @@ const curate = async (
           sourceColumns.forEach((name, i) => {
             raw[name] = values[i] ?? null;
           });
-          const outcome = values[sourceColumns.length] === true ? UNREADABLE_ROW : validate(raw);
+          const outcome: RowOutcome =
+            values[sourceColumns.length] === true ? { ok: false, problems: [NOT_JSON] } : validate(raw);
           if (!outcome.ok) {
             tally.quarantine(row, outcome.problems);
             badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;
@@ -364,13 +354,13 @@ const curate = async (
           rescuedRows += 1;
           rescuedText += `${JSON.stringify(out)}\n`;
         }
-        if (rescuedText) await write(rescued, rescuedText);
-        if (badText) await write(bad, badText);
+        await rescued.write(rescuedText);
+        await bad.write(badText);
       }
     } finally {
       table.close();
-      await finish(rescued);
-      await finish(bad);
+      await rescued.end();
+      await bad.end();
     }
   }
 
@@ -385,31 +375,20 @@ const curate = async (
       : []),
   ].join(' UNION ALL ');
 
-  let bounds: { trainEnd: number; validationEnd: number } | undefined;
+  let bounds: TimeBoundaries | undefined;
   if (spec.split.by === 'time') {
-    // The boundaries are timeBoundaries' (the time at rank ceil(q·n)), found from DuckDB's count of
-    // rows per distinct time (a year of minutes is at most ~525k groups, whatever the file's size),
-    // so a file's timestamps never sit in memory one by one.
+    // DuckDB counts the rows per time; core turns the counts into timeBoundaries' cut points.
     const time = `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})`;
-    const groups = await runSql([
+    const counts = await runSql([
       `SELECT ${time} AS t, count(*) AS n FROM (${good}) GROUP BY t ORDER BY t NULLS LAST`,
     ]);
-    const total = groups.reduce((sum, g) => sum + Number(g.n), 0);
-    const rank = (q: number) => Math.min(total - 1, Math.max(0, Math.ceil(q * total) - 1));
-    const valueAt = (r: number) => {
-      let seen = 0;
-      let last = 0;
-      for (const g of groups) {
-        if (g.t !== null && g.t !== undefined) last = Number(g.t);
-        seen += Number(g.n);
-        if (r < seen) return last;
-      }
-      return last;
-    };
-    bounds = {
-      trainEnd: valueAt(rank(spec.split.train)),
-      validationEnd: valueAt(rank(spec.split.train + spec.split.validation)),
-    };
+    bounds = timeBoundariesOfCounts(
+      spec,
+      counts.map((c) => ({
+        time: c.t === null || c.t === undefined ? null : Number(c.t),
+        rows: Number(c.n),
+      })),
+    );
   }
   const outDir = join(scratch, 'curated');
   if (stagedRows > tally.rowsQuarantined) {

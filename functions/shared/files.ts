@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +11,20 @@ import { createGunzip } from 'node:zlib';
 export class CorruptGzipError extends Error {
   override name = 'CorruptGzipError';
 }
+
+/** Appends text to a file, waiting when the stream asks to, so a large file never piles up in memory. */
+export const textWriter = (file: string) => {
+  const out = createWriteStream(file);
+  return {
+    write: async (text: string) => {
+      if (text && !out.write(text)) await once(out, 'drain');
+    },
+    end: async () => {
+      out.end();
+      await once(out, 'close');
+    },
+  };
+};
 
 export const readHead = (file: string, bytes = 65536): Uint8Array => {
   const fd = openSync(file, 'r');

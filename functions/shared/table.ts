@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { InputFormat } from '../../core/spec/schema';
 
 /**
@@ -69,7 +70,7 @@ export const openSource = async (
   const columns = keys.map((row) => String(row.k));
   const path = (key: string) => quote(`$."${key.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   return {
-    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS "${key.replace(/"/g, '""')}"`), `json IS NULL AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
+    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS ${quoteIdent(key)}`), `json IS NULL AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
     columns,
     unreadable: UNREADABLE,
   };
@@ -82,9 +83,24 @@ export interface TableChunks {
   close(): void;
 }
 
-export const openTable = async (sql: string): Promise<TableChunks> => {
+const connect = async () => {
   const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
-  const connection = await instance.connect();
+  return { instance, connection: await instance.connect() };
+};
+
+/** A connection for the length of `use`, closed after it whatever happens. */
+const withConnection = async <T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+  const { instance, connection } = await connect();
+  try {
+    return await use(connection);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+};
+
+export const openTable = async (sql: string): Promise<TableChunks> => {
+  const { instance, connection } = await connect();
   const close = () => {
     connection.closeSync();
     instance.closeSync();
@@ -110,15 +126,12 @@ export const openTable = async (sql: string): Promise<TableChunks> => {
 
 /** The column names a query returns, without running it. */
 export const columnsOf = async (sql: string): Promise<string[]> => {
-  const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
-  const connection = await instance.connect();
   try {
-    return (await connection.runAndReadAll(`SELECT * FROM (${sql}) LIMIT 0`)).columnNames();
+    return await withConnection(async (c) =>
+      (await c.runAndReadAll(`SELECT * FROM (${sql}) LIMIT 0`)).columnNames(),
+    );
   } catch (cause) {
     throw new TableReadError((cause as Error).message, { cause });
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
   }
 };
 
@@ -132,20 +145,14 @@ export const readSql = async (sql: string): Promise<Record<string, unknown>[]> =
 };
 
 /** Runs statements (COPY … TO … Parquet) and returns the last one's rows. */
-export const runSql = async (statements: readonly string[]): Promise<Record<string, unknown>[]> => {
-  const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
-  const connection = await instance.connect();
-  try {
+export const runSql = (statements: readonly string[]): Promise<Record<string, unknown>[]> =>
+  withConnection(async (connection) => {
     let rows: Record<string, unknown>[] = [];
     for (const statement of statements) {
       const reader = await connection.runAndReadAll(statement);
       rows = reader.getRowObjectsJS() as Record<string, unknown>[];
     }
     return rows;
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-};
+  });
 
 export const quoteSql = quote;
