@@ -99,7 +99,10 @@ export const runReview = async (
   const text = decision === 'approve' ? flags.comment : flags.reason;
   if (decision === 'reject' && !text) throw new UsageError('--reason is required: say why, it is recorded');
   const stage = flags.stage ?? 'local';
-  if (stage === 'local') useLocalCloud(flags['data-dir'] ?? DEFAULT_LOCAL_DATA_DIR);
+  // `mlpipe local --stage prod` runs a stage that requires approval on this machine: --data-dir
+  // names that local cloud whatever the stage; without it only stage `local` is local.
+  const dataDir = flags['data-dir'] ?? (stage === 'local' ? DEFAULT_LOCAL_DATA_DIR : undefined);
+  if (dataDir) useLocalCloud(dataDir);
   const sfn = new SFNClient({});
   const reviewer = flags.reviewer ?? process.env.USER ?? 'unknown reviewer';
   const arn = await answerApproval(sfn, {
@@ -108,7 +111,7 @@ export const runReview = async (
     stage,
     reviewer,
     ...(text ? { text } : {}),
-  });
+  }).finally(() => sfn.destroy());
   out(`${decision === 'approve' ? 'approved' : 'rejected'}: ${arn}`);
   return 0;
 };

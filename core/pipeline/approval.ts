@@ -52,7 +52,7 @@ export const pendingTaskToken = (events: readonly HistoryEventLike[]): string | 
       } catch {
         token = undefined;
       }
-    } else if (token && /^Task(Succeeded|Failed|TimedOut)$/.test(event.type ?? '')) {
+    } else if (token && /^(Task|Execution)(Succeeded|Failed|TimedOut|Aborted)$/.test(event.type ?? '')) {
       token = undefined;
     }
   }

@@ -252,7 +252,14 @@ export const startSfn = async ({
       running.delete(execution.arn);
       dirty = true;
     });
-    running.set(execution.arn, { abort: run.abort, done: settled });
+    // A task waiting for its token never settles on its own when the execution is stopped, and the
+    // engine's task timeout timer (TimeoutSeconds, up to a year) would then keep the process alive.
+    const abort = () => {
+      run.abort();
+      tokens.get(taskToken)?.reject(new TaskError('States.Aborted', 'the execution was stopped'));
+      tokens.delete(taskToken);
+    };
+    running.set(execution.arn, { abort, done: settled });
   };
 
   const machineOf = (arn: unknown) => {

@@ -9,6 +9,7 @@ import {
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { answerApproval } from '../../../cli/run/approval';
 import { type RunningLambda, startLambda } from '../../../local/lambda';
@@ -167,6 +168,28 @@ describe('the local Step Functions', () => {
     });
     const done = await until(executionArn, (s) => s !== 'RUNNING');
     expect(done).toMatchObject({ status: 'FAILED', error: 'Rejected' });
+  });
+
+  it('stops an execution that waits for approval, after which approving it is refused', async () => {
+    const { executionArn = '' } = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        name: 'run-stopped',
+        input: JSON.stringify({ value: 1, query: 'echo', pause: 0 }),
+      }),
+    );
+    await waitingForApproval(executionArn);
+    await client.send(new StopExecutionCommand({ executionArn }));
+    const done = await until(executionArn, (s) => s !== 'RUNNING');
+    expect(done.status).toBe('ABORTED');
+    await expect(
+      answerApproval(client, {
+        decision: 'approve',
+        execution: executionArn,
+        stage: 'local',
+        reviewer: 'ana',
+      }),
+    ).rejects.toThrow('is not waiting for approval');
   });
 
   it('retries and catches a task error by its name', async () => {

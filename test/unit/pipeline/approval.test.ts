@@ -35,4 +35,9 @@ describe('approving a model', () => {
     expect(pendingTaskToken(events)).toBeUndefined();
     expect(pendingTaskToken([])).toBeUndefined();
   });
+
+  it('finds no token once the execution has stopped, so a stopped run cannot be approved', () => {
+    const events = [scheduled(9, { taskToken: 'tok-1' }), { id: 12, type: 'ExecutionAborted' }];
+    expect(pendingTaskToken(events)).toBeUndefined();
+  });
 });
