@@ -30,6 +30,7 @@ import { type LogLine, type RunningLambda, startLambda } from './lambda';
 import { type RunningSqs, startSqs } from './messaging/sqs';
 import { type RunningEventBridge, startEventBridge } from './notifications/eventbridge';
 import { type RunningSns, startSns } from './notifications/sns';
+import { announceCloud, withdrawCloud } from './presence';
 import type { CfnTemplate } from './resources/intrinsics';
 import { packageStage, REPO_ROOT } from './resources/package';
 import { type LocalPlan, localPlan } from './resources/plan';
@@ -322,6 +323,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
         }),
       );
     }
+    announceCloud(dataDir, { pid: process.pid, stage, startedAt: new Date().toISOString(), endpoints });
     return {
       endpoints,
       env,
@@ -341,6 +343,7 @@ export const startLocalCloud = async (options: LocalCloudOptions): Promise<Local
         await Promise.all(pollers.map((p) => p.idle()));
       },
       stop: async () => {
+        withdrawCloud(dataDir);
         notifications.close();
         await notifications.drain();
         for (const stop of stopped.reverse()) await stop();

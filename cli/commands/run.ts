@@ -1,5 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runningCloud } from '../../local/presence';
+import { DEFAULT_LOCAL_DATA_DIR } from '../aws';
 import { type CliCommand, UsageError } from '../command';
 import { parseArgs } from '../options';
 import { runPipeline } from '../run/pipeline-run';
@@ -17,8 +19,9 @@ const datasets = join(__dirname, '..', '..', 'node_modules', 'vega-datasets', 'd
 
 export const command: CliCommand = {
   name: 'run',
-  summary: 'Run a pipeline end to end in a fresh local cloud: drop its data, follow ingest → train → deploy',
-  usage: `mlpipe run <pipeline> [--file PATH] [--data-dir DIR] [--keep] [--port N] [--json]   (pipelines with demo data: ${Object.keys(DEMO_DATA).join(', ')})`,
+  summary:
+    'Run a pipeline end to end in the local cloud (the one `mlpipe local` runs, else a fresh one): drop its data, follow ingest → train → deploy',
+  usage: `mlpipe run <pipeline> [FILE | --file FILE] [--data-dir DIR] [--keep] [--port N] [--json]   (pipelines with demo data: ${Object.keys(DEMO_DATA).join(', ')}; a cloud running on DIR, default ${DEFAULT_LOCAL_DATA_DIR}, is used as it is)`,
   async run(args, io) {
     const { flags, positional } = parseArgs(args, {
       file: 'string',
@@ -27,15 +30,19 @@ export const command: CliCommand = {
       port: 'string',
       json: 'boolean',
     });
-    const [pipeline, ...extra] = positional;
-    if (!pipeline || extra.length > 0) throw new UsageError('expected one pipeline name');
+    const [pipeline, named, ...extra] = positional;
+    if (!pipeline || extra.length > 0) throw new UsageError('expected a pipeline name and at most one file');
+    if (named && flags.file) throw new UsageError('give the file once: as an argument or with --file');
+    const given = named ?? flags.file;
     const demo = DEMO_DATA[pipeline];
-    const file = flags.file ? resolve(flags.file) : demo ? join(datasets, demo) : undefined;
+    const file = given ? resolve(given) : demo ? join(datasets, demo) : undefined;
     if (!file) throw new UsageError(`pipeline ${pipeline} has no demo data; pass --file PATH`);
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-    const dataDir = resolve(flags['data-dir'] ?? '.mlpipe/run');
-    // A fresh cloud by default: the same file dropped twice is (rightly) ingested once.
-    if (!flags.keep) rmSync(dataDir, { recursive: true, force: true });
+    // A cloud already running (`mlpipe local`) is used as it is, its data kept: that is where a user
+    // iterates. Otherwise a fresh one, because the same file dropped twice is (rightly) ingested once.
+    const attach = await runningCloud(resolve(flags['data-dir'] ?? DEFAULT_LOCAL_DATA_DIR));
+    const dataDir = resolve(flags['data-dir'] ?? (attach ? DEFAULT_LOCAL_DATA_DIR : '.mlpipe/run'));
+    if (!attach && !flags.keep) rmSync(dataDir, { recursive: true, force: true });
     const port = flags.port === undefined ? 0 : Number(flags.port);
     if (!Number.isInteger(port) || port < 0) throw new UsageError('--port expects a port number');
     // With --json, progress goes to stderr and stdout carries only the summary, for scripts.
@@ -46,6 +53,7 @@ export const command: CliCommand = {
       port,
       stage: 'local',
       out: flags.json ? io.err : io.out,
+      ...(attach ? { attach } : {}),
     });
     const summary = summarizeRun(pipeline, result);
     if (flags.json) io.out(JSON.stringify(summary, null, 2));

@@ -1,6 +1,4 @@
 import {
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
   ListStateMachinesCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
@@ -16,6 +14,7 @@ import {
 import { DEFAULT_LOCAL_DATA_DIR, useLocalCloud } from '../aws';
 import { UsageError } from '../command';
 import { parseArgs } from '../options';
+import { executionHistory } from './follow';
 
 export const trainingStateMachineName = (stage: string): string => `mlpipe-${stage}-training`;
 
@@ -32,23 +31,6 @@ const findStateMachine = async (sfn: SFNClient, name: string): Promise<string> =
   );
 };
 
-const history = async (sfn: SFNClient, arn: string): Promise<HistoryEvent[]> => {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({
-        executionArn: arn,
-        maxResults: 1000,
-        ...(nextToken ? { nextToken } : {}),
-      }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-};
-
 export interface ReviewDecision {
   readonly decision: 'approve' | 'reject';
   readonly execution: string;
@@ -62,7 +44,7 @@ export const answerApproval = async (sfn: SFNClient, review: ReviewDecision): Pr
   const arn = review.execution.startsWith('arn:')
     ? review.execution
     : executionArn(await findStateMachine(sfn, trainingStateMachineName(review.stage)), review.execution);
-  const taskToken = pendingTaskToken(await history(sfn, arn));
+  const taskToken = pendingTaskToken(await executionHistory(sfn, arn));
   if (!taskToken) throw new ApprovalError(`${arn} is not waiting for approval`);
   if (review.decision === 'approve') {
     const output = approvalOutput(review.reviewer, review.text, new Date());

@@ -59,6 +59,20 @@ export class HistoryReader {
   }
 }
 
+/** Every event of an execution's history, oldest first, across pages. */
+export const executionHistory = async (sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> => {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+};
+
 export const formatProgress = (p: StateProgress): string => {
   if (p.status === 'entered') return `  … ${p.state}`;
   const mark = p.status === 'succeeded' ? '✓' : '✗';
@@ -78,6 +92,8 @@ export interface FollowOptions {
   readonly timeoutMs?: number;
   /** A state that waits for a person (a `.waitForTaskToken` task): return once its task is submitted. */
   readonly pauseAt?: string;
+  /** How long an execution that does not exist yet may take to appear (it is started by an event). */
+  readonly appearWithinMs?: number;
   readonly onProgress: (p: StateProgress) => void;
 }
 
@@ -89,24 +105,21 @@ export class ExecutionTimeoutError extends Error {
 export const followExecution = async (
   sfn: SFNClient,
   executionArn: string,
-  { pollMs = 250, timeoutMs = 30 * 60_000, pauseAt, onProgress }: FollowOptions,
+  { pollMs = 250, timeoutMs = 30 * 60_000, pauseAt, appearWithinMs = 0, onProgress }: FollowOptions,
 ): Promise<DescribeExecutionCommandOutput> => {
   const reader = new HistoryReader();
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   for (;;) {
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(
-        new GetExecutionHistoryCommand({
-          executionArn,
-          maxResults: 1000,
-          ...(nextToken ? { nextToken } : {}),
-        }),
-      );
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
+    let events: HistoryEvent[];
+    try {
+      events = await executionHistory(sfn, executionArn);
+    } catch (error) {
+      if ((error as Error).name !== 'ExecutionDoesNotExist' || Date.now() > started + appearWithinMs)
+        throw error;
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
     for (const p of reader.read(events)) onProgress(p);
     const description = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (description.status !== 'RUNNING') return description;
@@ -115,4 +128,16 @@ export const followExecution = async (
       throw new ExecutionTimeoutError(`${executionArn} still running after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
+};
+
+/** What a state was given the last time it was entered: the run's state while it waits there. */
+export const inputOfState = async (
+  sfn: SFNClient,
+  executionArn: string,
+  state: string,
+): Promise<unknown | undefined> => {
+  const input = (await executionHistory(sfn, executionArn)).findLast(
+    (e) => ENTERED.test(e.type ?? '') && e.stateEnteredEventDetails?.name === state,
+  )?.stateEnteredEventDetails?.input;
+  return input === undefined ? undefined : JSON.parse(input);
 };

@@ -6,20 +6,23 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { type DeploymentRecord, deploymentRecordKey, parseDeploymentRecord } from '../../core/deployment';
 import { type IngestReport, ingestId, reportKey } from '../../core/ingest';
 import type { RunState } from '../../core/pipeline';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { startLocalCloud } from '../../local/cloud';
 import { readStream } from '../../local/kinesis';
+import type { CloudPresence } from '../../local/presence';
 import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  type LocalServiceKey,
   localClientConfig,
   localS3Config,
 } from '../../local/types';
 import { readRows } from '../read-table';
-import { followExecution, formatProgress } from './follow';
+import { followExecution, formatProgress, inputOfState } from './follow';
 
 /**
- * `mlpipe run`: the whole product on one machine. Starts the local cloud, drops a data file into
+ * `mlpipe run`: the whole product on one machine. Starts the local cloud (or uses the one another
+ * process runs on the same data folder, as `mlpipe local` does), drops a data file into
  * the raw bucket exactly as a user would, and follows what the event-driven pipeline does with it:
  * ingest, then the training state machine to its outcome, then a few predictions from the model
  * that now serves. Nothing here drives the pipeline; it only uploads and watches.
@@ -31,6 +34,8 @@ export interface RunOptions {
   readonly port: number;
   readonly stage: string;
   readonly out: (line: string) => void;
+  /** A local cloud another process runs (see runningCloud): used as it is, and left running. */
+  readonly attach?: CloudPresence;
 }
 
 export interface RunResult {
@@ -52,15 +57,36 @@ const text = async (s3: S3Client, bucket: string, key: string): Promise<string> 
 const fmt = (v: number | null | undefined) =>
   v === null || v === undefined ? 'n/a' : Number(v.toFixed(4)).toString();
 
-export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
-  const { out, pipeline, stage } = options;
-  const started = Date.now();
-  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-  out(`Starting the local cloud (stage ${stage}, data in ${options.dataDir})…`);
-  const cloud: LocalCloud = await startLocalCloud({
+/** The cloud a run talks to: one it started (and stops), or one another process runs. */
+interface CloudSession {
+  readonly stage: string;
+  readonly endpoints: Readonly<Partial<Record<LocalServiceKey, string>>>;
+  /** True for a cloud another process runs: its results are polled for, not waited on. */
+  readonly remote: boolean;
+  /** Waits for what the cloud is doing in this process; a cloud elsewhere is polled instead. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const openCloud = async (options: RunOptions, since: () => string): Promise<CloudSession> => {
+  const { out, attach } = options;
+  if (attach) {
+    out(
+      `Using the local cloud already running on ${options.dataDir} (stage ${attach.stage}, pid ${attach.pid}); its function logs are in its own terminal`,
+    );
+    return {
+      stage: attach.stage,
+      endpoints: attach.endpoints,
+      remote: true,
+      settle: async () => {},
+      close: async () => {},
+    };
+  }
+  out(`Starting the local cloud (stage ${options.stage}, data in ${options.dataDir})…`);
+  const cloud = await startLocalCloud({
     dataDir: options.dataDir,
     port: options.port,
-    stage,
+    stage: options.stage,
     onLog: (line) => {
       if (/"level":"(ERROR|WARN)"/.test(line.line)) out(`  [${line.functionName}] ${line.line}`);
     },
@@ -68,13 +94,41 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
       if (/^(train|validation)-\w+=/.test(line) || /^training /.test(line)) out(`      ${line}`);
     },
   });
-  const s3 = new S3Client(localS3Config(cloud.s3.url));
-  const sfn = new SFNClient(localClientConfig(cloud.sfn.url));
+  out(
+    `Local cloud up in ${since()}: ${Object.keys(cloud.endpoints).length} services, ${cloud.plan.functions.length} functions`,
+  );
+  return {
+    stage: options.stage,
+    endpoints: cloud.endpoints,
+    remote: false,
+    settle: cloud.settle,
+    close: cloud.stop,
+  };
+};
+
+/** An object that an event-driven function will write: polled until it exists. */
+const awaitText = async (s3: S3Client, bucket: string, key: string, timeoutMs: number): Promise<string> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await text(s3, bucket, key);
+    } catch (error) {
+      if ((error as Error).name !== 'NoSuchKey' || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+};
+
+export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
+  const { out, pipeline } = options;
+  const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  const cloud = await openCloud(options, since);
+  const { stage } = cloud;
+  const s3 = new S3Client(localS3Config(cloud.endpoints.S3 ?? ''));
+  const sfn = new SFNClient(localClientConfig(cloud.endpoints.SFN ?? ''));
   const names = { raw: `mlpipe-${stage}-raw`, artifacts: `mlpipe-${stage}-artifacts` };
   try {
-    out(
-      `Local cloud up in ${since()}: ${Object.keys(cloud.endpoints).length} services, ${cloud.plan.functions.length} functions`,
-    );
     const key = `incoming/${pipeline}/${basename(options.file)}`;
     out(`Dropping ${options.file} (${statSync(options.file).size} bytes) into s3://${names.raw}/${key}`);
     const put = await s3.send(
@@ -87,7 +141,10 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
     );
     await cloud.settle();
     const id = ingestId(pipeline, { bucket: names.raw, key, etag: (put.ETag ?? '').replace(/"/g, '') });
-    const report = JSON.parse(await text(s3, names.artifacts, reportKey(pipeline, id))) as IngestReport;
+    // Ingest of a large file takes a while; the report is its last write before training starts.
+    const report = JSON.parse(
+      await awaitText(s3, names.artifacts, reportKey(pipeline, id), 15 * 60_000),
+    ) as IngestReport;
     const c = report.rowsCurated;
     out(
       `Ingest ${report.status} in ${since()}: ${report.rowsIn} rows → train ${c.train}, validation ${c.validation}, test ${c.test}, quarantined ${report.rowsQuarantined}${report.rejection ? ` — ${report.rejection}` : ''}`,
@@ -100,11 +157,18 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
     const description = await followExecution(sfn, executionArn, {
       pollMs: 200,
       pauseAt: 'AwaitApproval',
+      appearWithinMs: 60_000,
       onProgress: (p) => {
         if (p.status !== 'entered') out(formatProgress(p));
       },
     });
-    const state = description.output ? (JSON.parse(description.output) as RunState) : undefined;
+    const state = (
+      description.output
+        ? JSON.parse(description.output)
+        : description.status === 'RUNNING'
+          ? await inputOfState(sfn, executionArn, 'AwaitApproval')
+          : undefined
+    ) as RunState | undefined;
     const evaluated = state?.evaluated?.result;
     if (evaluated) {
       const metrics = Object.entries(evaluated.metrics)
@@ -144,7 +208,7 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
   } finally {
     s3.destroy();
     sfn.destroy();
-    await cloud.stop();
+    await cloud.close();
   }
 };
 
@@ -153,7 +217,7 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
  * the inference function scores them, and their predictions are read back from the predictions stream.
  */
 const streamPredictions = async (
-  cloud: LocalCloud,
+  cloud: CloudSession,
   pipeline: string,
   file: string,
   out: (line: string) => void,
@@ -161,8 +225,12 @@ const streamPredictions = async (
   const kinesis = new KinesisClient({
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
-    endpoint: cloud.kinesis.url,
+    endpoint: cloud.endpoints.KINESIS ?? '',
   });
+  const streams = {
+    events: `mlpipe-${cloud.stage}-events`,
+    predictions: `mlpipe-${cloud.stage}-predictions`,
+  };
   try {
     const rows = (await readRows(file)).slice(0, 5);
     const plain = (row: Record<string, unknown>) =>
@@ -174,7 +242,7 @@ const streamPredictions = async (
     const ids = rows.map((_, i) => `demo-${tag}-${i}`);
     await kinesis.send(
       new PutRecordsCommand({
-        StreamName: cloud.plan.streams.find((s) => s.name.endsWith('-events'))?.name ?? '',
+        StreamName: streams.events,
         Records: rows.map((row, i) => ({
           Data: Buffer.from(JSON.stringify({ pipeline, id: ids[i], ...plain(row) })),
           PartitionKey: ids[i] ?? String(i),
@@ -183,11 +251,15 @@ const streamPredictions = async (
     );
     await cloud.settle();
     const predictions = new Map<string, Record<string, unknown>>();
-    const stream = cloud.plan.streams.find((s) => s.name.endsWith('-predictions'))?.name ?? '';
-    for (const data of await readStream(kinesis, stream)) {
-      const p = JSON.parse(Buffer.from(data).toString()) as Record<string, unknown>;
-      if (ids.includes(String(p.id))) predictions.set(String(p.id), p);
-    }
+    // A cloud in another process scores on its own time: read until every event has its prediction.
+    const deadline = Date.now() + (cloud.remote ? 30_000 : 0);
+    do {
+      for (const data of await readStream(kinesis, streams.predictions)) {
+        const p = JSON.parse(Buffer.from(data).toString()) as Record<string, unknown>;
+        if (ids.includes(String(p.id))) predictions.set(String(p.id), p);
+      }
+      if (predictions.size < ids.length) await new Promise((r) => setTimeout(r, 250));
+    } while (predictions.size < ids.length && Date.now() < deadline);
     out(`Streamed the first ${rows.length} rows into the events stream; from the predictions stream:`);
     rows.forEach((row, i) => {
       const shown = JSON.stringify(plain(row));

@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../cli/main';
 import type { RunSummary } from '../../../cli/run/summary';
+import { startLocalCloud } from '../../../local/cloud';
+import { runningCloud } from '../../../local/presence';
+import { datasetPath } from '../../support/datasets';
 
 describe('mlpipe run, the main job', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-run-'));
@@ -29,5 +32,31 @@ describe('mlpipe run, the main job', () => {
     // Progress went to stderr, with the predictions streamed back from the inference function.
     expect(err.join('\n')).toContain('from the predictions stream');
     expect(err.filter((l) => /→ (Adelie|Chinstrap|Gentoo) \(/.test(l))).toHaveLength(5);
+  });
+
+  it('uses the local cloud another process runs on the data folder, takes the file as an argument, and leaves that cloud running', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'mlpipe-run-shared-'));
+    const cloud = await startLocalCloud({ dataDir: shared, port: 0 });
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['run', 'cars', datasetPath('cars.json'), '--json', '--data-dir', shared], {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+      });
+      expect(code).toBe(0);
+      expect(err[0]).toContain(
+        `Using the local cloud already running on ${shared} (stage local, pid ${process.pid})`,
+      );
+      const summary = JSON.parse(out.join('\n')) as RunSummary;
+      expect(summary).toMatchObject({ status: 'deployed', pipeline: 'cars', ingest: { rowsIn: 406 } });
+      expect(err.filter((l) => / → \S+ \(mlpipe-local-/.test(l))).toHaveLength(5);
+      expect((await runningCloud(shared))?.endpoints.S3).toBe(cloud.s3.url);
+    } finally {
+      await cloud.stop();
+    }
+    expect(existsSync(join(shared, 'cloud.json'))).toBe(false);
+    expect(await runningCloud(shared)).toBeUndefined();
+    rmSync(shared, { recursive: true, force: true });
   });
 });

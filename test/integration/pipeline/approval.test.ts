@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -10,7 +10,9 @@ import {
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { command as approve } from '../../../cli/commands/approve';
 import { command as reject } from '../../../cli/commands/reject';
+import { main } from '../../../cli/main';
 import { followExecution } from '../../../cli/run/follow';
+import type { RunSummary } from '../../../cli/run/summary';
 import type { DeploymentRecord } from '../../../core/deployment';
 import { ingestId } from '../../../core/ingest';
 import type { RunState } from '../../../core/pipeline';
@@ -144,6 +146,31 @@ describe('a stage that requires approval (prod), run in the local cloud', () => 
       outcome: 'rejected',
       reason: 'rejected by a reviewer: ana: trained on a partial week',
     });
+  });
+
+  it('ends `mlpipe run --json` on this cloud with status waiting-for-approval and what to type next', async () => {
+    const file = join(dataDir, 'penguins-sorted.json');
+    const rows = jsonDataset('penguins.json');
+    writeFileSync(
+      file,
+      JSON.stringify([...rows].sort((a, b) => String(a.Island).localeCompare(String(b.Island)))),
+    );
+    const out: string[] = [];
+    const code = await main(['run', 'penguins', file, '--json', '--data-dir', dataDir], {
+      out: (l) => out.push(l),
+      err: () => {},
+    });
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.join('\n')) as RunSummary;
+    expect(summary).toMatchObject({
+      status: 'waiting-for-approval',
+      pipeline: 'penguins',
+      champion: { version: champion },
+      serving: { champion, challenger: null },
+    });
+    expect(summary.modelVersion).toMatch(/^mlpipe-prod-/);
+    expect(summary.reason).toContain(`mlpipe approve ${summary.execution}`);
+    expect((await lastPackage()).ModelApprovalStatus).toBe('PendingManualApproval');
   });
 
   it('refuses to answer an execution that is not waiting, naming it', async () => {
