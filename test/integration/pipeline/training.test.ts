@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ListModelPackagesCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { followExecution } from '../../../cli/run/follow';
 import { CANARY_METRICS, canaryDimensions, type DeploymentRecord } from '../../../core/deployment';
 import { type IngestReport, ingestId, reportKey } from '../../../core/ingest';
@@ -126,6 +126,20 @@ describe('the training pipeline, driven by nothing but files dropped into the lo
     });
     const event = cloud.eventbridge.events().at(-1);
     expect(event).toMatchObject({ source: 'mlpipe.training', 'detail-type': 'Training Run Deployed' });
+  });
+
+  it('starts no second run when the same file arrives again (a repeated S3 event)', async () => {
+    const executions = async () =>
+      (
+        await sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: MACHINE.replace(':execution:', ':stateMachine:') }),
+        )
+      ).executions ?? [];
+    const before = await executions();
+    const again = await dropAndFollow('penguins.json', readFileSync(datasetPath('penguins.json')));
+    expect(again.execution.executionArn).toBe(before.at(-1)?.executionArn);
+    expect(await executions()).toHaveLength(before.length);
+    expect(again.record?.champion?.version).toBe(versions[0]);
   });
 
   it('puts the next model on canary beside the champion and promotes it when its alarms stay quiet', async () => {
