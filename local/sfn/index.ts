@@ -76,6 +76,12 @@ const STATE_EVENT: Record<string, string> = {
   Parallel: 'Parallel',
 };
 
+/** How an execution ends when the local cloud stops under it (issue: never left running forever). */
+const INTERRUPTED = {
+  error: 'States.Runtime',
+  cause: 'the local cloud stopped while this execution was running',
+} as const;
+
 export const startSfn = async ({
   port,
   dataDir,
@@ -109,13 +115,16 @@ export const startSfn = async ({
     renameSync(`${file}.tmp`, file);
   };
   const saver = setInterval(() => dirty && save(), 250);
+  // The process ended without stopping its executions (a crash, kill -9): they are over too.
   for (const execution of executions.values()) {
     if (execution.status !== 'RUNNING') continue;
-    execution.status = 'ABORTED';
+    execution.status = 'FAILED';
     execution.stopDate = Date.now();
-    execution.error = 'States.Runtime';
-    execution.cause = 'the local cloud stopped while this execution was running';
+    execution.error = INTERRUPTED.error;
+    execution.cause = INTERRUPTED.cause;
   }
+  /** Set while the local cloud stops: the executions it ends failed, rather than stopped by a user. */
+  let closing = false;
   save();
   const lambda = new LambdaClient({
     endpoint: lambdaEndpoint,
@@ -231,14 +240,15 @@ export const startSfn = async ({
       },
       (error: Error) => {
         const cause = (error.cause ?? error) as Error;
-        const aborted = error.name === 'ExecutionAbortedError';
+        const interrupted = closing && error.name === 'ExecutionAbortedError';
+        const aborted = !interrupted && error.name === 'ExecutionAbortedError';
         execution.status = aborted
           ? 'ABORTED'
           : error.name === 'ExecutionTimeoutError'
             ? 'TIMED_OUT'
             : 'FAILED';
-        execution.error = aborted ? 'States.Aborted' : cause.name;
-        execution.cause = aborted ? 'stopped' : cause.message;
+        execution.error = interrupted ? INTERRUPTED.error : aborted ? 'States.Aborted' : cause.name;
+        execution.cause = interrupted ? INTERRUPTED.cause : aborted ? 'stopped' : cause.message;
         record(execution, aborted ? 'ExecutionAborted' : 'ExecutionFailed', {
           [aborted ? 'executionAbortedEventDetails' : 'executionFailedEventDetails']: {
             error: execution.error,
@@ -460,6 +470,7 @@ export const startSfn = async ({
     },
     port,
     async () => {
+      closing = true;
       for (const r of running.values()) r.abort();
       await Promise.allSettled([...running.values()].map((r) => r.done));
       clearInterval(saver);

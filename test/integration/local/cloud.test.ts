@@ -24,7 +24,8 @@ const aws = async (dataDir: string, service: string, args: string[]) => {
     const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
     if (match) env[match[1] as string] = match[2] as string;
   }
-  const endpoint = env[`AWS_ENDPOINT_URL_${service === 's3api' ? 'S3' : service.toUpperCase()}`] ?? '';
+  const key = { s3api: 'S3', stepfunctions: 'SFN' }[service] ?? service.toUpperCase();
+  const endpoint = env[`AWS_ENDPOINT_URL_${key}`] ?? '';
   const { stdout } = await run(
     '/usr/bin/aws',
     ['--endpoint-url', endpoint, service, ...args, '--output', 'json'],
@@ -53,6 +54,56 @@ describe('the local cloud of the local stage', () => {
     ]);
     const streams = (await aws(dataDir, 'kinesis', ['list-streams'])).StreamNames as string[];
     expect(streams.sort()).toEqual(['mlpipe-local-events', 'mlpipe-local-predictions']);
+  });
+
+  it('answers the AWS CLI for streams, executions and the model registry as it answers the SDK', async () => {
+    const put = await aws(dataDir, 'kinesis', [
+      'put-record',
+      '--stream-name',
+      'mlpipe-local-events',
+      '--partition-key',
+      'cli',
+      '--data',
+      Buffer.from('{"from":"the cli"}').toString('base64'),
+    ]);
+    expect(put.ShardId).toBe('shardId-000000000000');
+    const iterator = await aws(dataDir, 'kinesis', [
+      'get-shard-iterator',
+      '--stream-name',
+      'mlpipe-local-events',
+      '--shard-id',
+      String(put.ShardId),
+      '--shard-iterator-type',
+      'AT_SEQUENCE_NUMBER',
+      '--starting-sequence-number',
+      String(put.SequenceNumber),
+    ]);
+    const got = await aws(dataDir, 'kinesis', [
+      'get-records',
+      '--shard-iterator',
+      String(iterator.ShardIterator),
+    ]);
+    const records = got.Records as { Data: string }[];
+    expect(Buffer.from(records[0]?.Data ?? '', 'base64').toString()).toBe('{"from":"the cli"}');
+
+    const machines = (await aws(dataDir, 'stepfunctions', ['list-state-machines'])).stateMachines as {
+      name: string;
+      stateMachineArn: string;
+    }[];
+    expect(machines.map((m) => m.name)).toEqual(['mlpipe-local-training']);
+    const executions = await aws(dataDir, 'stepfunctions', [
+      'list-executions',
+      '--state-machine-arn',
+      machines[0]?.stateMachineArn ?? '',
+    ]);
+    expect(executions.executions).toEqual([]);
+    const groups = (await aws(dataDir, 'sagemaker', ['list-model-package-groups']))
+      .ModelPackageGroupSummaryList as {
+      ModelPackageGroupName: string;
+    }[];
+    expect(groups.map((g) => g.ModelPackageGroupName)).toEqual(
+      expect.arrayContaining(['mlpipe-local-penguins', 'mlpipe-local-flights']),
+    );
   });
 
   it('keeps its objects and resources across a restart', async () => {

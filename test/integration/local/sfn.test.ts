@@ -215,6 +215,28 @@ describe('the local Step Functions', () => {
     ).rejects.toBeInstanceOf(ExecutionAlreadyExists);
   });
 
+  it('ends an execution the local cloud stopped under as failed, with the reason, seen after a restart', async () => {
+    const { executionArn = '' } = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        name: 'run-interrupted',
+        input: JSON.stringify({ value: 1, query: 'echo', pause: 0 }),
+      }),
+    );
+    await waitingForApproval(executionArn);
+    await sfn.stop();
+    sfn = await startSfn({ port: 0, dataDir, lambdaEndpoint: lambda.url });
+    client.destroy();
+    client = new SFNClient({ endpoint: sfn.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    expect(await client.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Runtime',
+      cause: 'the local cloud stopped while this execution was running',
+    });
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn }));
+    expect(history.events?.at(-1)?.type).toBe('ExecutionFailed');
+  });
+
   it('keeps every execution and its history across a restart', async () => {
     await sfn.stop();
     sfn = await startSfn({ port: 0, dataDir, lambdaEndpoint: lambda.url });
