@@ -9,6 +9,7 @@ import { connect, createServer as createNetServer, type Socket } from 'node:net'
 import { join } from 'node:path';
 import { listen } from '../protocol/http';
 import { LOCAL_HOST, type RunningService } from '../types';
+import { installFastSequences } from './sequences';
 
 /**
  * Kinesis on loopback: kinesalite, its streams kept in LevelDB under `<dataDir>/kinesis`, so records
@@ -27,6 +28,7 @@ export interface RunningKinesis extends RunningService {
 }
 
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => Server;
+installFastSequences();
 
 export const startKinesis = async ({ port, dataDir }: KinesisOptions): Promise<RunningKinesis> => {
   const path = join(dataDir, 'kinesis');
