@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tar from 'tar';
 import { type ModelManifest, manifestSchema } from './manifest';
+import { packTarGz, TarFormatError, unpackTarGz } from './tar';
 
 export class ModelError extends Error {
   override name = 'ModelError';
@@ -14,6 +13,10 @@ export class ModelIntegrityError extends ModelError {
 }
 export class InvalidManifestError extends ModelError {
   override name = 'InvalidManifestError';
+}
+/** model.tar.gz is not a readable gzipped tar, or lacks a file the manifest names. */
+export class InvalidBundleError extends ModelError {
+  override name = 'InvalidBundleError';
 }
 
 export interface ModelBundle {
@@ -40,9 +43,13 @@ export const parseManifest = (text: string, where: string): ModelManifest => {
   return parsed.data;
 };
 
-const readDirectory = (dir: string, where: string): ModelBundle => {
-  const manifest = parseManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), `${where}: manifest.json`);
-  const onnx = new Uint8Array(readFileSync(join(dir, manifest.onnx.file)));
+/** The bundle's two files, from a folder or from the archive; checked against each other. */
+const checkedBundle = (read: (file: string) => Uint8Array, where: string): ModelBundle => {
+  const manifest = parseManifest(
+    Buffer.from(read('manifest.json')).toString('utf8'),
+    `${where}: manifest.json`,
+  );
+  const onnx = read(manifest.onnx.file);
   const actual = sha256(onnx);
   if (actual !== manifest.onnx.sha256) {
     throw new ModelIntegrityError(
@@ -54,14 +61,23 @@ const readDirectory = (dir: string, where: string): ModelBundle => {
 
 /** Reads a model directory or a model.tar.gz, checking the ONNX file against its SHA-256. */
 export const readBundle = async (path: string): Promise<ModelBundle> => {
-  if (statSync(path).isDirectory()) return readDirectory(path, path);
-  const dir = mkdtempSync(join(tmpdir(), 'mlpipe-model-'));
+  if (statSync(path).isDirectory())
+    return checkedBundle((file) => new Uint8Array(readFileSync(join(path, file))), path);
+  let files: Map<string, Uint8Array>;
   try {
-    await tar.x({ file: path, cwd: dir, strict: true });
-    return readDirectory(dir, path);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    files = unpackTarGz(readFileSync(path), path);
+  } catch (cause) {
+    if (cause instanceof TarFormatError) throw new InvalidBundleError(cause.message, { cause });
+    throw cause;
   }
+  return checkedBundle((file) => {
+    const bytes = files.get(file);
+    if (!bytes)
+      throw new InvalidBundleError(
+        `${path}: has no ${file} (it holds ${[...files.keys()].join(', ') || 'nothing'})`,
+      );
+    return bytes;
+  }, path);
 };
 
 /** Writes model.onnx and manifest.json into `dir` (the SageMaker model folder). */
@@ -82,5 +98,9 @@ export const writeBundle = (
 
 /** Packs a model folder as SageMaker does: model.tar.gz with the files at its root. */
 export const packBundle = async (dir: string, file: string): Promise<void> => {
-  await tar.c({ gzip: true, file, cwd: dir, portable: true }, ['manifest.json', 'model.onnx']);
+  const files = ['manifest.json', 'model.onnx'].map((name) => ({
+    name,
+    bytes: readFileSync(join(dir, name)),
+  }));
+  writeFileSync(file, packTarGz(files));
 };
