@@ -1,5 +1,5 @@
 import {
-  ListStateMachinesCommand,
+  paginateListStateMachines,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -19,13 +19,10 @@ import { executionHistory } from './follow';
 export const trainingStateMachineName = (stage: string): string => `mlpipe-${stage}-training`;
 
 const findStateMachine = async (sfn: SFNClient, name: string): Promise<string> => {
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListStateMachinesCommand(nextToken ? { nextToken } : {}));
+  for await (const page of paginateListStateMachines({ client: sfn }, {})) {
     const found = page.stateMachines?.find((m) => m.name === name);
     if (found?.stateMachineArn) return found.stateMachineArn;
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   throw new ApprovalError(
     `no state machine named ${name}: is the stage deployed (or the local cloud started)?`,
   );

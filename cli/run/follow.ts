@@ -1,8 +1,8 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
+  paginateGetExecutionHistory,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 
@@ -62,14 +62,8 @@ export class HistoryReader {
 /** Every event of an execution's history, oldest first, across pages. */
 export const executionHistory = async (sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> => {
   const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
-    );
+  for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn }))
     events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
   return events;
 };
 

@@ -1,8 +1,8 @@
 import {
   DescribeExecutionCommand,
   type ExecutionListItem,
-  ListExecutionsCommand,
-  ListStateMachinesCommand,
+  paginateListExecutions,
+  paginateListStateMachines,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { executionHistory } from './follow';
@@ -21,26 +21,16 @@ export interface ExecutionStatus {
 
 const allMachines = async (sfn: SFNClient) => {
   const machines: { name: string; arn: string }[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListStateMachinesCommand(nextToken ? { nextToken } : {}));
+  for await (const page of paginateListStateMachines({ client: sfn }, {}))
     for (const m of page.stateMachines ?? [])
       if (m.name && m.stateMachineArn) machines.push({ name: m.name, arn: m.stateMachineArn });
-    nextToken = page.nextToken;
-  } while (nextToken);
   return machines;
 };
 
 const allExecutions = async (sfn: SFNClient, stateMachineArn: string) => {
   const executions: ExecutionListItem[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
-    );
+  for await (const page of paginateListExecutions({ client: sfn, pageSize: 1000 }, { stateMachineArn }))
     executions.push(...(page.executions ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
   return executions;
 };
 

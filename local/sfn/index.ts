@@ -150,20 +150,29 @@ export const startSfn = async ({
           : type.endsWith('StateExited')
             ? 3
             : 4;
+  /** The state each task event belongs to (the history's own shape does not say). */
+  const taskState = new WeakMap<HistoryEvent, string>();
   const record = (
     execution: StoredExecution,
     type: string,
     details: Record<string, unknown> = {},
     at = Date.now(),
+    state?: string,
   ) => {
     const event: HistoryEvent = { timestamp: at, type, id: 0, previousEventId: 0, ...details };
+    if (state !== undefined) taskState.set(event, state);
+    const entered = (details.stateEnteredEventDetails as { name?: string } | undefined)?.name;
+    const goesBefore = (before: HistoryEvent): boolean => {
+      if (before.timestamp !== at) return before.timestamp > at;
+      if (rank(before.type) <= rank(type)) return false;
+      // Within one millisecond a state's entry goes before its own task's events, never before
+      // another state's: when a task fails and a Catch enters the next state, the failure came first.
+      if (entered !== undefined && rank(before.type) === 2) return taskState.get(before) === entered;
+      return true;
+    };
     const history = execution.history;
     let index = history.length;
-    while (index > 0) {
-      const before = history[index - 1] as HistoryEvent;
-      if (before.timestamp < at || (before.timestamp === at && rank(before.type) <= rank(type))) break;
-      index -= 1;
-    }
+    while (index > 0 && goesBefore(history[index - 1] as HistoryEvent)) index -= 1;
     history.splice(index, 0, event);
     for (let i = index; i < history.length; i++) {
       const e = history[i] as HistoryEvent;
@@ -182,7 +191,7 @@ export const startSfn = async ({
         runTask(task.Resource, (input ?? {}) as Record<string, unknown>, clients, {
           pollMillis,
           taskToken,
-          record: (type, details) => record(execution, type, details),
+          record: (type, details) => record(execution, type, details, Date.now(), name),
           waitForToken: (token) =>
             new Promise((resolve, reject) => {
               tokens.set(token, { resolve, reject });
