@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
   GetObjectCommand,
@@ -9,11 +11,12 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
-import { localS3Config } from '../../../local/types';
+import { localClientConfig, localS3Config } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
 
 const RAW = 'mlpipe-local-raw';
@@ -290,6 +293,46 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
       expect(decodeURIComponent(copy.Metadata?.['mlpipe-reason'] ?? '')).toMatch(reason);
     },
   );
+
+  it('ingests a file the AWS CLI uploads in parts, once, with one training run', async () => {
+    // Over the CLI's 8 MB multipart threshold: the object arrives as two parts and one
+    // ObjectCreated:CompleteMultipartUpload event.
+    const penguins = jsonDataset('penguins.json');
+    const rows = Array.from({ length: 70_000 }, (_, i) => ({ ...penguins[i % penguins.length] }));
+    const file = join(dataDir, 'penguins-big.jsonl');
+    writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...cloud.env };
+    await promisify(execFile)(
+      '/usr/bin/aws',
+      ['--endpoint-url', cloud.s3.url, 's3', 'cp', file, `s3://${RAW}/incoming/penguins/penguins-big.jsonl`],
+      { env },
+    );
+    await cloud.settle();
+    const reports: IngestReport[] = [];
+    for (const k of await keys(ARTIFACTS, 'reports/ingest/penguins/')) {
+      const report = JSON.parse(await text(ARTIFACTS, k)) as IngestReport;
+      if (report.source.key === 'incoming/penguins/penguins-big.jsonl') reports.push(report);
+    }
+    expect(reports).toHaveLength(1);
+    const [report] = reports as [IngestReport];
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: RAW, Key: 'incoming/penguins/penguins-big.jsonl' }),
+    );
+    expect(head.ContentLength).toBeGreaterThan(8 * 2 ** 20);
+    expect(report.source.etag).toBe(head.ETag?.replace(/"/g, ''));
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(rows.length);
+    const c = report.rowsCurated;
+    expect(c.train + c.validation + c.test + report.rowsQuarantined).toBe(rows.length);
+    const sfn = new SFNClient(localClientConfig(cloud.sfn.url));
+    const executions = await sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-local-training',
+      }),
+    );
+    sfn.destroy();
+    expect(executions.executions?.filter((e) => e.name === report.ingestId)).toHaveLength(1);
+  });
 
   it('rejects a file for a pipeline that has no spec, naming it', async () => {
     const report = await drop('zebras', 'z.csv', 'a,b\n1,2\n');
