@@ -97,6 +97,14 @@ const until = async (
   }
   throw new Error(`${arn} never reached the expected status`);
 };
+/** Starts an execution of the test machine and returns its ARN. */
+const start = async (name: string, input: { value: number; query: string; pause: number }): Promise<string> =>
+  (
+    await client.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn, name, input: JSON.stringify(input) }),
+    )
+  ).executionArn ?? '';
+
 const waitingForApproval = async (arn: string) => {
   for (let i = 0; i < 200; i++) {
     const h = await client.send(new GetExecutionHistoryCommand({ executionArn: arn }));
@@ -108,13 +116,7 @@ const waitingForApproval = async (arn: string) => {
 
 describe('the local Step Functions', () => {
   it('runs Lambda tasks, a Wait from a path and a task token answered by `mlpipe approve`', async () => {
-    const { executionArn = '' } = await client.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        name: 'run-1',
-        input: JSON.stringify({ value: 21, query: 'echo', pause: 1 }),
-      }),
-    );
+    const executionArn = await start('run-1', { value: 21, query: 'echo', pause: 1 });
     await waitingForApproval(executionArn);
     const answered = await answerApproval(client, {
       decision: 'approve',
@@ -151,13 +153,7 @@ describe('the local Step Functions', () => {
   });
 
   it('records a rejection from `mlpipe reject` as the reviewer error the state machine catches', async () => {
-    const { executionArn = '' } = await client.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        name: 'run-2',
-        input: JSON.stringify({ value: 1, query: 'echo', pause: 0 }),
-      }),
-    );
+    const executionArn = await start('run-2', { value: 1, query: 'echo', pause: 0 });
     await waitingForApproval(executionArn);
     await answerApproval(client, {
       decision: 'reject',
@@ -171,13 +167,7 @@ describe('the local Step Functions', () => {
   });
 
   it('stops an execution that waits for approval, after which approving it is refused', async () => {
-    const { executionArn = '' } = await client.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        name: 'run-stopped',
-        input: JSON.stringify({ value: 1, query: 'echo', pause: 0 }),
-      }),
-    );
+    const executionArn = await start('run-stopped', { value: 1, query: 'echo', pause: 0 });
     await waitingForApproval(executionArn);
     await client.send(new StopExecutionCommand({ executionArn }));
     const done = await until(executionArn, (s) => s !== 'RUNNING');
@@ -193,13 +183,7 @@ describe('the local Step Functions', () => {
   });
 
   it('retries and catches a task error by its name', async () => {
-    const { executionArn = '' } = await client.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        name: 'run-3',
-        input: JSON.stringify({ value: 1, query: 'fail', pause: 0 }),
-      }),
-    );
+    const executionArn = await start('run-3', { value: 1, query: 'fail', pause: 0 });
     const done = await until(executionArn, (s) => s !== 'RUNNING');
     expect(done.status).toBe('SUCCEEDED');
     const output = JSON.parse(done.output ?? '{}') as { error: { Error: string; Cause: string } };
@@ -225,13 +209,7 @@ describe('the local Step Functions', () => {
   });
 
   it('ends an execution the local cloud stopped under as failed, with the reason, seen after a restart', async () => {
-    const { executionArn = '' } = await client.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        name: 'run-interrupted',
-        input: JSON.stringify({ value: 1, query: 'echo', pause: 0 }),
-      }),
-    );
+    const executionArn = await start('run-interrupted', { value: 1, query: 'echo', pause: 0 });
     await waitingForApproval(executionArn);
     await sfn.stop();
     sfn = await startSfn({ port: 0, dataDir, lambdaEndpoint: lambda.url });
