@@ -128,6 +128,37 @@ describe('the stream entry point when its writes fail', () => {
     expect(ids(1)).toEqual(['r1', 'r3']);
   });
 
+  it('writes a batch over the 500-record PutRecords limit as chunks in flight together, each record once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    kinesisMock.on(PutRecordsCommand).callsFake(async (input: { Records: unknown[] }) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight -= 1;
+      return {
+        FailedRecordCount: 0,
+        Records: input.Records.map((_, i) => ({ SequenceNumber: String(i), ShardId: 's' })),
+      };
+    });
+    const rows = Array.from(
+      { length: 600 },
+      (_, i) => penguins[i % penguins.length] as Record<string, unknown>,
+    );
+    const { response, summary } = await scoreStreamBatch(event(rows), deps());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(summary.predicted).toBe(600);
+    const calls = kinesisMock.commandCalls(PutRecordsCommand);
+    expect(calls.map((c) => c.args[0].input.Records?.length)).toEqual([500, 100]);
+    expect(most).toBe(2);
+    const ids = calls.flatMap((c) =>
+      (c.args[0].input.Records ?? []).map(
+        (r) => JSON.parse(Buffer.from(r.Data ?? []).toString()).id as string,
+      ),
+    );
+    expect(new Set(ids).size).toBe(600);
+  });
+
   it('reports the first record it could not write, and writes nothing twice when Lambda retries from there', async () => {
     // r2 never gets through; r0, r1 and r3 do.
     kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
