@@ -106,8 +106,11 @@ export const scoreStreamBatch = async (
       else toWrite.push({ index, prediction: outcome.prediction });
     } else if (outcome?.kind === 'poison') toPoison.push({ index, poison: outcome.poison });
   }
-  const failedWrites = await putPredictions(deps, toWrite, sleep);
-  const failedPoison = await sendPoison(deps, event.Records, toPoison, sleep);
+  // Two destinations with nothing between them to order: written at the same time.
+  const [failedWrites, failedPoison] = await Promise.all([
+    putPredictions(deps, toWrite, sleep),
+    sendPoison(deps, event.Records, toPoison, sleep),
+  ]);
   for (const w of toWrite) if (!failedWrites.has(w.index)) deps.written.add(w.prediction);
   const written = now();
 
