@@ -36,7 +36,7 @@ export const command: CliCommand = {
     const given = named ?? flags.file;
     const demo = DEMO_DATA[pipeline];
     const file = given ? resolve(given) : demo ? join(datasets, demo) : undefined;
-    if (!file) throw new UsageError(`pipeline ${pipeline} has no demo data; pass --file PATH`);
+    if (!file) throw new UsageError(`pipeline ${pipeline} has no demo data; give a FILE to drop`);
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
     // A cloud already running (`mlpipe local`) is used as it is, its data kept: that is where a user
     // iterates. Otherwise a fresh one, because the same file dropped twice is (rightly) ingested once.
