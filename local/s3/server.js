@@ -17,13 +17,14 @@ server.on('event', (event) => process.send?.({ type: 'event', event }));
 process.on('message', (message) => {
   if (message?.type === 'flush') process.send?.({ type: 'flushed', id: message.id });
 });
-server.run().then(
-  (address) => process.send?.({ type: 'ready', port: address.port }),
-  (error) => {
-    process.send?.({ type: 'error', message: error.message, code: error.code });
-    process.exit(1);
-  },
-);
+const fail = (error) => {
+  if (!process.send) process.exit(1);
+  process.send({ type: 'error', message: error.message, code: error.code }, () => process.exit(1));
+};
+// s3rver does not reject run() when its port is taken: the listen error is thrown from the HTTP
+// server's 'error' event instead, and would end this process without telling the parent why.
+process.on('uncaughtException', fail);
+server.run().then((address) => process.send?.({ type: 'ready', port: address.port }), fail);
 process.on('disconnect', () => {
   server.close().finally(() => process.exit(0));
 });
