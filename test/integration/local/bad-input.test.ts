@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { startKinesis } from '../../../local/kinesis';
 import { startLambda } from '../../../local/lambda';
 import { PortInUseError } from '../../../local/protocol/errors';
 import { startS3 } from '../../../local/s3';
@@ -66,7 +67,7 @@ describe('the local cloud given bad input', () => {
     client.destroy();
   });
 
-  it('names the port when another process holds it, for an endpoint of its own and for S3', async () => {
+  it('names the port when another process holds it, for its own endpoints, S3 and Kinesis', async () => {
     const sfnOnHeldPort = startSfn({ port: heldPort, dataDir, lambdaEndpoint: 'http://127.0.0.1:9' });
     await expect(sfnOnHeldPort).rejects.toBeInstanceOf(PortInUseError);
     await expect(sfnOnHeldPort).rejects.toThrow(
@@ -76,5 +77,6 @@ describe('the local cloud given bad input', () => {
       `port ${heldPort} on 127.0.0.1 is already in use`,
     );
     await expect(startS3({ port: heldPort, dataDir })).rejects.toBeInstanceOf(PortInUseError);
+    await expect(startKinesis({ port: heldPort, dataDir })).rejects.toBeInstanceOf(PortInUseError);
   });
 });
