@@ -105,7 +105,7 @@ export const startCloudWatch = async ({
     const cutoff = Date.now() - RETENTION_MS;
     store.data.points = store.data.points.filter((p) => p.at >= cutoff);
     store.save();
-  }, 500);
+  }, 500).unref(); // as the Step Functions saver: a failed start must leave nothing running
   const add = (p: Datapoint) => {
     store.data.points.push(p);
     dirty = true;

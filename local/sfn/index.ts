@@ -114,7 +114,9 @@ export const startSfn = async ({
     );
     renameSync(`${file}.tmp`, file);
   };
-  const saver = setInterval(() => dirty && save(), 250);
+  // Unref'd: the servers keep a running cloud alive, and a start that fails (its port taken) must
+  // not leave a timer behind that keeps the process from exiting.
+  const saver = setInterval(() => dirty && save(), 250).unref();
   // The process ended without stopping its executions (a crash, kill -9): they are over too.
   for (const execution of executions.values()) {
     if (execution.status !== 'RUNNING') continue;
