@@ -116,7 +116,11 @@ export const followExecution = async (
     }
     for (const p of reader.read(events)) onProgress(p);
     const description = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (description.status !== 'RUNNING') return description;
+    if (description.status !== 'RUNNING') {
+      // It may have ended after the history above was read: its last states are in a fresh read.
+      for (const p of reader.read(await executionHistory(sfn, executionArn))) onProgress(p);
+      return description;
+    }
     if (pauseAt && waitingIn(events, pauseAt)) return description;
     if (Date.now() > deadline)
       throw new ExecutionTimeoutError(`${executionArn} still running after ${timeoutMs / 1000} s`);

@@ -75,7 +75,17 @@ export const startKinesis = async ({ port, dataDir }: KinesisOptions): Promise<R
   const http2Port = await new Promise<number>((resolve) =>
     http2.listen(0, LOCAL_HOST, () => resolve((http2.address() as { port: number }).port)),
   );
-  const actual = await listen(front as unknown as Server, port);
+  // kinesalite's close() closes its LevelDB first, and calls back once it is closed.
+  const closeStore = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  let actual: number;
+  try {
+    actual = await listen(front as unknown as Server, port);
+  } catch (error) {
+    // A taken port: nothing may stay open, or the store finishes opening into a removed folder.
+    await closeStore();
+    await new Promise<void>((resolve) => http2.close(() => resolve()));
+    throw error;
+  }
   return {
     key: 'KINESIS',
     url: `http://${LOCAL_HOST}:${actual}`,
@@ -83,7 +93,7 @@ export const startKinesis = async ({ port, dataDir }: KinesisOptions): Promise<R
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => front.close(() => resolve()));
-      server.close();
+      await closeStore();
       await new Promise<void>((resolve) => http2.close(() => resolve()));
     },
   };

@@ -241,15 +241,19 @@ export const startSfn = async ({
         }
       }
     })().catch(() => {});
+    // The status turns final only once every state event is in the history, as in AWS: a client
+    // that sees SUCCEEDED or FAILED and then reads the history finds the run's last state in it.
     const done = run.result.then(
-      (output) => {
+      async (output) => {
+        await follow;
         execution.status = 'SUCCEEDED';
         execution.output = JSON.stringify(output ?? null);
         record(execution, 'ExecutionSucceeded', {
           executionSucceededEventDetails: { output: execution.output },
         });
       },
-      (error: Error) => {
+      async (error: Error) => {
+        await follow;
         const cause = (error.cause ?? error) as Error;
         const interrupted = closing && error.name === 'ExecutionAbortedError';
         const aborted = !interrupted && error.name === 'ExecutionAbortedError';
