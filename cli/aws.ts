@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type CloudPresence, runningCloud } from '../local/presence';
 
 /**
  * Where the CLI's AWS SDK clients go. For `--stage local` they go to the local cloud whose data
@@ -27,15 +28,23 @@ export const parseEnvFile = (text: string): Record<string, string> => {
 
 export const localEndpointsFile = (dataDir: string): string => join(resolve(dataDir), 'endpoints.env');
 
-/** Puts the local cloud's endpoints into process.env (without overriding what is already set). */
-export const useLocalCloud = (dataDir: string): Record<string, string> => {
-  const file = localEndpointsFile(dataDir);
-  if (!existsSync(file)) {
+/** The local cloud running on `dataDir` (see local/presence.ts); says how to start one when none does. */
+export const requireRunningCloud = async (dataDir: string): Promise<CloudPresence> => {
+  const cloud = await runningCloud(resolve(dataDir));
+  if (!cloud)
     throw new LocalCloudNotRunningError(
-      `no local cloud in ${resolve(dataDir)} (${file} is missing): start one with \`mlpipe local --data-dir ${dataDir}\``,
+      `no local cloud is running on ${resolve(dataDir)}: start one with \`mlpipe local --data-dir ${dataDir}\``,
     );
-  }
-  const env = parseEnvFile(readFileSync(file, 'utf8'));
+  return cloud;
+};
+
+/**
+ * Puts the endpoints of the local cloud running on `dataDir` into process.env (without overriding
+ * what is already set), from the endpoints.env a user would source.
+ */
+export const useLocalCloud = async (dataDir: string): Promise<Record<string, string>> => {
+  await requireRunningCloud(dataDir);
+  const env = parseEnvFile(readFileSync(localEndpointsFile(dataDir), 'utf8'));
   for (const [name, value] of Object.entries(env)) process.env[name] ??= value;
   return env;
 };

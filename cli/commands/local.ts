@@ -4,11 +4,11 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { DEFAULT_LOCAL_PORT, startLocalCloud } from '../../local/cloud';
 import { runningCloud } from '../../local/presence';
 import { localClientConfig } from '../../local/types';
-import { DEFAULT_LOCAL_DATA_DIR, LocalCloudNotRunningError } from '../aws';
+import { DEFAULT_LOCAL_DATA_DIR, requireRunningCloud } from '../aws';
 import { type CliCommand, type CliIo, UsageError } from '../command';
 import { parseArgs } from '../options';
 import { followExecution, formatProgress } from '../run/follow';
-import { executionStatuses, formatStatus } from '../run/local-status';
+import { executionStatuses, findExecution, formatStatus } from '../run/local-status';
 
 const serve = async (dataDir: string, port: number, stage: string, io: CliIo): Promise<number> => {
   const started = Date.now();
@@ -43,22 +43,18 @@ const serve = async (dataDir: string, port: number, stage: string, io: CliIo): P
 
 /** `status`: every execution and where it is; with one execution, its progress state by state. */
 const status = async (dataDir: string, execution: string | undefined, io: CliIo): Promise<number> => {
-  const cloud = await runningCloud(dataDir);
-  if (!cloud?.endpoints.SFN)
-    throw new LocalCloudNotRunningError(
-      `no local cloud is running on ${dataDir}: start one with \`mlpipe local --data-dir ${dataDir}\``,
-    );
-  const sfn = new SFNClient(localClientConfig(cloud.endpoints.SFN));
+  const cloud = await requireRunningCloud(dataDir);
+  const sfn = new SFNClient(localClientConfig(cloud.endpoints.SFN ?? ''));
   try {
-    const statuses = await executionStatuses(sfn);
     if (execution === undefined) {
+      const statuses = await executionStatuses(sfn);
       io.out(
         `local cloud on ${dataDir} (stage ${cloud.stage}, pid ${cloud.pid}): ${statuses.length} executions`,
       );
       for (const s of statuses) io.out(`  ${formatStatus(s)}`);
       return 0;
     }
-    const found = statuses.find((s) => s.name === execution || s.arn === execution);
+    const found = await findExecution(sfn, execution);
     if (!found) throw new UsageError(`no execution named ${execution} in the local cloud on ${dataDir}`);
     io.out(`${found.stateMachine}:${found.name}`);
     const done = await followExecution(sfn, found.arn, {

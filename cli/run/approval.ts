@@ -81,7 +81,7 @@ export const runReview = async (
   // `mlpipe local --stage prod` runs a stage that requires approval on this machine: --data-dir
   // names that local cloud whatever the stage; without it only stage `local` is local.
   const dataDir = flags['data-dir'] ?? (stage === 'local' ? DEFAULT_LOCAL_DATA_DIR : undefined);
-  if (dataDir) useLocalCloud(dataDir);
+  if (dataDir) await useLocalCloud(dataDir);
   const sfn = new SFNClient({});
   const reviewer = flags.reviewer ?? process.env.USER ?? 'unknown reviewer';
   const arn = await answerApproval(sfn, {

@@ -75,10 +75,16 @@ export const formatProgress = (p: StateProgress): string => {
 };
 
 /** True when the last state entered is `state` and its task has been submitted. */
+/** The last state entered (of that name, when given): where a run is, and what it was given there. */
+export const lastEntered = (events: readonly HistoryEvent[], state?: string): HistoryEvent | undefined =>
+  events.findLast(
+    (e) => ENTERED.test(e.type ?? '') && (state === undefined || e.stateEnteredEventDetails?.name === state),
+  );
+
 const waitingIn = (events: readonly HistoryEvent[], state: string): boolean => {
-  const lastEntered = events.findLast((e) => ENTERED.test(e.type ?? ''));
-  if (lastEntered?.stateEnteredEventDetails?.name !== state) return false;
-  return events.some((e) => (e.id ?? 0) > (lastEntered.id ?? 0) && e.type === 'TaskSubmitted');
+  const entered = lastEntered(events);
+  if (entered?.stateEnteredEventDetails?.name !== state) return false;
+  return events.some((e) => (e.id ?? 0) > (entered.id ?? 0) && e.type === 'TaskSubmitted');
 };
 
 export interface FollowOptions {
@@ -134,8 +140,7 @@ export const inputOfState = async (
   executionArn: string,
   state: string,
 ): Promise<unknown | undefined> => {
-  const input = (await executionHistory(sfn, executionArn)).findLast(
-    (e) => ENTERED.test(e.type ?? '') && e.stateEnteredEventDetails?.name === state,
-  )?.stateEnteredEventDetails?.input;
+  const input = lastEntered(await executionHistory(sfn, executionArn), state)?.stateEnteredEventDetails
+    ?.input;
   return input === undefined ? undefined : JSON.parse(input);
 };

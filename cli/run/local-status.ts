@@ -5,7 +5,7 @@ import {
   paginateListStateMachines,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { executionHistory } from './follow';
+import { executionHistory, lastEntered } from './follow';
 
 /** One execution as `mlpipe local status` shows it. */
 export interface ExecutionStatus {
@@ -19,25 +19,23 @@ export interface ExecutionStatus {
   readonly detail: string;
 }
 
-const allMachines = async (sfn: SFNClient) => {
-  const machines: { name: string; arn: string }[] = [];
-  for await (const page of paginateListStateMachines({ client: sfn }, {}))
-    for (const m of page.stateMachines ?? [])
-      if (m.name && m.stateMachineArn) machines.push({ name: m.name, arn: m.stateMachineArn });
-  return machines;
-};
-
-const allExecutions = async (sfn: SFNClient, stateMachineArn: string) => {
-  const executions: ExecutionListItem[] = [];
-  for await (const page of paginateListExecutions({ client: sfn, pageSize: 1000 }, { stateMachineArn }))
-    executions.push(...(page.executions ?? []));
-  return executions;
+/** Every execution of every state machine, with the machine's name: ListExecutions only. */
+const allExecutions = async (sfn: SFNClient) => {
+  const all: { stateMachine: string; execution: ExecutionListItem }[] = [];
+  for await (const machines of paginateListStateMachines({ client: sfn }, {}))
+    for (const m of machines.stateMachines ?? [])
+      for await (const page of paginateListExecutions(
+        { client: sfn, pageSize: 1000 },
+        { stateMachineArn: m.stateMachineArn },
+      ))
+        for (const execution of page.executions ?? []) all.push({ stateMachine: m.name ?? '', execution });
+  return all;
 };
 
 const detailOf = async (sfn: SFNClient, execution: ExecutionListItem): Promise<string> => {
   const arn = execution.executionArn ?? '';
   if (execution.status === 'RUNNING') {
-    const entered = (await executionHistory(sfn, arn)).findLast((e) => e.type?.endsWith('StateEntered'));
+    const entered = lastEntered(await executionHistory(sfn, arn));
     return `in ${entered?.stateEnteredEventDetails?.name ?? '(starting)'}`;
   }
   if (execution.status === 'SUCCEEDED') return '';
@@ -48,20 +46,35 @@ const detailOf = async (sfn: SFNClient, execution: ExecutionListItem): Promise<s
 /** Every execution of every state machine, oldest first, with where each one is or why it ended. */
 export const executionStatuses = async (sfn: SFNClient): Promise<ExecutionStatus[]> => {
   const statuses: ExecutionStatus[] = [];
-  for (const machine of await allMachines(sfn)) {
-    for (const execution of await allExecutions(sfn, machine.arn)) {
-      statuses.push({
-        stateMachine: machine.name,
-        name: execution.name ?? '',
-        arn: execution.executionArn ?? '',
-        status: execution.status ?? 'UNKNOWN',
-        startDate: execution.startDate,
-        stopDate: execution.stopDate,
-        detail: await detailOf(sfn, execution),
-      });
-    }
+  for (const { stateMachine, execution } of await allExecutions(sfn)) {
+    statuses.push({
+      stateMachine,
+      name: execution.name ?? '',
+      arn: execution.executionArn ?? '',
+      status: execution.status ?? 'UNKNOWN',
+      startDate: execution.startDate,
+      stopDate: execution.stopDate,
+      detail: await detailOf(sfn, execution),
+    });
   }
   return statuses.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0));
+};
+
+/** The execution with this name or ARN, and its machine's name; none of the others is looked into. */
+export const findExecution = async (
+  sfn: SFNClient,
+  nameOrArn: string,
+): Promise<{ stateMachine: string; name: string; arn: string } | undefined> => {
+  const found = (await allExecutions(sfn)).find(
+    ({ execution }) => execution.name === nameOrArn || execution.executionArn === nameOrArn,
+  );
+  return (
+    found && {
+      stateMachine: found.stateMachine,
+      name: found.execution.name ?? '',
+      arn: found.execution.executionArn ?? '',
+    }
+  );
 };
 
 export const formatStatus = (s: ExecutionStatus): string => {

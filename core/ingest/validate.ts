@@ -20,6 +20,9 @@ export type RowOutcome =
   | { readonly ok: true; readonly row: CleanRow }
   | { readonly ok: false; readonly problems: readonly FieldProblem[] };
 
+/** The outcome of such a line: what rowValidator would say of it if it could be read at all. */
+export const UNREADABLE_ROW: RowOutcome = { ok: false, problems: [NOT_JSON] };
+
 const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
 const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
 

@@ -58,6 +58,11 @@ class BatchRejection extends Error {
 
 const BATCH_PREFIX = 'batch-input/';
 const ERRORS_KEPT = 100;
+/** A line the reader could not parse: an error row, and the rest of the file is scored. */
+const UNREADABLE_LINE = {
+  ok: false,
+  poison: { reason: POISON_REASONS.badJson, detail: NOT_JSON.reason, problems: [NOT_JSON] },
+} as const;
 
 export const batchOutputKeys = (pipelineName: string, inputName: string) => {
   const plain = inputName.replace(/\.gz$/i, '');
@@ -154,10 +159,7 @@ export const scoreBatchObject = async (
           const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
           const result =
             (values[unreadableAt] as unknown) === true
-              ? ({
-                  ok: false,
-                  poison: { reason: POISON_REASONS.badJson, detail: NOT_JSON.reason, problems: [NOT_JSON] },
-                } as const)
+              ? UNREADABLE_LINE
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
             items.push({ index: row, input: result.input });

@@ -14,7 +14,6 @@ import {
   type IngestSource,
   IngestTally,
   ingestId,
-  NOT_JSON,
   quoteIdent,
   type RowOutcome,
   reportKey,
@@ -23,6 +22,7 @@ import {
   splitSql,
   type TimeBoundaries,
   timeBoundariesOfCounts,
+  UNREADABLE_ROW,
   validationSql,
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
@@ -341,8 +341,7 @@ const curate = async (
           sourceColumns.forEach((name, i) => {
             raw[name] = values[i] ?? null;
           });
-          const outcome: RowOutcome =
-            values[sourceColumns.length] === true ? { ok: false, problems: [NOT_JSON] } : validate(raw);
+          const outcome: RowOutcome = values[sourceColumns.length] === true ? UNREADABLE_ROW : validate(raw);
           if (!outcome.ok) {
             tally.quarantine(row, outcome.problems);
             badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;

@@ -82,6 +82,23 @@ const INTERRUPTED = {
   cause: 'the local cloud stopped while this execution was running',
 } as const;
 
+/**
+ * How an execution that threw ends: stopped by StopExecution (ABORTED, as in AWS), stopped under by
+ * the local cloud itself (FAILED, with the reason), timed out, or failed with its error.
+ */
+const endingOf = (error: Error, closing: boolean): Pick<StoredExecution, 'status' | 'error' | 'cause'> => {
+  if (error.name === 'ExecutionAbortedError')
+    return closing
+      ? { status: 'FAILED', ...INTERRUPTED }
+      : { status: 'ABORTED', error: 'States.Aborted', cause: 'stopped' };
+  const cause = (error.cause ?? error) as Error;
+  return {
+    status: error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED',
+    error: cause.name,
+    cause: cause.message,
+  };
+};
+
 export const startSfn = async ({
   port,
   dataDir,
@@ -120,10 +137,7 @@ export const startSfn = async ({
   // The process ended without stopping its executions (a crash, kill -9): they are over too.
   for (const execution of executions.values()) {
     if (execution.status !== 'RUNNING') continue;
-    execution.status = 'FAILED';
-    execution.stopDate = Date.now();
-    execution.error = INTERRUPTED.error;
-    execution.cause = INTERRUPTED.cause;
+    Object.assign(execution, { status: 'FAILED', ...INTERRUPTED, stopDate: Date.now() });
   }
   /** Set while the local cloud stops: the executions it ends failed, rather than stopped by a user. */
   let closing = false;
@@ -254,16 +268,8 @@ export const startSfn = async ({
       },
       async (error: Error) => {
         await follow;
-        const cause = (error.cause ?? error) as Error;
-        const interrupted = closing && error.name === 'ExecutionAbortedError';
-        const aborted = !interrupted && error.name === 'ExecutionAbortedError';
-        execution.status = aborted
-          ? 'ABORTED'
-          : error.name === 'ExecutionTimeoutError'
-            ? 'TIMED_OUT'
-            : 'FAILED';
-        execution.error = interrupted ? INTERRUPTED.error : aborted ? 'States.Aborted' : cause.name;
-        execution.cause = interrupted ? INTERRUPTED.cause : aborted ? 'stopped' : cause.message;
+        Object.assign(execution, endingOf(error, closing));
+        const aborted = execution.status === 'ABORTED';
         record(execution, aborted ? 'ExecutionAborted' : 'ExecutionFailed', {
           [aborted ? 'executionAbortedEventDetails' : 'executionFailedEventDetails']: {
             error: execution.error,
@@ -272,7 +278,7 @@ export const startSfn = async ({
         });
       },
     );
-    const settled = Promise.all([done, follow]).then(() => {
+    const settled = done.then(() => {
       execution.stopDate = Date.now();
       running.delete(execution.arn);
       dirty = true;

@@ -35,8 +35,8 @@ describe('command-line options', () => {
     ).toEqual({ AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:4571', AWS_REGION: 'us-east-1' });
   });
 
-  it('says how to start a local cloud when none runs in the data folder', () => {
-    expect(() => useLocalCloud('/nonexistent/mlpipe')).toThrow(
+  it('says how to start a local cloud when none runs in the data folder', async () => {
+    await expect(useLocalCloud('/nonexistent/mlpipe')).rejects.toThrow(
       'start one with `mlpipe local --data-dir /nonexistent/mlpipe`',
     );
   });
