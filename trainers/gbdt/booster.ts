@@ -87,19 +87,19 @@ const gradients = (
   margins: Float64Array,
   label: Float64Array,
   k: number,
-  out: Float32Array,
+  out: Float64Array,
 ): void => {
   const n = label.length;
   if (objective === 'reg:squarederror') {
     for (let i = 0; i < n; i++) {
-      out[i * 2] = (margins[i] as number) - (label[i] as number);
+      out[i * 2] = Math.fround((margins[i] as number) - (label[i] as number));
       out[i * 2 + 1] = 1;
     }
   } else if (objective === 'binary:logistic') {
     for (let i = 0; i < n; i++) {
       const p = sigmoid(margins[i] as number);
-      out[i * 2] = p - (label[i] as number);
-      out[i * 2 + 1] = Math.max(p * (1 - p), 1e-16);
+      out[i * 2] = Math.fround(p - (label[i] as number));
+      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
     }
   } else {
     for (let i = 0; i < n; i++) {
@@ -108,8 +108,8 @@ const gradients = (
       let sum = 0;
       for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
       const p = Math.exp((margins[i * groups + k] as number) - max) / sum;
-      out[i * 2] = p - (label[i] === k ? 1 : 0);
-      out[i * 2 + 1] = Math.max(p * (1 - p), 1e-16);
+      out[i * 2] = Math.fround(p - (label[i] === k ? 1 : 0));
+      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
     }
   }
 };

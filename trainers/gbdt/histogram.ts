@@ -11,93 +11,148 @@ import { Worker } from 'node:worker_threads';
 export const BINS = 256;
 export const MISSING = 255;
 
-/** Kernel: adds positions [start, end) to one histogram. Self-contained: the worker runs its source. */
-export function accumulateRange(
+/** Adds positions [start, end) of `rows` to one histogram. */
+export type AccumulateKernel = (
   hist: Float64Array,
   rowMajor: Uint8Array,
-  width: number,
-  features: Int32Array,
-  featureCount: number,
   rows: Uint32Array,
   start: number,
   end: number,
-  gradients: Float32Array,
-): void {
-  for (let i = start; i < end; i++) {
-    const row = rows[i] as number;
-    const g = gradients[row * 2] as number;
-    const h = gradients[row * 2 + 1] as number;
-    const base = row * width;
-    for (let k = 0; k < featureCount; k++) {
-      const f = features[k] as number;
-      const at = (f * 256 + (rowMajor[base + f] as number)) * 2;
-      hist[at] = (hist[at] as number) + g;
-      hist[at + 1] = (hist[at + 1] as number) + h;
-    }
-  }
-}
+  gradients: Float64Array,
+) => void;
 
-/** Kernel: one level of growth for positions [start, end). Self-contained, like accumulateRange. */
-export function levelPass(
+/**
+ * One level of growth for positions [start, end): moves each row to the child its node's split
+ * sends it to (a node that is not split sends it to itself) and, when `accumulate` is 1, adds it to
+ * its child's histogram slot when the child has one. `picked` is scratch space for the positions to add.
+ */
+export type LevelKernel = (
+  hist: Float64Array,
+  rowMajor: Uint8Array,
+  rows: Uint32Array,
   start: number,
   end: number,
-  rows: Uint32Array,
+  gradients: Float64Array,
   nodeOf: Int32Array,
-  rowMajor: Uint8Array,
-  width: number,
-  gradients: Float32Array,
   splitFeature: Int32Array,
   splitBin: Int32Array,
   missingLeft: Int32Array,
   leftChild: Int32Array,
   smallSlot: Int32Array,
-  hist: Float64Array,
-  features: Int32Array,
-  featureCount: number,
+  picked: Int32Array,
   accumulate: number,
-): void {
-  const slotSize = width * 512;
-  for (let i = start; i < end; i++) {
-    const node = nodeOf[i] as number;
-    const f = splitFeature[node] as number;
-    if (f < 0) continue;
-    const row = rows[i] as number;
-    const base = row * width;
-    const b = rowMajor[base + f] as number;
-    const left = b === 255 ? missingLeft[node] === 1 : b <= (splitBin[node] as number);
-    const child = (leftChild[node] as number) + (left ? 0 : 1);
-    nodeOf[i] = child;
-    if (accumulate === 0) continue;
-    const slot = smallSlot[child] as number;
-    if (slot < 0) continue;
-    const g = gradients[row * 2] as number;
-    const h = gradients[row * 2 + 1] as number;
-    const offset = slot * slotSize;
-    for (let k = 0; k < featureCount; k++) {
-      const ff = features[k] as number;
-      const at = offset + (ff * 256 + (rowMajor[base + ff] as number)) * 2;
-      hist[at] = (hist[at] as number) + g;
-      hist[at + 1] = (hist[at + 1] as number) + h;
-    }
-  }
+) => void;
+
+export interface Kernels {
+  readonly accumulate: AccumulateKernel;
+  readonly level: LevelKernel;
 }
+
+/**
+ * Compiles both kernels for one feature list, unrolled, with each feature's histogram offset a
+ * constant. V8 then drops the per-feature table loads and most bound checks: on flights-3m's binned
+ * rows a histogram pass takes half the time of the same loop over a feature array (.scratch
+ * micro-benchmark, 4.1 → 1.5 ns per update with float64 gradients). Self-contained: the worker
+ * compiles its own copies from this function's source. Only numbers are spliced into the code.
+ */
+export function compileKernels(features: ArrayLike<number>, width: number): Kernels {
+  let add = '';
+  for (let k = 0; k < features.length; k++) {
+    const f = Number(features[k]);
+    add += `at = offset + ${f * 512} + (rowMajor[base + ${f}] << 1); hist[at] += g; hist[at + 1] += h;\n`;
+  }
+  const accumulate = new Function(
+    'hist',
+    'rowMajor',
+    'rows',
+    'start',
+    'end',
+    'gradients',
+    `const offset = 0;
+    for (let i = start; i < end; i++) {
+      const row = rows[i];
+      const g = gradients[row * 2];
+      const h = gradients[row * 2 + 1];
+      const base = row * ${Number(width)};
+      let at;
+      ${add}
+    }`,
+  );
+  const level = new Function(
+    'hist',
+    'rowMajor',
+    'rows',
+    'start',
+    'end',
+    'gradients',
+    'nodeOf',
+    'splitFeature',
+    'splitBin',
+    'missingLeft',
+    'leftChild',
+    'smallSlot',
+    'picked',
+    'accumulate',
+    // Which way a row goes and whether it is added are coin flips the branch predictor loses half
+    // the time, so the first loop decides both with integer arithmetic: right when bin > splitBin,
+    // unless the bin is 255 (missing) and missing values go left. The positions to add are
+    // collected branch-free, then added by a second loop. (3x faster than branching, flights-3m.)
+    `let picks = start;
+    for (let i = start; i < end; i++) {
+      const node = nodeOf[i];
+      const b = rowMajor[rows[i] * ${Number(width)} + splitFeature[node]];
+      const child = leftChild[node] + (((splitBin[node] - b) >>> 31) & ((b - 256 + missingLeft[node]) >>> 31));
+      nodeOf[i] = child;
+      picked[picks] = i;
+      picks += (smallSlot[child] >>> 31) ^ 1;
+    }
+    if (accumulate === 0) return;
+    for (let j = start; j < picks; j++) {
+      const i = picked[j];
+      const row = rows[i];
+      const g = gradients[row * 2];
+      const h = gradients[row * 2 + 1];
+      const base = row * ${Number(width)};
+      const offset = smallSlot[nodeOf[i]] * ${Number(width) * 512};
+      let at;
+      ${add}
+    }`,
+  );
+  return { accumulate, level } as Kernels;
+}
+
+/** Compiled kernels by feature list; bounded, as column sampling can draw a new list every tree. */
+const kernelCache = new Map<string, Kernels>();
+const KERNEL_CACHE_SIZE = 64;
+
+const kernelsFor = (features: Int32Array, width: number): Kernels => {
+  const key = `${width}:${features.join(',')}`;
+  let kernels = kernelCache.get(key);
+  if (!kernels) {
+    if (kernelCache.size >= KERNEL_CACHE_SIZE) kernelCache.clear();
+    kernels = compileKernels(features, width);
+    kernelCache.set(key, kernels);
+  }
+  return kernels;
+};
 
 const workerSource = (): string => `
 const { workerData } = require('node:worker_threads');
-const accumulateRange = ${accumulateRange.toString()};
-const levelPass = ${levelPass.toString()};
+const compileKernels = ${compileKernels.toString()};
 const w = workerData;
 const ctrl = new Int32Array(w.control);
 const rowMajor = new Uint8Array(w.rowMajor);
 const rows = new Uint32Array(w.rows);
 const nodeOf = new Int32Array(w.nodeOf);
-const gradients = new Float32Array(w.gradients);
+const gradients = new Float64Array(w.gradients);
 const splitFeature = new Int32Array(w.splitFeature);
 const splitBin = new Int32Array(w.splitBin);
 const missingLeft = new Int32Array(w.missingLeft);
 const leftChild = new Int32Array(w.leftChild);
 const smallSlot = new Int32Array(w.smallSlot);
+const picked = new Int32Array(w.picked);
 const hist = new Float64Array(w.hist);
+const cache = new Map();
 // Control: [state, job, start, end, featureCount, accumulate, slots, features...].
 // States: 0 idle, 1 job posted, 2 job done, 3 stop. Only a posted job (1) or stop (3) wakes us.
 for (;;) {
@@ -105,10 +160,17 @@ for (;;) {
   while ((state = Atomics.load(ctrl, 0)) !== 1 && state !== 3) Atomics.wait(ctrl, 0, state);
   if (state === 3) break;
   const job = ctrl[1], start = ctrl[2], end = ctrl[3], count = ctrl[4], accumulate = ctrl[5], slots = ctrl[6];
-  const features = ctrl.subarray(7, 7 + count);
+  const features = ctrl.slice(7, 7 + count);
+  const key = features.join(',');
+  let kernels = cache.get(key);
+  if (!kernels) {
+    if (cache.size >= ${KERNEL_CACHE_SIZE}) cache.clear();
+    kernels = compileKernels(features, w.width);
+    cache.set(key, kernels);
+  }
   hist.fill(0, 0, slots * w.width * 512);
-  if (job === 1) accumulateRange(hist, rowMajor, w.width, features, count, rows, start, end, gradients);
-  else levelPass(start, end, rows, nodeOf, rowMajor, w.width, gradients, splitFeature, splitBin, missingLeft, leftChild, smallSlot, hist, features, count, accumulate);
+  if (job === 1) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
+  else kernels.level(hist, rowMajor, rows, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
   Atomics.store(ctrl, 0, 2);
   Atomics.notify(ctrl, 0);
 }
@@ -126,15 +188,23 @@ export class HistogramBuilder {
   readonly rows: Uint32Array;
   /** Positions → the node each row is in (after a tree: its leaf). */
   readonly nodeOf: Int32Array;
-  /** Gradient and hessian of row r at 2r and 2r + 1: float32 like XGBoost's, one cache line per row. */
-  readonly gradients: Float32Array;
-  /** Per node: the split of the current level (-1: not split at this level). */
+  /**
+   * Gradient and hessian of row r at 2r and 2r + 1, rounded to float32 like XGBoost's but stored as
+   * float64: the histogram kernels then add them without a conversion (a quarter faster).
+   */
+  readonly gradients: Float64Array;
+  /**
+   * Per node: where the level pass sends its rows (see `split` and `keep`): left when the bin of
+   * `splitFeature` is <= `splitBin`, missing (bin 255) left when `missingLeft` is 1.
+   */
   readonly splitFeature: Int32Array;
   readonly splitBin: Int32Array;
   readonly missingLeft: Int32Array;
   readonly leftChild: Int32Array;
   /** Per node: its histogram slot in this level's pass, or -1 when it needs none. */
   readonly smallSlot: Int32Array;
+  /** Scratch: positions a level pass adds to histograms. */
+  private readonly picked: Int32Array;
   private readonly worker: Worker | undefined;
   private readonly control: Int32Array | undefined;
   private readonly workerHist: Float64Array | undefined;
@@ -150,12 +220,13 @@ export class HistogramBuilder {
     this.slotSize = width * BINS * 2;
     this.rows = new Uint32Array(shared(rowCount * 4));
     this.nodeOf = new Int32Array(shared(rowCount * 4));
-    this.gradients = new Float32Array(shared(rowCount * 8));
+    this.gradients = new Float64Array(shared(rowCount * 16));
     this.splitFeature = new Int32Array(shared(maxNodes * 4));
     this.splitBin = new Int32Array(shared(maxNodes * 4));
     this.missingLeft = new Int32Array(shared(maxNodes * 4));
     this.leftChild = new Int32Array(shared(maxNodes * 4));
     this.smallSlot = new Int32Array(shared(maxNodes * 4));
+    this.picked = new Int32Array(shared(rowCount * 4));
     if (threads > 1 && rowCount >= PARALLEL_FROM && rowMajor.buffer instanceof SharedArrayBuffer) {
       const control = shared((7 + width) * 4);
       const hist = shared(
@@ -178,6 +249,7 @@ export class HistogramBuilder {
           missingLeft: this.missingLeft.buffer,
           leftChild: this.leftChild.buffer,
           smallSlot: this.smallSlot.buffer,
+          picked: this.picked.buffer,
         },
       });
       this.worker.unref();
@@ -193,36 +265,24 @@ export class HistogramBuilder {
     accumulate: boolean,
     hist: Float64Array,
   ) {
+    const kernels = kernelsFor(features, this.width);
     const local = (into: Float64Array, start: number, end: number) => {
-      if (job === 1)
-        accumulateRange(
+      if (job === 1) kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
+      else
+        kernels.level(
           into,
           this.rowMajor,
-          this.width,
-          features,
-          features.length,
           this.rows,
           start,
           end,
           this.gradients,
-        );
-      else
-        levelPass(
-          start,
-          end,
-          this.rows,
           this.nodeOf,
-          this.rowMajor,
-          this.width,
-          this.gradients,
           this.splitFeature,
           this.splitBin,
           this.missingLeft,
           this.leftChild,
           this.smallSlot,
-          into,
-          features,
-          features.length,
+          this.picked,
           accumulate ? 1 : 0,
         );
     };
@@ -253,6 +313,24 @@ export class HistogramBuilder {
     local(hist, 0, mid);
     local(second, mid, count);
     for (let i = 0; i < used; i++) hist[i] = (hist[i] as number) + (second[i] as number);
+  }
+
+  /** Node `node` keeps its rows in the next level pass (a new node, or a leaf). */
+  keep(node: number): void {
+    this.splitFeature[node] = 0;
+    // No bin is above 255: every row goes "left", to the node itself.
+    this.splitBin[node] = 255;
+    this.missingLeft[node] = 1;
+    this.leftChild[node] = node;
+    this.smallSlot[node] = -1;
+  }
+
+  /** Node `node`'s rows go to `left` or `left + 1` in the next level pass. */
+  split(node: number, feature: number, bin: number, missingLeft: boolean, left: number): void {
+    this.splitFeature[node] = feature;
+    this.splitBin[node] = bin;
+    this.missingLeft[node] = missingLeft ? 1 : 0;
+    this.leftChild[node] = left;
   }
 
   /** The histogram of positions [0, count): the root of a tree. */

@@ -162,8 +162,7 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
     tree.right.push(-1);
     tree.missingLeft.push(0);
     tree.value.push(0);
-    builder.splitFeature[node] = -1;
-    builder.smallSlot[node] = -1;
+    builder.keep(node);
     return node;
   };
   let G = 0;
@@ -187,6 +186,8 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
       const split = depth < o.maxDepth ? bestSplit(parent.hist, binned, parent.G, parent.H, o) : undefined;
       if (!split) {
         tree.value[parent.node] = (-parent.G / (parent.H + o.lambda)) * o.eta;
+        // A leaf's rows stay put, and its histogram slot of the last level is not theirs any more.
+        builder.keep(parent.node);
         continue;
       }
       const { node } = parent;
@@ -198,10 +199,7 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
       const right = addNode();
       tree.left[node] = left;
       tree.right[node] = right;
-      builder.splitFeature[node] = split.feature;
-      builder.splitBin[node] = split.bin;
-      builder.missingLeft[node] = split.missingLeft ? 1 : 0;
-      builder.leftChild[node] = left;
+      builder.split(node, split.feature, split.bin, split.missingLeft, left);
       splits.push({ parent, split, left, right });
     }
     if (splits.length === 0) break;
@@ -215,7 +213,7 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
     const levelHist = builder.level(o.features, count, needHist ? slots : 0);
     const next: Open[] = [];
     for (const { parent, split, left, right } of splits) {
-      builder.splitFeature[parent.node] = -1;
+      builder.keep(parent.node);
       let leftHist = parent.hist;
       let rightHist = parent.hist;
       if (needHist) {
