@@ -80,40 +80,6 @@ const initialScore = (p: Hyperparameters, label: Float64Array): number[] => {
   return [Math.log(q / (1 - q))];
 };
 
-/** Gradients and hessians of the loss at the current margins, for group k. */
-const gradients = (
-  objective: Objective,
-  groups: number,
-  margins: Float64Array,
-  label: Float64Array,
-  k: number,
-  out: Float64Array,
-): void => {
-  const n = label.length;
-  if (objective === 'reg:squarederror') {
-    for (let i = 0; i < n; i++) {
-      out[i * 2] = Math.fround((margins[i] as number) - (label[i] as number));
-      out[i * 2 + 1] = 1;
-    }
-  } else if (objective === 'binary:logistic') {
-    for (let i = 0; i < n; i++) {
-      const p = sigmoid(margins[i] as number);
-      out[i * 2] = Math.fround(p - (label[i] as number));
-      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let c = 0; c < groups; c++) max = Math.max(max, margins[i * groups + c] as number);
-      let sum = 0;
-      for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
-      const p = Math.exp((margins[i * groups + k] as number) - max) / sum;
-      out[i * 2] = Math.fround(p - (label[i] === k ? 1 : 0));
-      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
-    }
-  }
-};
-
 /** The loss early stopping watches: RMSE, log loss, or multiclass log loss (XGBoost's defaults). */
 export const loss = (
   objective: Objective,
@@ -183,7 +149,15 @@ export const train = ({
   const baseScore = resumeFrom?.baseScore ?? initialScore(p, data.label);
   const trees: Tree[] = resumeFrom ? [...resumeFrom.trees] : [];
   const rng = new Random(resumeFrom?.rng ?? p.seed ^ 0x5bd1e995);
-  const margins = new Float64Array(data.rows * groups);
+  const builder = new HistogramBuilder(
+    binned.bins,
+    featureCount,
+    data.label,
+    groups,
+    2 ** (p.max_depth + 1),
+    threads,
+  );
+  const { margins } = builder;
   for (let i = 0; i < margins.length; i++) margins[i] = baseScore[i % groups] as number;
   const validMargins = validBinned ? new Float64Array(validBinned.rows * groups) : undefined;
   if (validMargins)
@@ -193,9 +167,9 @@ export const train = ({
     if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, t % groups);
   });
   let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
-  const builder = new HistogramBuilder(binned.bins, featureCount, data.rows, 2 ** (p.max_depth + 1), threads);
   const allFeatures = Int32Array.from({ length: featureCount }, (_, i) => i);
-  const deltas = new Float64Array(data.rows * groups);
+  /** Whether builder.rows holds every row in order (it is rewritten only after a sampled round). */
+  let rowsAreAll = false;
   const firstRound = resumeFrom ? resumeFrom.round + 1 : 0;
   try {
     for (let round = firstRound; round < p.num_round; round++) {
@@ -226,29 +200,32 @@ export const train = ({
       const roundTrees: Tree[] = [];
       for (let k = 0; k < groups; k++) {
         // Every group's gradients come from the margins before this round (softmax needs all of them).
-        gradients(p.objective, groups, margins, data.label, k, builder.gradients);
+        builder.computeGradients(p.objective, k);
         let count = data.rows;
         if (sampledRows) {
           builder.rows.set(sampledRows);
           count = sampledRows.length;
-        } else for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
+          rowsAreAll = false;
+        } else if (!rowsAreAll) {
+          for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
+          rowsAreAll = true;
+        }
         const tree = growTree(binned, builder, count, options);
         roundTrees.push(tree);
         // Without row sampling every row sits in a leaf of the tree: its output is known already.
-        if (!sampledRows) {
-          const { nodeOf, rows } = builder;
-          for (let i = 0; i < count; i++)
-            deltas[(rows[i] as number) * groups + k] = tree.value[nodeOf[i] as number] as number;
-        }
+        // With several groups, the margins move after the round: the next group's gradients need
+        // the margins from before it.
+        if (!sampledRows) builder.applyLeaves(tree.value, count, k, groups === 1 ? 'margins' : 'deltas');
       }
       roundTrees.forEach((tree, k) => {
         trees.push(tree);
         if (sampledRows) addTree(tree, binned, margins, groups, k);
         if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, k);
       });
-      // Without row sampling every row sat in some leaf: its output is already known.
-      if (!sampledRows)
+      if (!sampledRows && groups > 1) {
+        const { deltas } = builder;
         for (let i = 0; i < margins.length; i++) margins[i] = (margins[i] as number) + (deltas[i] as number);
+      }
       // The train loss costs a pass over every row: only when it is reported or watched.
       const report = round === firstRound || (round + 1) % 10 === 0 || round === p.num_round - 1;
       const trainLoss = report ? loss(p.objective, groups, margins, data.label) : Number.NaN;

@@ -121,6 +121,69 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
   return { accumulate, level } as Kernels;
 }
 
+/** Objectives as the gradient kernel knows them. */
+export const OBJECTIVE_CODE = { 'reg:squarederror': 0, 'binary:logistic': 1, 'multi:softprob': 2 } as const;
+
+/**
+ * Kernel: gradient and hessian of the loss at the margins of rows [start, end) for group k, rounded
+ * to float32 as XGBoost keeps them. Self-contained: the worker runs its source.
+ */
+export function gradientRange(
+  objective: number,
+  groups: number,
+  k: number,
+  margins: Float64Array,
+  label: Float64Array,
+  out: Float64Array,
+  start: number,
+  end: number,
+): void {
+  if (objective === 0) {
+    for (let i = start; i < end; i++) {
+      out[i * 2] = Math.fround((margins[i] as number) - (label[i] as number));
+      out[i * 2 + 1] = 1;
+    }
+  } else if (objective === 1) {
+    for (let i = start; i < end; i++) {
+      const p = 1 / (1 + Math.exp(-(margins[i] as number)));
+      out[i * 2] = Math.fround(p - (label[i] as number));
+      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
+    }
+  } else {
+    for (let i = start; i < end; i++) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < groups; c++) max = Math.max(max, margins[i * groups + c] as number);
+      let sum = 0;
+      for (let c = 0; c < groups; c++) sum += Math.exp((margins[i * groups + c] as number) - max);
+      const p = Math.exp((margins[i * groups + k] as number) - max) / sum;
+      out[i * 2] = Math.fround(p - (label[i] === k ? 1 : 0));
+      out[i * 2 + 1] = Math.fround(Math.max(p * (1 - p), 1e-16));
+    }
+  }
+}
+
+/**
+ * Kernel: for positions [start, end), adds (`add` 1) or writes (0) the value of the leaf each
+ * position's row ended in to `target` at row * groups + k. Self-contained, like gradientRange.
+ */
+export function leafValueRange(
+  rows: Uint32Array,
+  nodeOf: Int32Array,
+  leafValue: Float64Array,
+  target: Float64Array,
+  groups: number,
+  k: number,
+  add: number,
+  start: number,
+  end: number,
+): void {
+  for (let i = start; i < end; i++) {
+    const at = (rows[i] as number) * groups + k;
+    const value = leafValue[nodeOf[i] as number] as number;
+    target[at] = add === 1 ? (target[at] as number) + value : value;
+  }
+}
+
 /** Compiled kernels by feature list; bounded, as column sampling can draw a new list every tree. */
 const kernelCache = new Map<string, Kernels>();
 const KERNEL_CACHE_SIZE = 64;
@@ -137,8 +200,11 @@ const kernelsFor = (features: Int32Array, width: number): Kernels => {
 };
 
 const workerSource = (): string => `
+'use strict';
 const { workerData } = require('node:worker_threads');
 const compileKernels = ${compileKernels.toString()};
+const gradientRange = ${gradientRange.toString()};
+const leafValueRange = ${leafValueRange.toString()};
 const w = workerData;
 const ctrl = new Int32Array(w.control);
 const rowMajor = new Uint8Array(w.rowMajor);
@@ -152,15 +218,27 @@ const leftChild = new Int32Array(w.leftChild);
 const smallSlot = new Int32Array(w.smallSlot);
 const picked = new Int32Array(w.picked);
 const hist = new Float64Array(w.hist);
+const margins = new Float64Array(w.margins);
+const label = new Float64Array(w.label);
+const deltas = new Float64Array(w.deltas);
+const leafValue = new Float64Array(w.leafValue);
 const cache = new Map();
-// Control: [state, job, start, end, featureCount, accumulate, slots, features...].
+// Control: [state, job, start, end, featureCount, accumulate, slots, objective, groups, k, add, features...].
 // States: 0 idle, 1 job posted, 2 job done, 3 stop. Only a posted job (1) or stop (3) wakes us.
 for (;;) {
   let state;
   while ((state = Atomics.load(ctrl, 0)) !== 1 && state !== 3) Atomics.wait(ctrl, 0, state);
   if (state === 3) break;
-  const job = ctrl[1], start = ctrl[2], end = ctrl[3], count = ctrl[4], accumulate = ctrl[5], slots = ctrl[6];
-  const features = ctrl.slice(7, 7 + count);
+  const job = ctrl[1], start = ctrl[2], end = ctrl[3];
+  if (job === ${JOB.gradients} || job === ${JOB.leafValues}) {
+    if (job === ${JOB.gradients}) gradientRange(ctrl[7], ctrl[8], ctrl[9], margins, label, gradients, start, end);
+    else leafValueRange(rows, nodeOf, leafValue, ctrl[10] === 1 ? margins : deltas, ctrl[8], ctrl[9], ctrl[10], start, end);
+    Atomics.store(ctrl, 0, 2);
+    Atomics.notify(ctrl, 0);
+    continue;
+  }
+  const count = ctrl[4], accumulate = ctrl[5], slots = ctrl[6];
+  const features = ctrl.slice(${FEATURES_AT}, ${FEATURES_AT} + count);
   const key = features.join(',');
   let kernels = cache.get(key);
   if (!kernels) {
@@ -169,12 +247,17 @@ for (;;) {
     cache.set(key, kernels);
   }
   hist.fill(0, 0, slots * w.width * 512);
-  if (job === 1) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
+  if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
   else kernels.level(hist, rowMajor, rows, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
   Atomics.store(ctrl, 0, 2);
   Atomics.notify(ctrl, 0);
 }
 `;
+
+/** Jobs the worker runs; the numbers travel through the control array. */
+const JOB = { accumulate: 1, level: 2, gradients: 3, leafValues: 4 } as const;
+/** Where the feature list starts in the control array. */
+const FEATURES_AT = 11;
 
 /** Positions below which a pass runs as one piece on this thread. */
 const PARALLEL_FROM = 20_000;
@@ -205,6 +288,13 @@ export class HistogramBuilder {
   readonly smallSlot: Int32Array;
   /** Scratch: positions a level pass adds to histograms. */
   private readonly picked: Int32Array;
+  /** Margins of row r at r * groups + k (the model's raw output so far). */
+  readonly margins: Float64Array;
+  readonly label: Float64Array;
+  /** A round's leaf values per row when there are several groups (margins move after the round). */
+  readonly deltas: Float64Array;
+  /** Per node: the leaf value of the tree just grown. */
+  private readonly leafValue: Float64Array;
   private readonly worker: Worker | undefined;
   private readonly control: Int32Array | undefined;
   private readonly workerHist: Float64Array | undefined;
@@ -213,10 +303,12 @@ export class HistogramBuilder {
   constructor(
     readonly rowMajor: Uint8Array,
     readonly width: number,
-    rowCount: number,
+    label: Float64Array,
+    readonly groups: number,
     maxNodes: number,
     threads: number,
   ) {
+    const rowCount = label.length;
     this.slotSize = width * BINS * 2;
     this.rows = new Uint32Array(shared(rowCount * 4));
     this.nodeOf = new Int32Array(shared(rowCount * 4));
@@ -227,8 +319,13 @@ export class HistogramBuilder {
     this.leftChild = new Int32Array(shared(maxNodes * 4));
     this.smallSlot = new Int32Array(shared(maxNodes * 4));
     this.picked = new Int32Array(shared(rowCount * 4));
+    this.margins = new Float64Array(shared(rowCount * groups * 8));
+    this.label = new Float64Array(shared(rowCount * 8));
+    this.label.set(label);
+    this.deltas = new Float64Array(shared(groups > 1 ? rowCount * groups * 8 : 8));
+    this.leafValue = new Float64Array(shared(maxNodes * 8));
     if (threads > 1 && rowCount >= PARALLEL_FROM && rowMajor.buffer instanceof SharedArrayBuffer) {
-      const control = shared((7 + width) * 4);
+      const control = shared((FEATURES_AT + width) * 4);
       const hist = shared(
         Math.max(this.slotSize * 8, Math.floor(WORKER_HIST_BYTES / (this.slotSize * 8)) * this.slotSize * 8),
       );
@@ -250,15 +347,47 @@ export class HistogramBuilder {
           leftChild: this.leftChild.buffer,
           smallSlot: this.smallSlot.buffer,
           picked: this.picked.buffer,
+          margins: this.margins.buffer,
+          label: this.label.buffer,
+          deltas: this.deltas.buffer,
+          leafValue: this.leafValue.buffer,
         },
       });
       this.worker.unref();
     }
   }
 
-  /** Runs `job` over [0, count) in two halves (worker + this thread when possible) into `hist`. */
-  private run(
-    job: 1 | 2,
+  /**
+   * Runs [0, count) as two halves, the second on the worker (as `job`, with the control fields
+   * already set) when there is one; `local` runs a half on this thread. Returns whether the worker
+   * ran its half. Each half is a whole computation, so results do not depend on the thread count.
+   */
+  private halves(
+    job: number,
+    count: number,
+    local: (start: number, end: number) => void,
+    onWorker = true,
+  ): boolean {
+    const { control } = this;
+    const mid = count >> 1;
+    if (!control || !onWorker) {
+      local(0, count);
+      return false;
+    }
+    control[1] = job;
+    control[2] = mid;
+    control[3] = count;
+    Atomics.store(control, 0, 1);
+    Atomics.notify(control, 0);
+    local(0, mid);
+    while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+    Atomics.store(control, 0, 0);
+    return true;
+  }
+
+  /** Runs a histogram job over [0, count) as two halves summed into `hist`. */
+  private histograms(
+    job: typeof JOB.accumulate | typeof JOB.level,
     features: Int32Array,
     count: number,
     slots: number,
@@ -267,7 +396,8 @@ export class HistogramBuilder {
   ) {
     const kernels = kernelsFor(features, this.width);
     const local = (into: Float64Array, start: number, end: number) => {
-      if (job === 1) kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
+      if (job === JOB.accumulate)
+        kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
       else
         kernels.level(
           into,
@@ -290,29 +420,61 @@ export class HistogramBuilder {
       local(hist, 0, count);
       return;
     }
-    const mid = count >> 1;
     const used = slots * this.slotSize;
     const { control, workerHist } = this;
     if (control && workerHist && used <= workerHist.length) {
-      control[1] = job;
-      control[2] = mid;
-      control[3] = count;
       control[4] = features.length;
       control[5] = accumulate ? 1 : 0;
       control[6] = slots;
-      control.set(features, 7);
-      Atomics.store(control, 0, 1);
-      Atomics.notify(control, 0);
-      local(hist, 0, mid);
-      while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+      control.set(features, FEATURES_AT);
+      this.halves(job, count, (start, end) => local(hist, start, end));
       for (let i = 0; i < used; i++) hist[i] = (hist[i] as number) + (workerHist[i] as number);
-      Atomics.store(control, 0, 0);
       return;
     }
+    const mid = count >> 1;
     const second = new Float64Array(used);
     local(hist, 0, mid);
     local(second, mid, count);
     for (let i = 0; i < used; i++) hist[i] = (hist[i] as number) + (second[i] as number);
+  }
+
+  /** Gradients and hessians of every row for group k at the current margins. */
+  computeGradients(objective: keyof typeof OBJECTIVE_CODE, k: number): void {
+    const code = OBJECTIVE_CODE[objective];
+    const { control, groups, margins, label, gradients } = this;
+    if (control) {
+      control[7] = code;
+      control[8] = groups;
+      control[9] = k;
+    }
+    this.halves(
+      JOB.gradients,
+      label.length,
+      (start, end) => gradientRange(code, groups, k, margins, label, gradients, start, end),
+      label.length >= PARALLEL_FROM,
+    );
+  }
+
+  /**
+   * After a tree of group k grown on positions [0, count): adds each row's leaf value to its margin
+   * (`into` "margins") or writes it to `deltas` (several groups: margins move after the round).
+   */
+  applyLeaves(values: readonly number[], count: number, k: number, into: 'margins' | 'deltas'): void {
+    const { control, groups, rows, nodeOf, leafValue } = this;
+    leafValue.set(values);
+    const add = into === 'margins' ? 1 : 0;
+    const target = add === 1 ? this.margins : this.deltas;
+    if (control) {
+      control[8] = groups;
+      control[9] = k;
+      control[10] = add;
+    }
+    this.halves(
+      JOB.leafValues,
+      count,
+      (start, end) => leafValueRange(rows, nodeOf, leafValue, target, groups, k, add, start, end),
+      count >= PARALLEL_FROM,
+    );
   }
 
   /** Node `node` keeps its rows in the next level pass (a new node, or a leaf). */
@@ -336,7 +498,7 @@ export class HistogramBuilder {
   /** The histogram of positions [0, count): the root of a tree. */
   root(features: Int32Array, count: number): Float64Array {
     const hist = new Float64Array(this.slotSize);
-    this.run(1, features, count, 1, true, hist);
+    this.histograms(JOB.accumulate, features, count, 1, true, hist);
     return hist;
   }
 
@@ -346,7 +508,7 @@ export class HistogramBuilder {
    */
   level(features: Int32Array, count: number, slots: number): Float64Array {
     const hist = new Float64Array(Math.max(1, slots) * this.slotSize);
-    this.run(2, features, count, slots, slots > 0, hist);
+    this.histograms(JOB.level, features, count, slots, slots > 0, hist);
     return hist;
   }
 
