@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { HistogramBuilder } from './histogram';
+import { HistogramBuilder, type KernelChoice } from './histogram';
 import type { Hyperparameters, Objective } from './hyperparameters';
 import { type Binned, binMatrix, growTree, leafOfBinned, rebin, type Tree, treeOutput } from './trees';
 
@@ -46,6 +46,8 @@ export interface TrainOptions {
   readonly onRound?: (round: number, trainLoss: number, validationLoss: number | undefined) => void;
   /** Threads for histograms of large nodes; the model is the same for any value. */
   readonly threads?: number;
+  /** Which histogram kernels run (tests compare them); the model is the same with either. */
+  readonly kernels?: KernelChoice;
 }
 
 export class TrainingError extends Error {
@@ -134,6 +136,7 @@ export const train = ({
   onCheckpoint,
   onRound,
   threads = Math.min(2, availableParallelism()),
+  kernels = 'webassembly',
 }: TrainOptions): Booster => {
   if (data.rows === 0) throw new TrainingError('the train channel has no usable rows');
   const groups = groupsOf(p);
@@ -156,6 +159,7 @@ export const train = ({
     groups,
     2 ** (p.max_depth + 1),
     threads,
+    kernels,
   );
   const { margins } = builder;
   for (let i = 0; i < margins.length; i++) margins[i] = baseScore[i % groups] as number;

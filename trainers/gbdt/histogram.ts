@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { emitKernelModule, type KernelLayout } from './wasm-kernels';
 
 /**
  * The hot loops of training, over shared memory so two threads can split them. Trees grow level by
@@ -7,6 +8,12 @@ import { Worker } from 'node:worker_threads';
  * histogram is its parent's minus its sibling's). Sequential passes over row-major bins keep memory
  * access predictable, which is where the time goes. Large passes are always summed as two halves,
  * on two threads or one, so the model never depends on the machine's core count.
+ *
+ * The histogram passes run as WebAssembly SIMD (wasm-kernels.ts) over one shared memory when the
+ * data fits in it (32-bit addresses), else as the JavaScript kernels below; both add the same numbers
+ * in the same order. Gradients and the margins' leaf updates are JavaScript on both threads.
+ * On flights-3m (2.4 M rows, 7 features, depth 8) a round took 255 ms with the JavaScript kernels
+ * and 159 ms with the WebAssembly ones (.scratch measurements, 30 rounds).
  */
 export const BINS = 256;
 export const MISSING = 255;
@@ -93,10 +100,10 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     'smallSlot',
     'picked',
     'accumulate',
-    // Which way a row goes and whether it is added are coin flips the branch predictor loses half
+    // Which way a row goes and whether it is added are coin flips a branch predictor loses half
     // the time, so the first loop decides both with integer arithmetic: right when bin > splitBin,
     // unless the bin is 255 (missing) and missing values go left. The positions to add are
-    // collected branch-free, then added by a second loop. (3x faster than branching, flights-3m.)
+    // collected branch-free, then added by a second loop.
     `let picks = start;
     for (let i = start; i < end; i++) {
       const node = nodeOf[i];
@@ -202,54 +209,60 @@ const kernelsFor = (features: Int32Array, width: number): Kernels => {
 const workerSource = (): string => `
 'use strict';
 const { workerData } = require('node:worker_threads');
+// Transpilers that keep function names (tsx, esbuild's keepNames) call this helper in nested functions.
+const __name = (target) => target;
 const compileKernels = ${compileKernels.toString()};
+const emitKernelModule = ${emitKernelModule.toString()};
 const gradientRange = ${gradientRange.toString()};
 const leafValueRange = ${leafValueRange.toString()};
 const w = workerData;
-const ctrl = new Int32Array(w.control);
-const rowMajor = new Uint8Array(w.rowMajor);
-const rows = new Uint32Array(w.rows);
-const nodeOf = new Int32Array(w.nodeOf);
-const gradients = new Float64Array(w.gradients);
-const splitFeature = new Int32Array(w.splitFeature);
-const splitBin = new Int32Array(w.splitBin);
-const missingLeft = new Int32Array(w.missingLeft);
-const leftChild = new Int32Array(w.leftChild);
-const smallSlot = new Int32Array(w.smallSlot);
-const picked = new Int32Array(w.picked);
-const hist = new Float64Array(w.hist);
-const margins = new Float64Array(w.margins);
-const label = new Float64Array(w.label);
-const deltas = new Float64Array(w.deltas);
-const leafValue = new Float64Array(w.leafValue);
+const { control: ctrl, rowMajor, rows, nodeOf, gradients, splitFeature, splitBin, missingLeft, leftChild } = w;
+const { smallSlot, picked, hist, margins, label, deltas, leafValue, wasm } = w;
 const cache = new Map();
+const kernelsOf = (features) => {
+  const key = features.join(',');
+  let kernels = cache.get(key);
+  if (!kernels) {
+    if (cache.size >= ${KERNEL_CACHE_SIZE}) cache.clear();
+    kernels = wasm
+      ? new WebAssembly.Instance(new WebAssembly.Module(emitKernelModule(features, w.width, wasm.layout)), {
+          m: { memory: wasm.memory },
+        }).exports
+      : compileKernels(features, w.width);
+    cache.set(key, kernels);
+  }
+  return kernels;
+};
 // Control: [state, job, start, end, featureCount, accumulate, slots, objective, groups, k, add, features...].
-// States: 0 idle, 1 job posted, 2 job done, 3 stop. Only a posted job (1) or stop (3) wakes us.
+// States: 0 idle, 1 job posted, 2 job done, 3 stop, 4 failed (the error is posted as a message).
+// Only a posted job (1) or stop (3) wakes us.
+try {
 for (;;) {
   let state;
   while ((state = Atomics.load(ctrl, 0)) !== 1 && state !== 3) Atomics.wait(ctrl, 0, state);
   if (state === 3) break;
   const job = ctrl[1], start = ctrl[2], end = ctrl[3];
-  if (job === ${JOB.gradients} || job === ${JOB.leafValues}) {
-    if (job === ${JOB.gradients}) gradientRange(ctrl[7], ctrl[8], ctrl[9], margins, label, gradients, start, end);
-    else leafValueRange(rows, nodeOf, leafValue, ctrl[10] === 1 ? margins : deltas, ctrl[8], ctrl[9], ctrl[10], start, end);
-    Atomics.store(ctrl, 0, 2);
-    Atomics.notify(ctrl, 0);
-    continue;
+  if (job === ${JOB.gradients}) gradientRange(ctrl[7], ctrl[8], ctrl[9], margins, label, gradients, start, end);
+  else if (job === ${JOB.leafValues})
+    leafValueRange(rows, nodeOf, leafValue, ctrl[10] === 1 ? margins : deltas, ctrl[8], ctrl[9], ctrl[10], start, end);
+  else {
+    const accumulate = ctrl[5], slots = ctrl[6];
+    const kernels = kernelsOf(ctrl.slice(${FEATURES_AT}, ${FEATURES_AT} + ctrl[4]));
+    hist.fill(0, 0, slots * w.width * 512);
+    if (wasm) {
+      if (job === ${JOB.accumulate}) kernels.accumulate(hist.byteOffset, start, end);
+      else kernels.level(hist.byteOffset, start, end, accumulate);
+    } else if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
+    else kernels.level(hist, rowMajor, rows, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
   }
-  const count = ctrl[4], accumulate = ctrl[5], slots = ctrl[6];
-  const features = ctrl.slice(${FEATURES_AT}, ${FEATURES_AT} + count);
-  const key = features.join(',');
-  let kernels = cache.get(key);
-  if (!kernels) {
-    if (cache.size >= ${KERNEL_CACHE_SIZE}) cache.clear();
-    kernels = compileKernels(features, w.width);
-    cache.set(key, kernels);
-  }
-  hist.fill(0, 0, slots * w.width * 512);
-  if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
-  else kernels.level(hist, rowMajor, rows, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
   Atomics.store(ctrl, 0, 2);
+  Atomics.notify(ctrl, 0);
+}
+} catch (error) {
+  const text = new TextEncoder().encode(String((error && error.stack) || error)).subarray(0, w.failure.length - 4);
+  new DataView(w.failure.buffer).setInt32(0, text.length);
+  w.failure.set(text, 4);
+  Atomics.store(ctrl, 0, 4);
   Atomics.notify(ctrl, 0);
 }
 `;
@@ -261,10 +274,50 @@ const FEATURES_AT = 11;
 
 /** Positions below which a pass runs as one piece on this thread. */
 const PARALLEL_FROM = 20_000;
-/** The worker's histogram space; a level needing more runs its halves on this thread. */
-const WORKER_HIST_BYTES = 64 * 2 ** 20;
+/** Each thread's histogram space; a level needing more runs its halves in JavaScript, on this thread. */
+const HIST_SCRATCH_BYTES = 64 * 2 ** 20;
+/** WebAssembly memory is addressed by 32 bits; larger data trains with the JavaScript kernels. */
+const WASM_MAX_BYTES = 3.5 * 2 ** 30;
 
 const shared = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
+
+/** Which kernels build histograms: the model is the same with either. */
+export type KernelChoice = 'webassembly' | 'javascript';
+
+/** Byte offsets of `sizes`' regions, each 16-byte aligned, from 16 on. */
+const regionsOf = <K extends string>(sizes: Record<K, number>): { at: Record<K, number>; bytes: number } => {
+  let next = 16;
+  const at = {} as Record<K, number>;
+  for (const key of Object.keys(sizes) as K[]) {
+    at[key] = next;
+    next += (Math.max(16, sizes[key]) + 15) & ~15;
+  }
+  return { at, bytes: next };
+};
+
+/** The WebAssembly API as used here (its types come with the DOM lib, which tsconfig leaves out). */
+interface WebAssemblyApi {
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
+}
+const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+interface WasmKernels {
+  readonly accumulate: (hist: number, start: number, end: number) => void;
+  readonly level: (hist: number, start: number, end: number, accumulate: number) => void;
+}
+
+interface WasmState {
+  readonly memory: WasmMemory;
+  readonly layout: KernelLayout;
+  /** This thread's histogram scratch, a view into the memory. */
+  readonly hist: Float64Array;
+  readonly kernels: Map<string, WasmKernels>;
+}
 
 export class HistogramBuilder {
   /** Positions → rows of the current tree (the sampled rows, ascending). */
@@ -298,59 +351,104 @@ export class HistogramBuilder {
   private readonly worker: Worker | undefined;
   private readonly control: Int32Array | undefined;
   private readonly workerHist: Float64Array | undefined;
+  /** Where the worker leaves its error (length, then UTF-8) before it reports state 4. */
+  private readonly failure = new Uint8Array(shared(4096));
   private readonly slotSize: number;
+  private readonly wasm: WasmState | undefined;
+  /** The bins, row-major (width bytes a row); in WebAssembly memory when those kernels run. */
+  readonly rowMajor: Uint8Array;
 
   constructor(
-    readonly rowMajor: Uint8Array,
+    rowMajor: Uint8Array,
     readonly width: number,
     label: Float64Array,
     readonly groups: number,
     maxNodes: number,
     threads: number,
+    kernels: KernelChoice = 'webassembly',
   ) {
     const rowCount = label.length;
     this.slotSize = width * BINS * 2;
-    this.rows = new Uint32Array(shared(rowCount * 4));
-    this.nodeOf = new Int32Array(shared(rowCount * 4));
-    this.gradients = new Float64Array(shared(rowCount * 16));
-    this.splitFeature = new Int32Array(shared(maxNodes * 4));
-    this.splitBin = new Int32Array(shared(maxNodes * 4));
-    this.missingLeft = new Int32Array(shared(maxNodes * 4));
-    this.leftChild = new Int32Array(shared(maxNodes * 4));
-    this.smallSlot = new Int32Array(shared(maxNodes * 4));
-    this.picked = new Int32Array(shared(rowCount * 4));
+    const slotBytes = this.slotSize * 8;
+    // A level histograms at most maxNodes / 8 small children (the last two levels need none).
+    const histBytes =
+      slotBytes * Math.max(1, Math.min(Math.floor(HIST_SCRATCH_BYTES / slotBytes), maxNodes >> 3));
+    const worker = threads > 1 && rowCount >= PARALLEL_FROM;
+    const { at, bytes } = regionsOf({
+      rowMajor: rowMajor.length,
+      rows: rowCount * 4,
+      nodeOf: rowCount * 4,
+      picked: rowCount * 4,
+      gradients: rowCount * 16,
+      splitFeature: maxNodes * 4,
+      splitBin: maxNodes * 4,
+      missingLeft: maxNodes * 4,
+      leftChild: maxNodes * 4,
+      smallSlot: maxNodes * 4,
+      hist: histBytes,
+      workerHist: worker ? histBytes : 0,
+    });
+    const pages = Math.ceil(bytes / 65_536);
+    const memory =
+      kernels === 'webassembly' && bytes <= WASM_MAX_BYTES
+        ? new webAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+        : undefined;
+    // In WebAssembly memory, every array the kernels touch is a view at its offset; else each its own.
+    const alloc = <T>(
+      make: (buffer: SharedArrayBuffer, offset: number, length: number) => T,
+      region: keyof typeof at,
+      length: number,
+      size: number,
+    ): T => (memory ? make(memory.buffer, at[region], length) : make(shared(length * size), 0, length));
+    this.rowMajor = alloc((b, o, n) => new Uint8Array(b, o, n), 'rowMajor', rowMajor.length, 1);
+    this.rowMajor.set(rowMajor);
+    this.rows = alloc((b, o, n) => new Uint32Array(b, o, n), 'rows', rowCount, 4);
+    this.nodeOf = alloc((b, o, n) => new Int32Array(b, o, n), 'nodeOf', rowCount, 4);
+    this.picked = alloc((b, o, n) => new Int32Array(b, o, n), 'picked', rowCount, 4);
+    this.gradients = alloc((b, o, n) => new Float64Array(b, o, n), 'gradients', rowCount * 2, 8);
+    this.splitFeature = alloc((b, o, n) => new Int32Array(b, o, n), 'splitFeature', maxNodes, 4);
+    this.splitBin = alloc((b, o, n) => new Int32Array(b, o, n), 'splitBin', maxNodes, 4);
+    this.missingLeft = alloc((b, o, n) => new Int32Array(b, o, n), 'missingLeft', maxNodes, 4);
+    this.leftChild = alloc((b, o, n) => new Int32Array(b, o, n), 'leftChild', maxNodes, 4);
+    this.smallSlot = alloc((b, o, n) => new Int32Array(b, o, n), 'smallSlot', maxNodes, 4);
+    const layout: KernelLayout = { ...at, pages };
+    this.wasm = memory && {
+      memory,
+      layout,
+      hist: new Float64Array(memory.buffer, at.hist, histBytes / 8),
+      kernels: new Map(),
+    };
     this.margins = new Float64Array(shared(rowCount * groups * 8));
     this.label = new Float64Array(shared(rowCount * 8));
     this.label.set(label);
     this.deltas = new Float64Array(shared(groups > 1 ? rowCount * groups * 8 : 8));
     this.leafValue = new Float64Array(shared(maxNodes * 8));
-    if (threads > 1 && rowCount >= PARALLEL_FROM && rowMajor.buffer instanceof SharedArrayBuffer) {
-      const control = shared((FEATURES_AT + width) * 4);
-      const hist = shared(
-        Math.max(this.slotSize * 8, Math.floor(WORKER_HIST_BYTES / (this.slotSize * 8)) * this.slotSize * 8),
-      );
-      this.control = new Int32Array(control);
-      this.workerHist = new Float64Array(hist);
+    if (worker) {
+      this.control = new Int32Array(shared((FEATURES_AT + width) * 4));
+      this.workerHist = alloc((b, o, n) => new Float64Array(b, o, n), 'workerHist', histBytes / 8, 8);
+      // Typed arrays over shared memory reach the worker as views of the same memory.
       this.worker = new Worker(workerSource(), {
         eval: true,
         workerData: {
-          control,
+          control: this.control,
           width,
-          hist,
-          rowMajor: rowMajor.buffer,
-          rows: this.rows.buffer,
-          nodeOf: this.nodeOf.buffer,
-          gradients: this.gradients.buffer,
-          splitFeature: this.splitFeature.buffer,
-          splitBin: this.splitBin.buffer,
-          missingLeft: this.missingLeft.buffer,
-          leftChild: this.leftChild.buffer,
-          smallSlot: this.smallSlot.buffer,
-          picked: this.picked.buffer,
-          margins: this.margins.buffer,
-          label: this.label.buffer,
-          deltas: this.deltas.buffer,
-          leafValue: this.leafValue.buffer,
+          hist: this.workerHist,
+          rowMajor: this.rowMajor,
+          rows: this.rows,
+          nodeOf: this.nodeOf,
+          gradients: this.gradients,
+          splitFeature: this.splitFeature,
+          splitBin: this.splitBin,
+          missingLeft: this.missingLeft,
+          leftChild: this.leftChild,
+          smallSlot: this.smallSlot,
+          picked: this.picked,
+          margins: this.margins,
+          label: this.label,
+          deltas: this.deltas,
+          leafValue: this.leafValue,
+          wasm: memory && { memory, layout },
+          failure: this.failure,
         },
       });
       this.worker.unref();
@@ -381,6 +479,13 @@ export class HistogramBuilder {
     Atomics.notify(control, 0);
     local(0, mid);
     while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+    if (Atomics.load(control, 0) === 4) {
+      const failure = this.failure;
+      const length = new DataView(failure.buffer).getInt32(0);
+      throw new Error(
+        `the histogram worker failed: ${new TextDecoder().decode(failure.slice(4, 4 + length))}`,
+      );
+    }
     Atomics.store(control, 0, 0);
     return true;
   }
@@ -394,9 +499,18 @@ export class HistogramBuilder {
     accumulate: boolean,
     hist: Float64Array,
   ) {
+    const used = slots * this.slotSize;
+    const wasm = this.wasm && used <= this.wasm.hist.length ? this.wasm : undefined;
+    const compiled = wasm ? this.wasmKernelsFor(wasm, features) : undefined;
     const kernels = kernelsFor(features, this.width);
     const local = (into: Float64Array, start: number, end: number) => {
-      if (job === JOB.accumulate)
+      if (wasm && compiled) {
+        const scratch = wasm.hist;
+        scratch.fill(0, 0, used);
+        if (job === JOB.accumulate) compiled.accumulate(scratch.byteOffset, start, end);
+        else compiled.level(scratch.byteOffset, start, end, accumulate ? 1 : 0);
+        for (let i = 0; i < used; i++) into[i] = (into[i] as number) + (scratch[i] as number);
+      } else if (job === JOB.accumulate)
         kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
       else
         kernels.level(
@@ -420,7 +534,6 @@ export class HistogramBuilder {
       local(hist, 0, count);
       return;
     }
-    const used = slots * this.slotSize;
     const { control, workerHist } = this;
     if (control && workerHist && used <= workerHist.length) {
       control[4] = features.length;
@@ -436,6 +549,19 @@ export class HistogramBuilder {
     local(hist, 0, mid);
     local(second, mid, count);
     for (let i = 0; i < used; i++) hist[i] = (hist[i] as number) + (second[i] as number);
+  }
+
+  private wasmKernelsFor(wasm: WasmState, features: Int32Array): WasmKernels {
+    const key = features.join(',');
+    let kernels = wasm.kernels.get(key);
+    if (!kernels) {
+      if (wasm.kernels.size >= KERNEL_CACHE_SIZE) wasm.kernels.clear();
+      const module = new webAssembly.Module(emitKernelModule(features, this.width, wasm.layout));
+      kernels = new webAssembly.Instance(module, { m: { memory: wasm.memory } })
+        .exports as unknown as WasmKernels;
+      wasm.kernels.set(key, kernels);
+    }
+    return kernels;
   }
 
   /** Gradients and hessians of every row for group k at the current margins. */

@@ -149,6 +149,30 @@ describe('the gradient-boosted trees', () => {
     expect(JSON.stringify(two.trees)).toBe(JSON.stringify(one.trees));
   });
 
+  it('grows the same trees with the WebAssembly kernels as with the JavaScript ones', () => {
+    const next = random(11);
+    // Missing values (routed by a learned direction) and a feature subset per tree, on both threads.
+    const cols = [0, 1, 2, 3].map(() =>
+      Array.from({ length: 120_000 }, () => (next() < 0.1 ? Number.NaN : next())),
+    );
+    const y = (cols[0] as number[]).map((v, i) =>
+      (Number.isNaN(v) ? 0.9 : v) + ((cols[2] as number[])[i] as number) > 1 ? 1 : 0,
+    );
+    const params = parseHyperparameters({
+      objective: 'binary:logistic',
+      num_round: '4',
+      max_depth: '5',
+      colsample_bytree: '0.75',
+    });
+    const trees = (threads: number, kernels: 'webassembly' | 'javascript') =>
+      JSON.stringify(train({ params, train: channel(cols, y), threads, kernels }).trees);
+    const reference = trees(1, 'javascript');
+    expect(JSON.parse(reference)).toHaveLength(4);
+    expect(trees(2, 'webassembly')).toBe(reference);
+    expect(trees(1, 'webassembly')).toBe(reference);
+    expect(trees(2, 'javascript')).toBe(reference);
+  });
+
   it('stops early when the validation loss stops improving and keeps the best round', () => {
     const next = random(6);
     const x = Array.from({ length: 500 }, () => next());
