@@ -172,16 +172,23 @@ export const train = ({
   });
   let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
   const allFeatures = Int32Array.from({ length: featureCount }, (_, i) => i);
-  /** Whether builder.rows holds every row in order (it is rewritten only after a sampled round). */
-  let rowsAreAll = false;
+  for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
+  // Row sampling as XGBoost's hist method does it: a row left out of a round keeps its place but adds
+  // nothing (zero gradient and hessian), so every row still ends in a leaf and its margin moves
+  // without walking the tree again. (A list of the sampled rows made subsample 0.8 2.7x slower.)
+  const sampled = p.subsample < 1 ? new Uint8Array(data.rows) : undefined;
   const firstRound = resumeFrom ? resumeFrom.round + 1 : 0;
   try {
     for (let round = firstRound; round < p.num_round; round++) {
       // Sampling draws from the generator in a fixed order, so a resumed run draws the same numbers.
-      const sampledRows: number[] | undefined = p.subsample < 1 ? [] : undefined;
-      if (sampledRows) {
-        for (let i = 0; i < data.rows; i++) if (rng.next() < p.subsample) sampledRows.push(i);
-        if (sampledRows.length === 0) sampledRows.push(0);
+      if (sampled) {
+        let any = 0;
+        for (let i = 0; i < data.rows; i++) {
+          const keep = rng.next() < p.subsample ? 1 : 0;
+          sampled[i] = keep;
+          any |= keep;
+        }
+        if (any === 0) sampled[0] = 1;
       }
       let features = allFeatures;
       if (p.colsample_bytree < 1) {
@@ -205,28 +212,25 @@ export const train = ({
       for (let k = 0; k < groups; k++) {
         // Every group's gradients come from the margins before this round (softmax needs all of them).
         builder.computeGradients(p.objective, k);
-        let count = data.rows;
-        if (sampledRows) {
-          builder.rows.set(sampledRows);
-          count = sampledRows.length;
-          rowsAreAll = false;
-        } else if (!rowsAreAll) {
-          for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
-          rowsAreAll = true;
+        if (sampled) {
+          const { gradients } = builder;
+          for (let i = 0; i < data.rows; i++)
+            if (sampled[i] === 0) {
+              gradients[i * 2] = 0;
+              gradients[i * 2 + 1] = 0;
+            }
         }
-        const tree = growTree(binned, builder, count, options);
+        const tree = growTree(binned, builder, data.rows, options);
         roundTrees.push(tree);
-        // Without row sampling every row sits in a leaf of the tree: its output is known already.
-        // With several groups, the margins move after the round: the next group's gradients need
-        // the margins from before it.
-        if (!sampledRows) builder.applyLeaves(tree.value, count, k, groups === 1 ? 'margins' : 'deltas');
+        // Every row sits in a leaf of the tree: its output is known already. With several groups,
+        // the margins move after the round: the next group's gradients need the margins from before it.
+        builder.applyLeaves(tree.value, data.rows, k, groups === 1 ? 'margins' : 'deltas');
       }
       roundTrees.forEach((tree, k) => {
         trees.push(tree);
-        if (sampledRows) addTree(tree, binned, margins, groups, k);
         if (validBinned && validMargins) addTree(tree, validBinned, validMargins, groups, k);
       });
-      if (!sampledRows && groups > 1) {
+      if (groups > 1) {
         const { deltas } = builder;
         for (let i = 0; i < margins.length; i++) margins[i] = (margins[i] as number) + (deltas[i] as number);
       }
