@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { HistogramBuilder, type KernelChoice } from './histogram';
 import type { Hyperparameters, Objective } from './hyperparameters';
-import { type Binned, binMatrix, growTree, leafOfBinned, rebin, type Tree, treeOutput } from './trees';
+import { type Binned, binMatrix, growTree, leafOfBinned, rebin, type Tree } from './trees';
 
 /**
  * The boosting loop: squared error, logistic and softmax objectives, row and column subsampling
@@ -274,15 +274,42 @@ export const train = ({
   };
 };
 
-/** Raw margins for float32 rows (row-major, featureCount wide): rows × groups. */
+/** Rows scored together, tree after tree: their values stay in cache while every tree walks them. */
+const PREDICT_BLOCK = 4096;
+
+/**
+ * Raw margins for float32 rows (row-major, featureCount wide): rows × groups, with serving-time
+ * semantics (thresholds on raw values, as ONNX evaluates them). Each row's margin adds the trees in order, but a block of rows walks one tree at a time over typed copies of
+ * its arrays: 300 trees over 300k flights rows took 12 s row by row.
+ */
 export const predictMargins = (booster: Booster, x: Float32Array, rows: number): Float64Array => {
-  const out = new Float64Array(rows * booster.groups);
-  for (let i = 0; i < rows; i++) {
-    for (let k = 0; k < booster.groups; k++) out[i * booster.groups + k] = booster.baseScore[k] as number;
-    booster.trees.forEach((tree, t) => {
-      const k = t % booster.groups;
-      out[i * booster.groups + k] =
-        (out[i * booster.groups + k] as number) + treeOutput(tree, x, i * booster.featureCount);
+  const groups = booster.groups;
+  const width = booster.featureCount;
+  const out = new Float64Array(rows * groups);
+  for (let i = 0; i < rows; i++)
+    for (let k = 0; k < groups; k++) out[i * groups + k] = booster.baseScore[k] as number;
+  const trees = booster.trees.map((tree) => ({
+    feature: Int32Array.from(tree.feature),
+    threshold: Float64Array.from(tree.threshold),
+    left: Int32Array.from(tree.left),
+    right: Int32Array.from(tree.right),
+    missingLeft: Uint8Array.from(tree.missingLeft),
+    value: Float64Array.from(tree.value),
+  }));
+  for (let from = 0; from < rows; from += PREDICT_BLOCK) {
+    const to = Math.min(rows, from + PREDICT_BLOCK);
+    trees.forEach(({ feature, threshold, left, right, missingLeft, value }, t) => {
+      const k = t % groups;
+      for (let i = from; i < to; i++) {
+        const base = i * width;
+        let node = 0;
+        for (let f = feature[0] as number; f >= 0; f = feature[node] as number) {
+          const v = x[base + f] as number;
+          const goLeft = Number.isNaN(v) ? missingLeft[node] === 1 : v <= (threshold[node] as number);
+          node = (goLeft ? left[node] : right[node]) as number;
+        }
+        out[i * groups + k] = (out[i * groups + k] as number) + (value[node] as number);
+      }
     });
   }
   return out;

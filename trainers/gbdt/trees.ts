@@ -243,14 +243,3 @@ export const leafOfBinned = (tree: Tree, binned: Binned, row: number): number =>
   }
   return node;
 };
-
-/** The output of a tree for raw float32 values (serving-time semantics, as ONNX evaluates it). */
-export const treeOutput = (tree: Tree, x: Float32Array, offset: number): number => {
-  let node = 0;
-  while ((tree.feature[node] as number) >= 0) {
-    const v = x[offset + (tree.feature[node] as number)] as number;
-    const goLeft = Number.isNaN(v) ? tree.missingLeft[node] === 1 : v <= (tree.threshold[node] as number);
-    node = (goLeft ? tree.left[node] : tree.right[node]) as number;
-  }
-  return tree.value[node] as number;
-};
