@@ -141,7 +141,7 @@ export const train = ({
   if (data.rows === 0) throw new TrainingError('the train channel has no usable rows');
   const groups = groupsOf(p);
   const featureCount = data.features.length;
-  const binned = binMatrix(data.features, p.max_bin);
+  let binned = binMatrix(data.features, p.max_bin);
   const validBinned = validation && validation.rows > 0 ? rebin(validation.features, binned.cuts) : undefined;
   const fingerprint = fingerprintOf(p, data);
   if (resumeFrom && resumeFrom.fingerprint !== fingerprint) {
@@ -161,6 +161,8 @@ export const train = ({
     threads,
     kernels,
   );
+  // The builder holds its own copy of the bins (in WebAssembly memory): let the first one go.
+  binned = { ...binned, bins: builder.rowMajor };
   const { margins } = builder;
   for (let i = 0; i < margins.length; i++) margins[i] = baseScore[i % groups] as number;
   const validMargins = validBinned ? new Float64Array(validBinned.rows * groups) : undefined;

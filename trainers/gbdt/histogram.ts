@@ -319,8 +319,17 @@ interface WasmState {
   readonly kernels: Map<string, WasmKernels>;
 }
 
+/** A shared memory of `pages`, or none where the runtime cannot give one (then JavaScript kernels run). */
+const wasmMemory = (pages: number): WasmMemory | undefined => {
+  try {
+    return new webAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch {
+    return undefined;
+  }
+};
+
 export class HistogramBuilder {
-  /** Positions → rows of the current tree (the sampled rows, ascending). */
+  /** Positions → rows (every row, in order: a row left out of a round has zero gradients). */
   readonly rows: Uint32Array;
   /** Positions → the node each row is in (after a tree: its leaf). */
   readonly nodeOf: Int32Array;
@@ -389,10 +398,7 @@ export class HistogramBuilder {
       workerHist: worker ? histBytes : 0,
     });
     const pages = Math.ceil(bytes / 65_536);
-    const memory =
-      kernels === 'webassembly' && bytes <= WASM_MAX_BYTES
-        ? new webAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-        : undefined;
+    const memory = kernels === 'webassembly' && bytes <= WASM_MAX_BYTES ? wasmMemory(pages) : undefined;
     // In WebAssembly memory, every array the kernels touch is a view at its offset; else each its own.
     const alloc = <T>(
       make: (buffer: SharedArrayBuffer, offset: number, length: number) => T,
