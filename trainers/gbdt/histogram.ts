@@ -68,13 +68,10 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     const f = Number(features[k]);
     add += `at = offset + ${f * 512} + (rowMajor[base + ${f}] << 1); hist[at] += g; hist[at + 1] += h;\n`;
   }
+  // Both kernels' first parameters, in the order of AccumulateKernel and LevelKernel.
+  const common = ['hist', 'rowMajor', 'rows', 'start', 'end', 'gradients'];
   const accumulate = new Function(
-    'hist',
-    'rowMajor',
-    'rows',
-    'start',
-    'end',
-    'gradients',
+    ...common,
     `const offset = 0;
     for (let i = start; i < end; i++) {
       const row = rows[i];
@@ -86,12 +83,7 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     }`,
   );
   const level = new Function(
-    'hist',
-    'rowMajor',
-    'rows',
-    'start',
-    'end',
-    'gradients',
+    ...common,
     'nodeOf',
     'splitFeature',
     'splitBin',
@@ -233,7 +225,6 @@ const kernelsOf = (features) => {
   }
   return kernels;
 };
-// Control: [state, job, start, end, featureCount, accumulate, slots, objective, groups, k, add, features...].
 // States: 0 idle, 1 job posted, 2 job done, 3 stop, 4 failed (the error is posted as a message).
 // Only a posted job (1) or stop (3) wakes us.
 try {
@@ -241,13 +232,14 @@ for (;;) {
   let state;
   while ((state = Atomics.load(ctrl, 0)) !== 1 && state !== 3) Atomics.wait(ctrl, 0, state);
   if (state === 3) break;
-  const job = ctrl[1], start = ctrl[2], end = ctrl[3];
-  if (job === ${JOB.gradients}) gradientRange(ctrl[7], ctrl[8], ctrl[9], margins, label, gradients, start, end);
+  const job = ctrl[${AT.job}], start = ctrl[${AT.start}], end = ctrl[${AT.end}];
+  const groups = ctrl[${AT.groups}], k = ctrl[${AT.k}], add = ctrl[${AT.add}];
+  if (job === ${JOB.gradients}) gradientRange(ctrl[${AT.objective}], groups, k, margins, label, gradients, start, end);
   else if (job === ${JOB.leafValues})
-    leafValueRange(rows, nodeOf, leafValue, ctrl[10] === 1 ? margins : deltas, ctrl[8], ctrl[9], ctrl[10], start, end);
+    leafValueRange(rows, nodeOf, leafValue, add === 1 ? margins : deltas, groups, k, add, start, end);
   else {
-    const accumulate = ctrl[5], slots = ctrl[6];
-    const kernels = kernelsOf(ctrl.slice(${FEATURES_AT}, ${FEATURES_AT} + ctrl[4]));
+    const accumulate = ctrl[${AT.accumulate}], slots = ctrl[${AT.slots}];
+    const kernels = kernelsOf(ctrl.slice(${AT.features}, ${AT.features} + ctrl[${AT.featureCount}]));
     hist.fill(0, 0, slots * w.width * 512);
     if (wasm) {
       if (job === ${JOB.accumulate}) kernels.accumulate(hist.byteOffset, start, end);
@@ -269,8 +261,21 @@ for (;;) {
 
 /** Jobs the worker runs; the numbers travel through the control array. */
 const JOB = { accumulate: 1, level: 2, gradients: 3, leafValues: 4 } as const;
-/** Where the feature list starts in the control array. */
-const FEATURES_AT = 11;
+/** The control array's slots: the worker's state, then the posted job's fields, then its features. */
+const AT = {
+  state: 0,
+  job: 1,
+  start: 2,
+  end: 3,
+  featureCount: 4,
+  accumulate: 5,
+  slots: 6,
+  objective: 7,
+  groups: 8,
+  k: 9,
+  add: 10,
+  features: 11,
+} as const;
 
 /** Positions below which a pass runs as one piece on this thread. */
 const PARALLEL_FROM = 20_000;
@@ -430,7 +435,7 @@ export class HistogramBuilder {
     this.deltas = new Float64Array(shared(groups > 1 ? rowCount * groups * 8 : 8));
     this.leafValue = new Float64Array(shared(maxNodes * 8));
     if (worker) {
-      this.control = new Int32Array(shared((FEATURES_AT + width) * 4));
+      this.control = new Int32Array(shared((AT.features + width) * 4));
       this.workerHist = alloc((b, o, n) => new Float64Array(b, o, n), 'workerHist', histBytes / 8, 8);
       // Typed arrays over shared memory reach the worker as views of the same memory.
       this.worker = new Worker(workerSource(), {
@@ -478,9 +483,9 @@ export class HistogramBuilder {
       local(0, count);
       return false;
     }
-    control[1] = job;
-    control[2] = mid;
-    control[3] = count;
+    control[AT.job] = job;
+    control[AT.start] = mid;
+    control[AT.end] = count;
     Atomics.store(control, 0, 1);
     Atomics.notify(control, 0);
     local(0, mid);
@@ -542,10 +547,10 @@ export class HistogramBuilder {
     }
     const { control, workerHist } = this;
     if (control && workerHist && used <= workerHist.length) {
-      control[4] = features.length;
-      control[5] = accumulate ? 1 : 0;
-      control[6] = slots;
-      control.set(features, FEATURES_AT);
+      control[AT.featureCount] = features.length;
+      control[AT.accumulate] = accumulate ? 1 : 0;
+      control[AT.slots] = slots;
+      control.set(features, AT.features);
       this.halves(job, count, (start, end) => local(hist, start, end));
       for (let i = 0; i < used; i++) hist[i] = (hist[i] as number) + (workerHist[i] as number);
       return;
@@ -570,20 +575,27 @@ export class HistogramBuilder {
     return kernels;
   }
 
+  /** A job over rows [0, count), in halves when large; `fields` go to the worker's control first. */
+  private rowJob(
+    job: number,
+    count: number,
+    fields: Readonly<Record<number, number>>,
+    local: (start: number, end: number) => void,
+  ): void {
+    const { control } = this;
+    if (control) for (const [at, value] of Object.entries(fields)) control[Number(at)] = value;
+    this.halves(job, count, local, count >= PARALLEL_FROM);
+  }
+
   /** Gradients and hessians of every row for group k at the current margins. */
   computeGradients(objective: keyof typeof OBJECTIVE_CODE, k: number): void {
     const code = OBJECTIVE_CODE[objective];
-    const { control, groups, margins, label, gradients } = this;
-    if (control) {
-      control[7] = code;
-      control[8] = groups;
-      control[9] = k;
-    }
-    this.halves(
+    const { groups, margins, label, gradients } = this;
+    this.rowJob(
       JOB.gradients,
       label.length,
+      { [AT.objective]: code, [AT.groups]: groups, [AT.k]: k },
       (start, end) => gradientRange(code, groups, k, margins, label, gradients, start, end),
-      label.length >= PARALLEL_FROM,
     );
   }
 
@@ -592,20 +604,12 @@ export class HistogramBuilder {
    * (`into` "margins") or writes it to `deltas` (several groups: margins move after the round).
    */
   applyLeaves(values: readonly number[], count: number, k: number, into: 'margins' | 'deltas'): void {
-    const { control, groups, rows, nodeOf, leafValue } = this;
+    const { groups, rows, nodeOf, leafValue } = this;
     leafValue.set(values);
     const add = into === 'margins' ? 1 : 0;
     const target = add === 1 ? this.margins : this.deltas;
-    if (control) {
-      control[8] = groups;
-      control[9] = k;
-      control[10] = add;
-    }
-    this.halves(
-      JOB.leafValues,
-      count,
-      (start, end) => leafValueRange(rows, nodeOf, leafValue, target, groups, k, add, start, end),
-      count >= PARALLEL_FROM,
+    this.rowJob(JOB.leafValues, count, { [AT.groups]: groups, [AT.k]: k, [AT.add]: add }, (start, end) =>
+      leafValueRange(rows, nodeOf, leafValue, target, groups, k, add, start, end),
     );
   }
 
