@@ -468,20 +468,20 @@ export class HistogramBuilder {
 
   /**
    * Runs [0, count) as two halves, the second on the worker (as `job`, with the control fields
-   * already set) when there is one; `local` runs a half on this thread. Returns whether the worker
-   * ran its half. Each half is a whole computation, so results do not depend on the thread count.
+   * already set) when there is one; `local` runs a half on this thread, or the whole range when the
+   * worker is not used.
    */
   private halves(
     job: number,
     count: number,
     local: (start: number, end: number) => void,
     onWorker = true,
-  ): boolean {
+  ): void {
     const { control } = this;
     const mid = count >> 1;
     if (!control || !onWorker) {
       local(0, count);
-      return false;
+      return;
     }
     control[AT.job] = job;
     control[AT.start] = mid;
@@ -498,7 +498,6 @@ export class HistogramBuilder {
       );
     }
     Atomics.store(control, 0, 0);
-    return true;
   }
 
   /** Runs a histogram job over [0, count) as two halves summed into `hist`. */
@@ -513,7 +512,8 @@ export class HistogramBuilder {
     const used = slots * this.slotSize;
     const wasm = this.wasm && used <= this.wasm.hist.length ? this.wasm : undefined;
     const compiled = wasm ? this.wasmKernelsFor(wasm, features) : undefined;
-    const kernels = kernelsFor(features, this.width);
+    // The JavaScript kernels are compiled only where they run.
+    let kernels: Kernels | undefined;
     const local = (into: Float64Array, start: number, end: number) => {
       if (wasm && compiled) {
         const scratch = wasm.hist;
@@ -521,7 +521,10 @@ export class HistogramBuilder {
         if (job === JOB.accumulate) compiled.accumulate(scratch.byteOffset, start, end);
         else compiled.level(scratch.byteOffset, start, end, accumulate ? 1 : 0);
         for (let i = 0; i < used; i++) into[i] = (into[i] as number) + (scratch[i] as number);
-      } else if (job === JOB.accumulate)
+        return;
+      }
+      kernels ??= kernelsFor(features, this.width);
+      if (job === JOB.accumulate)
         kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
       else
         kernels.level(
