@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Metrics, metricsFor } from '../../core/metrics';
 import { copyEncodings, writeBundle } from '../../core/model';
 import { METRICS_BY_TASK } from '../../core/spec/schema';
-import { type Booster, type Channel, type Checkpoint, predict, train } from './booster';
+import { type Booster, type Channel, type Checkpoint, predict, predictionsOfMargins, train } from './booster';
 import { readChannel } from './channels';
 import { type Encoder, fitEncoder, type Prepared, prepare } from './dataset';
 import { type Hyperparameters, type Objective, parseHyperparameters } from './hyperparameters';
@@ -44,9 +44,17 @@ const matrixOf = (p: Prepared): Float32Array => {
 };
 
 /** The spec's metrics for a channel, from the model as it will serve. */
-export const channelMetrics = (booster: Booster, data: Prepared, classCount: number): Metrics => {
+export const channelMetrics = (
+  booster: Booster,
+  data: Prepared,
+  classCount: number,
+  /** The channel's margins when training already has them (Booster.trainMargins). */
+  margins?: Float64Array,
+): Metrics => {
   const task = TASK_OF[booster.objective];
-  const out = predict(booster, matrixOf(data), data.rows);
+  const out = margins
+    ? predictionsOfMargins(booster, margins, data.rows)
+    : predict(booster, matrixOf(data), data.rows);
   if (task === 'regression') return metricsFor(task, { actual: data.label, predicted: out.values ?? [] });
   const probabilities = out.probabilities ?? new Float64Array();
   const scores =
@@ -158,9 +166,12 @@ export const trainFromFolder = async (
   const classCount = encoder.classes?.length ?? 1;
   const task = TASK_OF[params.objective];
   const metrics: Record<string, number> = {};
-  for (const [channel, data] of [['train', trainData] as const, ['validation', validationData] as const]) {
+  for (const [channel, data, margins] of [
+    ['train', trainData, booster.trainMargins] as const,
+    ['validation', validationData, booster.validationMargins] as const,
+  ]) {
     if (!data || data.rows === 0) continue;
-    const m = channelMetrics(booster, data, classCount);
+    const m = channelMetrics(booster, data, classCount, margins);
     for (const name of METRICS_BY_TASK[task]) {
       const value = m[name];
       if (value === undefined) continue;

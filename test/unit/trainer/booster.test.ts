@@ -1,4 +1,10 @@
-import { type Channel, type Checkpoint, predict, train } from '../../../trainers/gbdt/booster';
+import {
+  type Channel,
+  type Checkpoint,
+  predict,
+  predictMargins,
+  train,
+} from '../../../trainers/gbdt/booster';
 import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
 import { parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
 
@@ -192,6 +198,26 @@ describe('the gradient-boosted trees', () => {
     });
     expect(booster.bestRound).toBeLessThan(100);
     expect(booster.trees).toHaveLength(booster.bestRound + 1);
+    // The last round's margins are not the kept model's: none are handed out.
+    expect(booster.trainMargins).toBeUndefined();
+    expect(booster.validationMargins).toBeUndefined();
+  });
+
+  it('hands out the margins training ended with, the very numbers scoring the rows again gives', () => {
+    const next = random(12);
+    const cols = [0, 1].map(() => Array.from({ length: 3_000 }, () => (next() < 0.05 ? Number.NaN : next())));
+    const y = (cols[0] as number[]).map((v) => (v > 0.5 ? 2 : v > 0.2 ? 1 : 0));
+    const valid = [0, 1].map(() => Array.from({ length: 400 }, () => next()));
+    const booster = train({
+      params: parseHyperparameters({ objective: 'multi:softprob', num_class: '3', num_round: '8' }),
+      train: channel(cols, y),
+      validation: channel(
+        valid,
+        (valid[0] as number[]).map((v) => (v > 0.5 ? 2 : 0)),
+      ),
+    });
+    expect(booster.trainMargins).toEqual(predictMargins(booster, rowMatrix(cols), 3_000));
+    expect(booster.validationMargins).toEqual(predictMargins(booster, rowMatrix(valid), 400));
   });
 
   it('resumes from a checkpoint to the very model an uninterrupted run ends with', () => {
