@@ -181,7 +181,6 @@ export const train = ({
   });
   let best = resumeFrom?.best ?? { round: -1, loss: Number.POSITIVE_INFINITY };
   const allFeatures = Int32Array.from({ length: featureCount }, (_, i) => i);
-  for (let i = 0; i < data.rows; i++) builder.rows[i] = i;
   // Row sampling as XGBoost's hist method does it: a row left out of a round keeps its place but adds
   // nothing (zero gradient and hessian), so every row still ends in a leaf and its margin moves
   // without walking the tree again. (A list of the sampled rows made subsample 0.8 2.7x slower.)
@@ -291,8 +290,9 @@ const PREDICT_BLOCK = 4096;
 
 /**
  * Raw margins for float32 rows (row-major, featureCount wide): rows × groups, with serving-time
- * semantics (thresholds on raw values, as ONNX evaluates them). Each row's margin adds the trees in order, but a block of rows walks one tree at a time over typed copies of
- * its arrays: 300 trees over 300k flights rows took 12 s row by row.
+ * semantics (thresholds on raw values, as ONNX evaluates them). Each row's margin adds the trees in
+ * order, but a block of rows walks one tree at a time over typed copies of its arrays: 300 trees
+ * over 300k flights rows took 12 s row by row.
  */
 export const predictMargins = (booster: Booster, x: Float32Array, rows: number): Float64Array => {
   const groups = booster.groups;

@@ -18,25 +18,23 @@ import { emitKernelModule, type KernelLayout } from './wasm-kernels';
 export const BINS = 256;
 export const MISSING = 255;
 
-/** Adds positions [start, end) of `rows` to one histogram. */
+/** Adds rows [start, end) to one histogram. */
 export type AccumulateKernel = (
   hist: Float64Array,
   rowMajor: Uint8Array,
-  rows: Uint32Array,
   start: number,
   end: number,
   gradients: Float64Array,
 ) => void;
 
 /**
- * One level of growth for positions [start, end): moves each row to the child its node's split
- * sends it to (a node that is not split sends it to itself) and, when `accumulate` is 1, adds it to
- * its child's histogram slot when the child has one. `picked` is scratch space for the positions to add.
+ * One level of growth for rows [start, end): moves each row to the child its node's split sends it
+ * to (a node that is not split sends it to itself) and, when `accumulate` is 1, adds it to its
+ * child's histogram slot when the child has one. `picked` is scratch space for the rows to add.
  */
 export type LevelKernel = (
   hist: Float64Array,
   rowMajor: Uint8Array,
-  rows: Uint32Array,
   start: number,
   end: number,
   gradients: Float64Array,
@@ -69,12 +67,11 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     add += `at = offset + ${f * 512} + (rowMajor[base + ${f}] << 1); hist[at] += g; hist[at + 1] += h;\n`;
   }
   // Both kernels' first parameters, in the order of AccumulateKernel and LevelKernel.
-  const common = ['hist', 'rowMajor', 'rows', 'start', 'end', 'gradients'];
+  const common = ['hist', 'rowMajor', 'start', 'end', 'gradients'];
   const accumulate = new Function(
     ...common,
     `const offset = 0;
-    for (let i = start; i < end; i++) {
-      const row = rows[i];
+    for (let row = start; row < end; row++) {
       const g = gradients[row * 2];
       const h = gradients[row * 2 + 1];
       const base = row * ${Number(width)};
@@ -94,12 +91,12 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     'accumulate',
     // Which way a row goes and whether it is added are coin flips a branch predictor loses half
     // the time, so the first loop decides both with integer arithmetic: right when bin > splitBin,
-    // unless the bin is 255 (missing) and missing values go left. The positions to add are
-    // collected branch-free, then added by a second loop.
+    // unless the bin is 255 (missing) and missing values go left. The rows to add are collected
+    // branch-free, then added by a second loop.
     `let picks = start;
     for (let i = start; i < end; i++) {
       const node = nodeOf[i];
-      const b = rowMajor[rows[i] * ${Number(width)} + splitFeature[node]];
+      const b = rowMajor[i * ${Number(width)} + splitFeature[node]];
       const child = leftChild[node] + (((splitBin[node] - b) >>> 31) & ((b - 256 + missingLeft[node]) >>> 31));
       nodeOf[i] = child;
       picked[picks] = i;
@@ -107,12 +104,11 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     }
     if (accumulate === 0) return;
     for (let j = start; j < picks; j++) {
-      const i = picked[j];
-      const row = rows[i];
+      const row = picked[j];
       const g = gradients[row * 2];
       const h = gradients[row * 2 + 1];
       const base = row * ${Number(width)};
-      const offset = smallSlot[nodeOf[i]] * ${Number(width) * 512};
+      const offset = smallSlot[nodeOf[row]] * ${Number(width) * 512};
       let at;
       ${add}
     }`,
@@ -162,11 +158,10 @@ export function gradientRange(
 }
 
 /**
- * Kernel: for positions [start, end), adds (`add` 1) or writes (0) the value of the leaf each
- * position's row ended in to `target` at row * groups + k. Self-contained, like gradientRange.
+ * Kernel: for rows [start, end), adds (`add` 1) or writes (0) the value of the leaf each row ended
+ * in to `target` at row * groups + k. Self-contained, like gradientRange.
  */
 export function leafValueRange(
-  rows: Uint32Array,
   nodeOf: Int32Array,
   leafValue: Float64Array,
   target: Float64Array,
@@ -177,7 +172,7 @@ export function leafValueRange(
   end: number,
 ): void {
   for (let i = start; i < end; i++) {
-    const at = (rows[i] as number) * groups + k;
+    const at = i * groups + k;
     const value = leafValue[nodeOf[i] as number] as number;
     target[at] = add === 1 ? (target[at] as number) + value : value;
   }
@@ -208,7 +203,7 @@ const emitKernelModule = ${emitKernelModule.toString()};
 const gradientRange = ${gradientRange.toString()};
 const leafValueRange = ${leafValueRange.toString()};
 const w = workerData;
-const { control: ctrl, rowMajor, rows, nodeOf, gradients, splitFeature, splitBin, missingLeft, leftChild } = w;
+const { control: ctrl, rowMajor, nodeOf, gradients, splitFeature, splitBin, missingLeft, leftChild } = w;
 const { smallSlot, picked, hist, margins, label, deltas, leafValue, wasm } = w;
 const cache = new Map();
 const kernelsOf = (features) => {
@@ -225,7 +220,7 @@ const kernelsOf = (features) => {
   }
   return kernels;
 };
-// States: 0 idle, 1 job posted, 2 job done, 3 stop, 4 failed (the error is posted as a message).
+// States: 0 idle, 1 job posted, 2 job done, 3 stop, 4 failed (the error left in w.failure).
 // Only a posted job (1) or stop (3) wakes us.
 try {
 for (;;) {
@@ -236,7 +231,7 @@ for (;;) {
   const groups = ctrl[${AT.groups}], k = ctrl[${AT.k}], add = ctrl[${AT.add}];
   if (job === ${JOB.gradients}) gradientRange(ctrl[${AT.objective}], groups, k, margins, label, gradients, start, end);
   else if (job === ${JOB.leafValues})
-    leafValueRange(rows, nodeOf, leafValue, add === 1 ? margins : deltas, groups, k, add, start, end);
+    leafValueRange(nodeOf, leafValue, add === 1 ? margins : deltas, groups, k, add, start, end);
   else {
     const accumulate = ctrl[${AT.accumulate}], slots = ctrl[${AT.slots}];
     const kernels = kernelsOf(ctrl.slice(${AT.features}, ${AT.features} + ctrl[${AT.featureCount}]));
@@ -244,8 +239,8 @@ for (;;) {
     if (wasm) {
       if (job === ${JOB.accumulate}) kernels.accumulate(hist.byteOffset, start, end);
       else kernels.level(hist.byteOffset, start, end, accumulate);
-    } else if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, rows, start, end, gradients);
-    else kernels.level(hist, rowMajor, rows, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
+    } else if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, start, end, gradients);
+    else kernels.level(hist, rowMajor, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
   }
   Atomics.store(ctrl, 0, 2);
   Atomics.notify(ctrl, 0);
@@ -334,9 +329,7 @@ const wasmMemory = (pages: number): WasmMemory | undefined => {
 };
 
 export class HistogramBuilder {
-  /** Positions → rows (every row, in order: a row left out of a round has zero gradients). */
-  readonly rows: Uint32Array;
-  /** Positions → the node each row is in (after a tree: its leaf). */
+  /** The node each row is in (after a tree: its leaf). A row left out of a round is in one too. */
   readonly nodeOf: Int32Array;
   /**
    * Gradient and hessian of row r at 2r and 2r + 1, rounded to float32 like XGBoost's but stored as
@@ -390,7 +383,6 @@ export class HistogramBuilder {
     const worker = threads > 1 && rowCount >= PARALLEL_FROM;
     const { at, bytes } = regionsOf({
       rowMajor: rowMajor.length,
-      rows: rowCount * 4,
       nodeOf: rowCount * 4,
       picked: rowCount * 4,
       gradients: rowCount * 16,
@@ -413,7 +405,6 @@ export class HistogramBuilder {
     ): T => (memory ? make(memory.buffer, at[region], length) : make(shared(length * size), 0, length));
     this.rowMajor = alloc((b, o, n) => new Uint8Array(b, o, n), 'rowMajor', rowMajor.length, 1);
     this.rowMajor.set(rowMajor);
-    this.rows = alloc((b, o, n) => new Uint32Array(b, o, n), 'rows', rowCount, 4);
     this.nodeOf = alloc((b, o, n) => new Int32Array(b, o, n), 'nodeOf', rowCount, 4);
     this.picked = alloc((b, o, n) => new Int32Array(b, o, n), 'picked', rowCount, 4);
     this.gradients = alloc((b, o, n) => new Float64Array(b, o, n), 'gradients', rowCount * 2, 8);
@@ -445,7 +436,6 @@ export class HistogramBuilder {
           width,
           hist: this.workerHist,
           rowMajor: this.rowMajor,
-          rows: this.rows,
           nodeOf: this.nodeOf,
           gradients: this.gradients,
           splitFeature: this.splitFeature,
@@ -524,13 +514,11 @@ export class HistogramBuilder {
         return;
       }
       kernels ??= kernelsFor(features, this.width);
-      if (job === JOB.accumulate)
-        kernels.accumulate(into, this.rowMajor, this.rows, start, end, this.gradients);
+      if (job === JOB.accumulate) kernels.accumulate(into, this.rowMajor, start, end, this.gradients);
       else
         kernels.level(
           into,
           this.rowMajor,
-          this.rows,
           start,
           end,
           this.gradients,
@@ -607,12 +595,12 @@ export class HistogramBuilder {
    * (`into` "margins") or writes it to `deltas` (several groups: margins move after the round).
    */
   applyLeaves(values: readonly number[], count: number, k: number, into: 'margins' | 'deltas'): void {
-    const { groups, rows, nodeOf, leafValue } = this;
+    const { groups, nodeOf, leafValue } = this;
     leafValue.set(values);
     const add = into === 'margins' ? 1 : 0;
     const target = add === 1 ? this.margins : this.deltas;
     this.rowJob(JOB.leafValues, count, { [AT.groups]: groups, [AT.k]: k, [AT.add]: add }, (start, end) =>
-      leafValueRange(rows, nodeOf, leafValue, target, groups, k, add, start, end),
+      leafValueRange(nodeOf, leafValue, target, groups, k, add, start, end),
     );
   }
 

@@ -145,13 +145,13 @@ const bestSplit = (
 };
 
 /**
- * Grows one tree, level by level, on the first `count` positions of `builder.rows` (the sampled
- * rows) with the gradients in `builder.gradients`. Afterwards `builder.nodeOf[i]` is the leaf of
- * position i, so the caller can move margins without walking the tree again.
+ * Grows one tree, level by level, on rows [0, count) with the gradients in `builder.gradients` (a
+ * row left out by sampling has zero ones). Afterwards `builder.nodeOf[row]` is the row's leaf, so
+ * the caller can move margins without walking the tree again.
  */
 export const growTree = (binned: Binned, builder: HistogramBuilder, count: number, o: GrowOptions): Tree => {
   const tree: Tree = { feature: [], threshold: [], bin: [], left: [], right: [], missingLeft: [], value: [] };
-  const { rows, gradients } = builder;
+  const { gradients } = builder;
   const slotSize = binned.width * BINS * 2;
   const addNode = (): number => {
     const node = tree.feature.length;
@@ -167,8 +167,7 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
   };
   let G = 0;
   let H = 0;
-  for (let i = 0; i < count; i++) {
-    const row = rows[i] as number;
+  for (let row = 0; row < count; row++) {
     G += gradients[row * 2] as number;
     H += gradients[row * 2 + 1] as number;
   }
@@ -213,7 +212,6 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
     const levelHist = builder.level(o.features, count, needHist ? slots : 0);
     const next: Open[] = [];
     for (const { parent, split, left, right } of splits) {
-      builder.keep(parent.node);
       let leftHist = parent.hist;
       let rightHist = parent.hist;
       if (needHist) {

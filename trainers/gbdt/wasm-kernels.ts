@@ -10,7 +10,6 @@
 /** Byte offsets of the arrays the kernels read and write, all in one shared WebAssembly.Memory. */
 export interface KernelLayout {
   readonly rowMajor: number;
-  readonly rows: number;
   readonly nodeOf: number;
   readonly picked: number;
   readonly gradients: number;
@@ -152,22 +151,21 @@ export function emitKernelModule(
     }
   };
 
-  // accumulate(hist 0, start 1, end 2); locals: i 3, row 4, base 5, addr 6, gh 7 (v128).
+  // accumulate(hist 0, start 1, end 2); locals: row 3, base 4, addr 5, gh 6 (v128).
   const accumulate = body();
   accumulate.get(1).set(3).block().loop();
   accumulate.get(3).get(2).geU().brIf(1);
-  accumulate.get(3).i32(2).shl().load(layout.rows).set(4);
-  addRow(accumulate, 4, 0, 7, 5, 6);
+  addRow(accumulate, 3, 0, 6, 4, 5);
   accumulate.get(3).i32(1).add().set(3).br(0).end().end().end();
 
-  // level(hist 0, start 1, end 2, accumulate 3); locals: i 4, row 5, base 6, addr 7, node 8, b 9,
+  // level(hist 0, start 1, end 2, accumulate 3); locals: row 4 (then j), row 5 (picked[j]), base 6, addr 7, node 8, b 9,
   // child 10, picks 11, slot 12, gh 13 (v128). Branch-free routing, as the JavaScript kernel.
   const level = body();
   level.get(1).tee(4).set(11).block().loop();
   level.get(4).get(2).geU().brIf(1);
   level.get(4).i32(2).shl().load(layout.nodeOf).set(8);
-  // b = rowMajor[rows[i] * width + splitFeature[node]]
-  level.get(4).i32(2).shl().load(layout.rows).i32(width).mul();
+  // b = rowMajor[row * width + splitFeature[node]]
+  level.get(4).i32(width).mul();
   level.get(8).i32(2).shl().load(layout.splitFeature).add().load8(layout.rowMajor).set(9);
   // child = leftChild[node] + (((splitBin[node] - b) >>> 31) & ((b - 256 + missingLeft[node]) >>> 31))
   level.get(8).i32(2).shl().load(layout.leftChild);
@@ -175,16 +173,16 @@ export function emitKernelModule(
   level.get(9).i32(256).sub().get(8).i32(2).shl().load(layout.missingLeft).add().i32(31).shrU();
   level.and().add().set(10);
   level.get(4).i32(2).shl().get(10).store(layout.nodeOf);
-  // picked[picks] = i; picks += (smallSlot[child] >>> 31) ^ 1
+  // picked[picks] = row; picks += (smallSlot[child] >>> 31) ^ 1
   level.get(11).i32(2).shl().get(4).store(layout.picked);
   level.get(11).get(10).i32(2).shl().load(layout.smallSlot).i32(31).shrU().i32(1).xor().add().set(11);
   level.get(4).i32(1).add().set(4).br(0).end().end();
   level.get(3).eqz().brIf(0);
   level.get(1).set(4).block().loop();
   level.get(4).get(11).geU().brIf(1);
-  // i = picked[j] (j in local 4 now); row = rows[i]; slot = hist + smallSlot[nodeOf[i]] * SLOT_BYTES
-  level.get(4).i32(2).shl().load(layout.picked).tee(8).i32(2).shl().load(layout.rows).set(5);
-  level.get(8).i32(2).shl().load(layout.nodeOf).i32(2).shl().load(layout.smallSlot);
+  // row = picked[j] (j in local 4 now); slot = hist + smallSlot[nodeOf[row]] * SLOT_BYTES
+  level.get(4).i32(2).shl().load(layout.picked).set(5);
+  level.get(5).i32(2).shl().load(layout.nodeOf).i32(2).shl().load(layout.smallSlot);
   level.i32(SLOT_BYTES).mul().get(0).add().set(12);
   addRow(level, 5, 12, 13, 6, 7);
   level.get(4).i32(1).add().set(4).br(0).end().end().end();
@@ -210,7 +208,7 @@ export function emitKernelModule(
   section(7, exports);
   const functions: number[] = [2];
   for (const [f, locals] of [
-    [accumulate, [4, I32, 1, V128]],
+    [accumulate, [3, I32, 1, V128]],
     [level, [9, I32, 1, V128]],
   ] as const) {
     const fn: number[] = [2, locals[0], locals[1], locals[2], locals[3], ...f.code];
