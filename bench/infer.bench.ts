@@ -102,7 +102,7 @@ const trainFlights = async (
   log(`trained the flights model on ${rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const tar = join(workDir, 'flights-model.tar.gz');
   await packBundle(join(root, 'model'), tar);
-  return { tar, transform };
+  return { tar, transform, trees: rounds ?? Number(spec.trainer.hyperparameters.num_round) };
 };
 
 const kinesisEvent = (records: readonly Record<string, unknown>[], prefix: string): KinesisStreamEvent => ({
@@ -165,7 +165,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const all = await flightRows(trainRows + 10 * BATCH);
   // The model of pipelines/flights.yml (its trees and depth), fitted on the first 300k rows; a quick
   // run trains 30 trees.
-  const { tar, transform } = await trainFlights(
+  const { tar, transform, trees } = await trainFlights(
     workDir,
     all.slice(0, trainRows),
     quick ? 30 : undefined,
@@ -248,9 +248,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       decodeAndValidateMs: median(parts.decodeMs),
       transformAndScoreMs: median(parts.scoreMs),
       writeMs: median(parts.writeMs),
-      trees: quick
-        ? 30
-        : Number(loadSpecFile(join(REPO, 'pipelines/flights.yml')).trainer.hyperparameters.num_round),
+      trees,
     },
   });
   log(
