@@ -4,9 +4,9 @@ import type { Objective } from './hyperparameters';
 /**
  * From a channel's table to the numbers the trees split on. Every input column becomes float32
  * (NaN = missing), which is also what the ONNX model receives, so training and serving compare the
- * same values. String columns become categories whose codes are ordered by the mean label of
- * the train split (by frequency for multiclass): with that order, a threshold on the code is the
- * best two-way partition of the categories for regression and binary tasks.
+ * same values. String columns become categories coded 0, 1, … by their frequency in the train
+ * split, which the trees split as sets (trees.ts); the order only decides which (rarest) categories
+ * share the last histogram bin when there are more than 254.
  */
 export interface Table {
   readonly names: readonly string[];
@@ -31,11 +31,6 @@ export interface Prepared {
   /** Rows left out, by reason (a missing label, a class the model was not trained on). */
   readonly skipped: Readonly<Record<string, number>>;
 }
-
-/** Rows of prior weight when ordering categories by their mean label (see fitEncoder). */
-const CATEGORY_PRIOR = 100;
-/** Above this many categories, codes follow frequency instead of mean label (see fitEncoder). */
-const MEAN_ORDER_MAX_CATEGORIES = 32;
 
 export class DatasetError extends Error {
   override name = 'DatasetError';
@@ -93,14 +88,6 @@ export const fitEncoder = (
       );
     }
   }
-  let labelSum = 0;
-  let labelCount = 0;
-  for (const v of y) {
-    if (Number.isNaN(v)) continue;
-    labelSum += v;
-    labelCount += 1;
-  }
-  const labelMean = labelCount > 0 ? labelSum / labelCount : 0;
   const encodings: ColumnEncoding[] = [];
   for (const [i, name] of train.names.entries()) {
     if (name === target || options.drop?.includes(name)) continue;
@@ -114,29 +101,11 @@ export const fitEncoder = (
       encodings.push({ column: name, kind: 'numeric' });
       continue;
     }
-    const stats = new Map<string, { count: number; sum: number }>();
-    values.forEach((v, row) => {
-      if (isMissing(v)) return;
-      const key = String(v);
-      const s = stats.get(key) ?? { count: 0, sum: 0 };
-      s.count += 1;
-      const label = y[row] as number;
-      if (!Number.isNaN(label)) s.sum += label;
-      stats.set(key, s);
-    });
-    // Many categories ordered by their mean label overfit the train period: on flights-3m's ~300
-    // airports (time split) frequency order scored test AUC 0.691 against 0.685–0.689 for mean-label
-    // order (npm run bench). A few categories ordered by mean label are split at their best grouping.
-    const byFrequency = objective === 'multi:softprob' || stats.size > MEAN_ORDER_MAX_CATEGORIES;
-    // A rare category's mean label is mostly noise: shrink it toward the overall mean by a prior of
-    // CATEGORY_PRIOR rows, so rare names sit in the middle instead of at the extremes.
-    const mean = (st: { count: number; sum: number }) =>
-      (st.sum + CATEGORY_PRIOR * labelMean) / (st.count + CATEGORY_PRIOR);
-    const categories = [...stats.entries()]
-      .sort(([a, sa], [b, sb]) => {
-        const d = byFrequency ? sb.count - sa.count : mean(sa) - mean(sb);
-        return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
-      })
+    const counts = new Map<string, number>();
+    for (const v of values) if (!isMissing(v)) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
+    // Most frequent first, ties by name: the same data always gets the same codes.
+    const categories = [...counts.entries()]
+      .sort(([a, ca], [b, cb]) => (cb !== ca ? cb - ca : a < b ? -1 : a > b ? 1 : 0))
       .map(([key]) => key);
     encodings.push({ column: name, kind: 'category', categories });
   }
@@ -144,6 +113,10 @@ export const fitEncoder = (
     throw new DatasetError(`train channel: no input column besides the label "${target}"`);
   return { target, objective, encodings, ...(classes ? { classes } : {}) };
 };
+
+/** Per input: its number of categories (the trainer splits those as sets), 0 for a numeric input. */
+export const categoryCountsOf = (encoder: Encoder): number[] =>
+  encoder.encodings.map((e) => (e.kind === 'category' ? e.categories.length : 0));
 
 const checkFiniteTarget = (labels: readonly unknown[], target: string, where: string): void => {
   const row = labels.findIndex((v) => typeof v === 'number' && !Number.isFinite(v));

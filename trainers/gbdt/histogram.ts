@@ -40,8 +40,7 @@ export type LevelKernel = (
   gradients: Float64Array,
   nodeOf: Int32Array,
   splitFeature: Int32Array,
-  splitBin: Int32Array,
-  missingLeft: Int32Array,
+  rightBins: Int32Array,
   leftChild: Int32Array,
   smallSlot: Int32Array,
   picked: Int32Array,
@@ -83,21 +82,21 @@ export function compileKernels(features: ArrayLike<number>, width: number): Kern
     ...common,
     'nodeOf',
     'splitFeature',
-    'splitBin',
-    'missingLeft',
+    'rightBins',
     'leftChild',
     'smallSlot',
     'picked',
     'accumulate',
     // Which way a row goes and whether it is added are coin flips a branch predictor loses half
-    // the time, so the first loop decides both with integer arithmetic: right when bin > splitBin,
-    // unless the bin is 255 (missing) and missing values go left. The rows to add are collected
-    // branch-free, then added by a second loop.
+    // the time, so the first loop decides both with integer arithmetic: right when bit b of the
+    // node's 256-bit rightBins mask is set (a threshold, a set of categories and the missing bin
+    // alike; a shift count is taken mod 32). The rows to add are collected branch-free, then added
+    // by a second loop.
     `let picks = start;
     for (let i = start; i < end; i++) {
       const node = nodeOf[i];
       const b = rowMajor[i * ${Number(width)} + splitFeature[node]];
-      const child = leftChild[node] + (((splitBin[node] - b) >>> 31) & ((b - 256 + missingLeft[node]) >>> 31));
+      const child = leftChild[node] + ((rightBins[(node << 3) + (b >>> 5)] >>> b) & 1);
       nodeOf[i] = child;
       picked[picks] = i;
       picks += (smallSlot[child] >>> 31) ^ 1;
@@ -203,7 +202,7 @@ const emitKernelModule = ${emitKernelModule.toString()};
 const gradientRange = ${gradientRange.toString()};
 const leafValueRange = ${leafValueRange.toString()};
 const w = workerData;
-const { control: ctrl, rowMajor, nodeOf, gradients, splitFeature, splitBin, missingLeft, leftChild } = w;
+const { control: ctrl, rowMajor, nodeOf, gradients, splitFeature, rightBins, leftChild } = w;
 const { smallSlot, picked, hist, margins, label, deltas, leafValue, wasm } = w;
 const cache = new Map();
 const kernelsOf = (features) => {
@@ -240,7 +239,7 @@ for (;;) {
       if (job === ${JOB.accumulate}) kernels.accumulate(hist.byteOffset, start, end);
       else kernels.level(hist.byteOffset, start, end, accumulate);
     } else if (job === ${JOB.accumulate}) kernels.accumulate(hist, rowMajor, start, end, gradients);
-    else kernels.level(hist, rowMajor, start, end, gradients, nodeOf, splitFeature, splitBin, missingLeft, leftChild, smallSlot, picked, accumulate);
+    else kernels.level(hist, rowMajor, start, end, gradients, nodeOf, splitFeature, rightBins, leftChild, smallSlot, picked, accumulate);
   }
   Atomics.store(ctrl, 0, 2);
   Atomics.notify(ctrl, 0);
@@ -337,12 +336,12 @@ export class HistogramBuilder {
    */
   readonly gradients: Float64Array;
   /**
-   * Per node: where the level pass sends its rows (see `split` and `keep`): left when the bin of
-   * `splitFeature` is <= `splitBin`, missing (bin 255) left when `missingLeft` is 1.
+   * Per node: where the level pass sends its rows (see `split` and `keep`): to `leftChild` + 1 when
+   * bit b of its 256-bit `rightBins` mask (8 words a node) is set for the row's bin b of
+   * `splitFeature`, else to `leftChild`.
    */
   readonly splitFeature: Int32Array;
-  readonly splitBin: Int32Array;
-  readonly missingLeft: Int32Array;
+  readonly rightBins: Int32Array;
   readonly leftChild: Int32Array;
   /** Per node: its histogram slot in this level's pass, or -1 when it needs none. */
   readonly smallSlot: Int32Array;
@@ -387,8 +386,7 @@ export class HistogramBuilder {
       picked: rowCount * 4,
       gradients: rowCount * 16,
       splitFeature: maxNodes * 4,
-      splitBin: maxNodes * 4,
-      missingLeft: maxNodes * 4,
+      rightBins: maxNodes * 32,
       leftChild: maxNodes * 4,
       smallSlot: maxNodes * 4,
       hist: histBytes,
@@ -409,8 +407,7 @@ export class HistogramBuilder {
     this.picked = alloc((b, o, n) => new Int32Array(b, o, n), 'picked', rowCount, 4);
     this.gradients = alloc((b, o, n) => new Float64Array(b, o, n), 'gradients', rowCount * 2, 8);
     this.splitFeature = alloc((b, o, n) => new Int32Array(b, o, n), 'splitFeature', maxNodes, 4);
-    this.splitBin = alloc((b, o, n) => new Int32Array(b, o, n), 'splitBin', maxNodes, 4);
-    this.missingLeft = alloc((b, o, n) => new Int32Array(b, o, n), 'missingLeft', maxNodes, 4);
+    this.rightBins = alloc((b, o, n) => new Int32Array(b, o, n), 'rightBins', maxNodes * 8, 4);
     this.leftChild = alloc((b, o, n) => new Int32Array(b, o, n), 'leftChild', maxNodes, 4);
     this.smallSlot = alloc((b, o, n) => new Int32Array(b, o, n), 'smallSlot', maxNodes, 4);
     const layout: KernelLayout = { ...at, pages };
@@ -439,8 +436,7 @@ export class HistogramBuilder {
           nodeOf: this.nodeOf,
           gradients: this.gradients,
           splitFeature: this.splitFeature,
-          splitBin: this.splitBin,
-          missingLeft: this.missingLeft,
+          rightBins: this.rightBins,
           leftChild: this.leftChild,
           smallSlot: this.smallSlot,
           picked: this.picked,
@@ -524,8 +520,7 @@ export class HistogramBuilder {
           this.gradients,
           this.nodeOf,
           this.splitFeature,
-          this.splitBin,
-          this.missingLeft,
+          this.rightBins,
           this.leftChild,
           this.smallSlot,
           this.picked,
@@ -607,18 +602,16 @@ export class HistogramBuilder {
   /** Node `node` keeps its rows in the next level pass (a new node, or a leaf). */
   keep(node: number): void {
     this.splitFeature[node] = 0;
-    // No bin is above 255: every row goes "left", to the node itself.
-    this.splitBin[node] = 255;
-    this.missingLeft[node] = 1;
+    // No bin goes right: every row goes "left", to the node itself.
+    this.rightBins.fill(0, node << 3, (node + 1) << 3);
     this.leftChild[node] = node;
     this.smallSlot[node] = -1;
   }
 
-  /** Node `node`'s rows go to `left` or `left + 1` in the next level pass. */
-  split(node: number, feature: number, bin: number, missingLeft: boolean, left: number): void {
+  /** Node `node`'s rows go to `left + 1` in the next level pass when `rightBins` has their bin, else to `left`. */
+  split(node: number, feature: number, rightBins: Int32Array, left: number): void {
     this.splitFeature[node] = feature;
-    this.splitBin[node] = bin;
-    this.missingLeft[node] = missingLeft ? 1 : 0;
+    this.rightBins.set(rightBins, node << 3);
     this.leftChild[node] = left;
   }
 

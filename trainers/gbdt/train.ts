@@ -3,9 +3,17 @@ import { join } from 'node:path';
 import { type Metrics, metricsFor } from '../../core/metrics';
 import { copyEncodings, writeBundle } from '../../core/model';
 import { METRICS_BY_TASK } from '../../core/spec/schema';
-import { type Booster, type Channel, type Checkpoint, predict, predictionsOfMargins, train } from './booster';
+import {
+  type Booster,
+  CHECKPOINT_FORMAT,
+  type Channel,
+  type Checkpoint,
+  predict,
+  predictionsOfMargins,
+  train,
+} from './booster';
 import { readChannel } from './channels';
-import { type Encoder, fitEncoder, type Prepared, prepare } from './dataset';
+import { categoryCountsOf, type Encoder, fitEncoder, type Prepared, prepare } from './dataset';
 import { type Hyperparameters, type Objective, parseHyperparameters } from './hyperparameters';
 import { toOnnx } from './onnx';
 
@@ -78,7 +86,7 @@ const loadCheckpoint = (dir: string, log: (line: string) => void): Checkpoint | 
   const file = join(dir, 'checkpoint.json');
   if (!existsSync(file)) return undefined;
   const checkpoint = JSON.parse(readFileSync(file, 'utf8')) as Checkpoint;
-  if (checkpoint.format !== 'mlpipe-gbdt-checkpoint/1') return undefined;
+  if (checkpoint.format !== CHECKPOINT_FORMAT) return undefined;
   log(`resuming from the checkpoint of round ${checkpoint.round + 1}`);
   return checkpoint;
 };
@@ -113,8 +121,11 @@ export const trainFromFolder = async (
     : undefined;
   // Labels of engineered feature files are class indexes into the plan's classes (see core/features).
   const labelsAreIndexes = features?.parsed.classes !== undefined && params.objective === 'multi:softprob';
+  // The feature plan's categories stay categories even when their names look like numbers.
+  const categorical = features?.parsed.features?.filter((f) => f.kind === 'category').map((f) => f.name);
   const encoder = fitEncoder(trainTable, params.target, params.objective, {
     drop: params.drop,
+    ...(categorical && categorical.length > 0 ? { categorical } : {}),
     ...(labelsAreIndexes && features?.parsed.classes ? { classes: features.parsed.classes } : {}),
   });
   if (params.objective === 'multi:softprob' && (encoder.classes?.length ?? 0) > params.num_class) {
@@ -143,6 +154,7 @@ export const trainFromFolder = async (
       params,
       train: toChannel(trainData),
       ...(validationData ? { validation: toChannel(validationData) } : {}),
+      categoryCounts: categoryCountsOf(encoder),
       ...(resume ? { resumeFrom: resume } : {}),
       onCheckpoint: (c) => saveCheckpoint(checkpointDir, c),
       onRound: (round, trainLoss, validLoss) => {

@@ -14,8 +14,8 @@ export interface KernelLayout {
   readonly picked: number;
   readonly gradients: number;
   readonly splitFeature: number;
-  readonly splitBin: number;
-  readonly missingLeft: number;
+  /** 8 words a node: bit b set when bin b goes right. */
+  readonly rightBins: number;
   readonly leftChild: number;
   readonly smallSlot: number;
   /** Pages (64 KiB) of the memory, which never grows. */
@@ -167,11 +167,11 @@ export function emitKernelModule(
   // b = rowMajor[row * width + splitFeature[node]]
   level.get(4).i32(width).mul();
   level.get(8).i32(2).shl().load(layout.splitFeature).add().load8(layout.rowMajor).set(9);
-  // child = leftChild[node] + (((splitBin[node] - b) >>> 31) & ((b - 256 + missingLeft[node]) >>> 31))
+  // child = leftChild[node] + ((rightBins[node * 8 + (b >>> 5)] >>> b) & 1) (i32.shr_u takes b mod 32)
   level.get(8).i32(2).shl().load(layout.leftChild);
-  level.get(8).i32(2).shl().load(layout.splitBin).get(9).sub().i32(31).shrU();
-  level.get(9).i32(256).sub().get(8).i32(2).shl().load(layout.missingLeft).add().i32(31).shrU();
-  level.and().add().set(10);
+  level.get(8).i32(5).shl().get(9).i32(5).shrU().i32(2).shl().add().load(layout.rightBins);
+  level.get(9).shrU().i32(1).and();
+  level.add().set(10);
   level.get(4).i32(2).shl().get(10).store(layout.nodeOf);
   // picked[picks] = row; picks += (smallSlot[child] >>> 31) ^ 1
   level.get(11).i32(2).shl().get(4).store(layout.picked);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { onnx } from 'onnx-proto';
 import { main } from '../../../cli/main';
 import { packBundle, parseManifest, readBundle } from '../../../core/model';
 import { runTraining } from '../../../trainers/gbdt/train';
@@ -135,6 +136,66 @@ describe('the SageMaker training contract', () => {
     expect(await runTraining(resumed, { log: (l) => lines.push(l), version: 'v' })).toBe(0);
     expect(lines).toContain('resuming from the checkpoint of round 15');
     expect(fileHash(join(resumed, 'model/model.onnx'))).toBe(fileHash(join(whole, 'model/model.onnx')));
+  });
+});
+
+describe('categorical features', () => {
+  it("splits the feature plan's categories as sets, even when their names are numbers", async () => {
+    // Zones 1–9, with late arrivals in zones 2, 5 and 7: no threshold on the zone number separates them.
+    const root = join(work, 'zones');
+    for (const dir of ['input/data/train', 'input/data/config', 'input/config'])
+      mkdirSync(join(root, dir), { recursive: true });
+    const rows = Array.from({ length: 900 }, (_, i) => ({ zone: (i % 9) + 1, x: (i * 7919) % 100 }));
+    const late = (zone: number) => ([2, 5, 7].includes(zone) ? 1 : 0);
+    writeFileSync(
+      join(root, 'input/data/train/rows.csv'),
+      `zone,x,late\n${rows.map((r) => `${r.zone},${r.x},${late(r.zone)}`).join('\n')}\n`,
+    );
+    const vocabulary = Array.from({ length: 9 }, (_, i) => String(i + 1));
+    const feature = (name: string, kind: 'numeric' | 'category') => ({
+      name,
+      from: name,
+      column: name,
+      type: 'integer',
+      kind,
+      fill: null,
+      ...(kind === 'category' ? { vocabulary } : {}),
+    });
+    writeFileSync(
+      join(root, 'input/data/config/features.json'),
+      JSON.stringify({
+        format: 'mlpipe-features/1',
+        pipeline: 'zones',
+        features: [feature('zone', 'category'), feature('x', 'numeric')],
+        label: { from: 'late', column: 'late', task: 'binary', type: 'integer' },
+        trainRows: rows.length,
+      }),
+    );
+    writeFileSync(
+      join(root, 'input/config/hyperparameters.json'),
+      JSON.stringify({ objective: 'binary:logistic', target: 'late', num_round: '10', max_depth: '1' }),
+    );
+    expect(await runTraining(root, { log: () => {} })).toBe(0);
+    const manifest = parseManifest(readFileSync(join(root, 'model/manifest.json'), 'utf8'), 'manifest');
+    expect(manifest.encodings.find((e) => e.column === 'zone')).toMatchObject({ kind: 'category' });
+    // Set splits need ONNX's TreeEnsemble (ai.onnx.ml 5), whose BRANCH_MEMBER holds them.
+    const model = onnx.ModelProto.decode(readFileSync(join(root, 'model/model.onnx')));
+    expect(model.graph?.node?.map((n) => n.opType)).toContain('TreeEnsemble');
+    const input = join(root, 'zones.jsonl');
+    writeFileSync(input, `${[5, 4, 7, 8].map((zone) => JSON.stringify({ zone, x: 50 })).join('\n')}\n`);
+    const out: string[] = [];
+    expect(
+      await main(['predict', '--model', join(root, 'model'), input], {
+        out: (l) => out.push(l),
+        err: () => {},
+      }),
+    ).toBe(0);
+    expect(out.map((l) => (JSON.parse(l) as { prediction: string }).prediction)).toEqual([
+      '1',
+      '0',
+      '1',
+      '0',
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import {
   predictMargins,
   train,
 } from '../../../trainers/gbdt/booster';
-import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
+import { categoryCountsOf, fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
 import { parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
 
 /** A deterministic generator for test data (the trainer's own randomness is tested separately). */
@@ -91,11 +91,13 @@ describe('the gradient-boosted trees', () => {
     expect(values[2]).toBeCloseTo(5, 0);
   });
 
-  it('splits categories by their fitted order, so one split can group non-adjacent names', () => {
-    const cities = ['Austin', 'Boston', 'Chicago', 'Denver'];
-    const rows = Array.from({ length: 400 }, (_, i) => cities[i % 4] as string);
-    const label = rows.map((c) => (c === 'Austin' || c === 'Chicago' ? 1 : 0));
-    const table: Table = { names: ['city', 'label'], columns: [rows, label], rows: rows.length };
+  it('splits categories as sets, so one split can group any names', () => {
+    // 40 airports in frequency order; the label favours every third one, which no threshold on the
+    // codes separates in one split.
+    const names = Array.from({ length: 40 }, (_, i) => `airport-${String(i).padStart(2, '0')}`);
+    const rows = names.flatMap((name, i) => Array.from({ length: 40 + i }, () => name));
+    const label = rows.map((name) => (Number(name.slice(-2)) % 3 === 0 ? 1 : 0));
+    const table: Table = { names: ['origin', 'label'], columns: [rows, label], rows: rows.length };
     const params = parseHyperparameters({
       objective: 'binary:logistic',
       num_round: '20',
@@ -103,21 +105,19 @@ describe('the gradient-boosted trees', () => {
       eta: '0.5',
     });
     const encoder = fitEncoder(table, 'label', params.objective);
-    expect(encoder.encodings[0]).toEqual({
-      column: 'city',
-      kind: 'category',
-      categories: ['Boston', 'Denver', 'Austin', 'Chicago'],
-    });
     const data = prepare(encoder, table);
-    const booster = train({ params, train: data });
-    const p = predict(booster, Float32Array.from([2, 0, Number.NaN]), 3).probabilities ?? [];
-    expect(p[1]).toBeGreaterThan(0.9); // Austin
-    expect(p[3]).toBeLessThan(0.1); // Boston
-    // One split, between the codes of the 0-label cities (0, 1) and the 1-label cities (2, 3).
-    expect(booster.trees[0]).toMatchObject({ feature: [0, -1, -1], threshold: [1, 0, 0] });
+    const booster = train({ params, train: data, categoryCounts: categoryCountsOf(encoder) });
+    const encoding = encoder.encodings[0];
+    const codeOf = (name: string) => (encoding?.kind === 'category' ? encoding.categories.indexOf(name) : -1);
+    const favoured = names.filter((_, i) => i % 3 === 0).map(codeOf);
+    expect(booster.trees[0]).toMatchObject({ feature: [0, -1, -1] });
+    expect(booster.trees[0]?.categories[0]).toEqual([...favoured].sort((a, b) => a - b));
+    const p = predict(booster, Float32Array.from([codeOf('airport-03'), codeOf('airport-04')]), 2);
+    expect(p.probabilities?.[1]).toBeGreaterThan(0.85);
+    expect(p.probabilities?.[3]).toBeLessThan(0.15);
   });
 
-  it('orders many categories by frequency, which overfits less than their mean label', () => {
+  it('codes categories by frequency, the most frequent first', () => {
     const names = Array.from({ length: 40 }, (_, i) => `airport-${String(i).padStart(2, '0')}`);
     // airport-00 appears once, airport-39 forty times; the label favours the rare ones.
     const rows = names.flatMap((name, i) => Array.from({ length: i + 1 }, () => name));
@@ -157,23 +157,34 @@ describe('the gradient-boosted trees', () => {
 
   it('grows the same trees with the WebAssembly kernels as with the JavaScript ones', () => {
     const next = random(11);
-    // Missing values (routed by a learned direction) and a feature subset per tree, on both threads.
+    // Missing values (routed by a learned direction), a feature subset per tree, and set splits on
+    // 300 categories (more than there are bins), on both threads.
     const cols = [0, 1, 2, 3].map(() =>
       Array.from({ length: 120_000 }, () => (next() < 0.1 ? Number.NaN : next())),
     );
+    cols.push(Array.from({ length: 120_000 }, () => Math.floor(next() ** 2 * 300)));
     const y = (cols[0] as number[]).map((v, i) =>
-      (Number.isNaN(v) ? 0.9 : v) + ((cols[2] as number[])[i] as number) > 1 ? 1 : 0,
+      (Number.isNaN(v) ? 0.9 : v) +
+        ((cols[2] as number[])[i] as number) +
+        (((cols[4] as number[])[i] as number) % 7) / 10 >
+      1.3
+        ? 1
+        : 0,
     );
     const params = parseHyperparameters({
       objective: 'binary:logistic',
       num_round: '4',
       max_depth: '5',
-      colsample_bytree: '0.75',
+      colsample_bytree: '0.8',
     });
+    const categoryCounts = [0, 0, 0, 0, 300];
     const trees = (threads: number, kernels: 'webassembly' | 'javascript') =>
-      JSON.stringify(train({ params, train: channel(cols, y), threads, kernels }).trees);
+      JSON.stringify(train({ params, train: channel(cols, y), categoryCounts, threads, kernels }).trees);
     const reference = trees(1, 'javascript');
-    expect(JSON.parse(reference)).toHaveLength(4);
+    const parsed = JSON.parse(reference) as { categories: (number[] | null)[] }[];
+    expect(parsed).toHaveLength(4);
+    // Some set splits hold codes from the shared last bin (254 and up).
+    expect(parsed.some((t) => t.categories.some((set) => set?.includes(299)))).toBe(true);
     expect(trees(2, 'webassembly')).toBe(reference);
     expect(trees(1, 'webassembly')).toBe(reference);
     expect(trees(2, 'javascript')).toBe(reference);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { copyEncodings, createScorer, encodeRows, sha256 } from '../../../core/model';
 import { predict, train } from '../../../trainers/gbdt/booster';
-import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
+import { categoryCountsOf, fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
 import { type Objective, parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
 import { toOnnx } from '../../../trainers/gbdt/onnx';
 import { datasetPath, jsonDataset } from '../../support/datasets';
@@ -32,8 +32,13 @@ const parity = async (
   const params = parseHyperparameters({ objective, target, num_round: '40', max_depth: '5', ...extra });
   const table = tableOf(rows);
   const encoder = fitEncoder(table, target, objective, { drop: params.drop });
-  const booster = train({ params, train: prepare(encoder, table) });
+  const booster = train({
+    params,
+    train: prepare(encoder, table),
+    categoryCounts: categoryCountsOf(encoder),
+  });
   const onnx = toOnnx(booster, encoder.classes, 'test');
+  const setSplits = booster.trees.reduce((n, t) => n + t.categories.filter((c) => c !== null).length, 0);
   const task =
     objective === 'reg:squarederror'
       ? 'regression'
@@ -60,14 +65,15 @@ const parity = async (
   const expected = predict(booster, matrix, all.length);
   const actual = await scorer.scoreRows(all);
   await scorer.release();
-  return { expected, actual, classes: encoder.classes };
+  return { expected, actual, classes: encoder.classes, setSplits };
 };
 
 describe('the ONNX export', () => {
   it('scores a multiclass model exactly as the trainer does, unseen and missing values included', async () => {
-    const { expected, actual, classes } = await parity(penguins, 'Species', 'multi:softprob', {
+    const { expected, actual, classes, setSplits } = await parity(penguins, 'Species', 'multi:softprob', {
       num_class: '3',
     });
+    expect(setSplits).toBeGreaterThan(0); // island and sex: exported with BRANCH_MEMBER
     const want = expected.probabilities ?? [];
     const got = actual.probabilities ?? [];
     expect(got).toHaveLength(want.length);
@@ -86,10 +92,11 @@ describe('the ONNX export', () => {
         names.map((n, i) => [n, n === 'date' || n === 'weather' ? cells[i] : Number(cells[i])]),
       );
     });
-    const { expected, actual } = await parity(rows, 'weather', 'multi:softprob', {
+    const { expected, actual, setSplits } = await parity(rows, 'weather', 'multi:softprob', {
       num_class: '5',
       drop: 'date',
     });
+    expect(setSplits).toBe(0); // numbers only: exported as TreeEnsembleClassifier
     const want = expected.probabilities ?? [];
     const got = actual.probabilities ?? [];
     expect(got).toHaveLength(want.length);
@@ -109,6 +116,33 @@ describe('the ONNX export', () => {
     const got = actual.probabilities ?? [];
     expect(got).toHaveLength(want.length);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i] as number, 5);
+  });
+
+  it('scores set splits over more categories than bins exactly as the trainer does', async () => {
+    // 300 airports (the rarest share the last bin), a label that favours every seventh one.
+    const next = ((seed: number) => () => {
+      seed = (seed * 1664525 + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    })(3);
+    const rows = Array.from({ length: 6000 }, () => {
+      const code = Math.floor(next() ** 2 * 300);
+      const distance = Math.round(next() * 2000);
+      return {
+        origin: code === 5 ? null : `airport-${code}`,
+        distance,
+        late: (code % 7 === 0 ? 0.6 : 0.2) + (distance > 1500 ? 0.2 : 0) > next(),
+      };
+    });
+    const { expected, actual, setSplits } = await parity(rows, 'late', 'binary:logistic', {});
+    expect(setSplits).toBeGreaterThan(0);
+    const want = expected.probabilities ?? [];
+    const got = actual.probabilities ?? [];
+    expect(got).toHaveLength(want.length);
+    const maxDiff = Math.max(...Array.from(want, (w, i) => Math.abs(w - (got[i] as number))));
+    expect(maxDiff).toBeLessThanOrEqual(1e-5);
+    expect(actual.predictions).toEqual(
+      actual.predictions.map((_, r) => ((want[r * 2 + 1] as number) > 0.5 ? '1' : '0')),
+    );
   });
 
   it('scores a regression model exactly as the trainer does', async () => {
