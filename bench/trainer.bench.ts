@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { rocAuc } from '../core/metrics';
 import { type Booster, predict, train } from '../trainers/gbdt/booster';
-import { fitEncoder, type Prepared, prepare, type Table } from '../trainers/gbdt/dataset';
+import { categoryCountsOf, fitEncoder, type Prepared, prepare, type Table } from '../trainers/gbdt/dataset';
 import { type Objective, parseHyperparameters } from '../trainers/gbdt/hyperparameters';
 import { channelMetrics } from '../trainers/gbdt/train';
 import type { BenchContext, BenchRow } from './types';
@@ -79,6 +79,7 @@ const crossValidate = (
     const booster = train({
       params: { ...params, num_class: encoder.classes?.length ?? 1 },
       train: trainData,
+      categoryCounts: categoryCountsOf(encoder),
     });
     const m = channelMetrics(booster, testData, encoder.classes?.length ?? 1);
     const missed = testRows.length - testData.rows;
@@ -209,7 +210,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const testData = prepare(encoder, testTable);
   log(`flights: training ${rounds} trees on ${trainData.rows} rows`);
   const started = process.hrtime.bigint();
-  const booster: Booster = train({ params, train: trainData });
+  const booster: Booster = train({ params, train: trainData, categoryCounts: categoryCountsOf(encoder) });
   const fitSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const probabilities =
     predict(booster, matrixOf(testData), testData.rows).probabilities ?? new Float64Array();
