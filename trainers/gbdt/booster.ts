@@ -13,6 +13,8 @@ export interface Booster {
   /** Trees per round: 1, or the number of classes for multiclass. */
   readonly groups: number;
   readonly featureCount: number;
+  /** Per feature: its number of categories when it is split as sets, else 0. */
+  readonly categoryCounts: readonly number[];
   /** Margin every row starts from, per group. */
   readonly baseScore: readonly number[];
   /** Round-major: tree of round r and group k at r * groups + k. */
@@ -291,6 +293,7 @@ export const train = ({
     objective: p.objective,
     groups,
     featureCount,
+    categoryCounts,
     baseScore,
     trees: trees.slice(0, keepRounds * groups),
     bestRound: keepRounds - 1,

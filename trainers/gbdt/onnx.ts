@@ -232,18 +232,28 @@ const treeEnsembleModel = (
     n.roots.push(n.features.length);
     tree.feature.forEach((feature, node) => {
       if (feature < 0) return;
-      const set = tree.categories[node];
+      let set = tree.categories[node];
+      // onnxruntime tests members one after another: when the codes going right are fewer, the node
+      // lists those, and its true branch is the right child (missing values keep their side).
+      let leftIsTrue = true;
+      const count = booster.categoryCounts[feature] ?? 0;
+      if (set && count - set.length < set.length) {
+        const left = new Set(set);
+        set = Array.from({ length: count }, (_, code) => code).filter((code) => !left.has(code));
+        leftIsTrue = false;
+      }
       n.features.push(feature);
       n.modes.push(set ? MODE.BRANCH_MEMBER : MODE.BRANCH_LEQ);
       n.splits.push(set ? Number.NaN : (tree.threshold[node] as number));
       if (set) n.members.push(...set, Number.NaN);
-      const [trueId, trueLeaf] = child(tree.left[node] as number);
-      const [falseId, falseLeaf] = child(tree.right[node] as number);
+      const [trueId, trueLeaf] = child((leftIsTrue ? tree.left[node] : tree.right[node]) as number);
+      const [falseId, falseLeaf] = child((leftIsTrue ? tree.right[node] : tree.left[node]) as number);
       n.trueIds.push(trueId);
       n.trueLeafs.push(trueLeaf);
       n.falseIds.push(falseId);
       n.falseLeafs.push(falseLeaf);
-      n.missingTrue.push(tree.missingLeft[node] as number);
+      const missingLeft = tree.missingLeft[node] as number;
+      n.missingTrue.push(leftIsTrue ? missingLeft : 1 - missingLeft);
     });
   });
   const groups = booster.groups;

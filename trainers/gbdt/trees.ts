@@ -141,12 +141,17 @@ interface Split {
  * Set splits rank a node's categories by G / (H + CATEGORY_SMOOTHING) and leave out categories with
  * a hessian sum under MIN_CATEGORY_HESSIAN (they go right, with the rest): a rare category's ratio
  * is mostly noise, and ranking it would fit that noise (LightGBM's cat_smooth and
- * min_data_per_group, https://lightgbm.readthedocs.io/en/latest/Parameters.html#cat_smooth). On
- * flights-3m's ~300 airports these values gave test AUC 0.716 against 0.696 with threshold splits on
- * frequency codes (npm run bench).
+ * min_data_per_group, https://lightgbm.readthedocs.io/en/latest/Parameters.html#cat_smooth).
  */
 const CATEGORY_SMOOTHING = 10;
 const MIN_CATEGORY_HESSIAN = 5;
+/**
+ * Categories one set split sends left, at most (LightGBM's max_cat_threshold). onnxruntime tests a
+ * set's members one after another, so large sets slow serving. Flights-3m, 300 trees of depth 8:
+ * threshold splits on frequency codes AUC 0.696, onnxruntime 6.6 ms per 1,000 rows; sets of at most
+ * 32 AUC 0.713, 18.6 ms; unbounded sets AUC 0.716, 24.7 ms (.scratch/flights-sets.ts).
+ */
+const MAX_SET_SIZE = 32;
 
 const score = (g: number, h: number, lambda: number): number => (g * g) / (h + lambda);
 
@@ -190,7 +195,11 @@ const bestSplit = (
   return best;
 };
 
-/** The best split of categorical feature f if it beats `best`: a prefix of its ranked categories goes left. */
+/**
+ * The best split of categorical feature f if it beats `best`: a prefix of the ranking, at most
+ * MAX_SET_SIZE categories, goes left, the rest right. The last bin of a feature with more than 254
+ * categories (its rarest, together) is never ranked, so a set holds only single categories.
+ */
 const bestSetSplit = (
   hist: Float64Array,
   base: number,
@@ -204,20 +213,23 @@ const bestSetSplit = (
 ): Split | undefined => {
   const gm = hist[base + MISSING_BIN * 2] as number;
   const hm = hist[base + MISSING_BIN * 2 + 1] as number;
+  const shared = (o.categoryCounts[f] as number) > lastBin + 1 ? lastBin : -1;
   const ranked: number[] = [];
   for (let k = 0; k <= lastBin; k++)
-    if ((hist[base + k * 2 + 1] as number) >= MIN_CATEGORY_HESSIAN) ranked.push(k);
+    if (k !== shared && (hist[base + k * 2 + 1] as number) >= MIN_CATEGORY_HESSIAN) ranked.push(k);
   const ratio = (k: number) =>
     (hist[base + k * 2] as number) / ((hist[base + k * 2 + 1] as number) + CATEGORY_SMOOTHING);
   // Ties keep bin order (Array.prototype.sort is stable), so the split is deterministic.
   ranked.sort((a, b) => ratio(a) - ratio(b));
-  let gl = 0;
-  let hl = 0;
   let chosen = best;
   let prefix = -1;
-  // The last ranked category never goes left with all the others: that would leave the right side
-  // only the unranked ones, which ranking has just called noise.
-  for (let j = 0; j < ranked.length - 1; j++) {
+  // At least one ranked category stays right: all of them left would leave the right side only the
+  // unranked ones, which ranking has just called noise. (Prefixes from the other end as well gave
+  // AUC 0.719 on flights-3m, but with larger sets serving took twice as long.)
+  const most = Math.min(MAX_SET_SIZE, ranked.length - 1);
+  let gl = 0;
+  let hl = 0;
+  for (let j = 0; j < most; j++) {
     const k = ranked[j] as number;
     gl += hist[base + k * 2] as number;
     hl += hist[base + k * 2 + 1] as number;
@@ -236,8 +248,7 @@ const bestSetSplit = (
     }
   }
   if (prefix < 0) return best;
-  const leftBins = ranked.slice(0, prefix + 1).sort((a, b) => a - b);
-  return { ...(chosen as Split), leftBins };
+  return { ...(chosen as Split), leftBins: ranked.slice(0, prefix + 1).sort((a, b) => a - b) };
 };
 
 /** Which bins go right at a split, as the level pass reads it: bit b of word b >> 5 (bin 255: missing). */

@@ -183,8 +183,10 @@ describe('the gradient-boosted trees', () => {
     const reference = trees(1, 'javascript');
     const parsed = JSON.parse(reference) as { categories: (number[] | null)[] }[];
     expect(parsed).toHaveLength(4);
-    // Some set splits hold codes from the shared last bin (254 and up).
-    expect(parsed.some((t) => t.categories.some((set) => set?.includes(299)))).toBe(true);
+    const sets = parsed.flatMap((t) => t.categories.filter((set) => set !== null));
+    expect(sets.length).toBeGreaterThan(0);
+    // The rarest categories (254 and up) share the last bin, which is never ranked into a set.
+    expect(sets.flat().every((code) => code < 254)).toBe(true);
     expect(trees(2, 'webassembly')).toBe(reference);
     expect(trees(1, 'webassembly')).toBe(reference);
     expect(trees(2, 'javascript')).toBe(reference);

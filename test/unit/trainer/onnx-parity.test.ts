@@ -38,7 +38,14 @@ const parity = async (
     categoryCounts: categoryCountsOf(encoder),
   });
   const onnx = toOnnx(booster, encoder.classes, 'test');
-  const setSplits = booster.trees.reduce((n, t) => n + t.categories.filter((c) => c !== null).length, 0);
+  const sets = booster.trees.flatMap((t) =>
+    t.categories.flatMap((set, node) =>
+      set ? [{ set, count: booster.categoryCounts[t.feature[node] as number] as number }] : [],
+    ),
+  );
+  const setSplits = sets.length;
+  // Sets whose other side is shorter: exported as that side, with the branches swapped.
+  const swapped = sets.filter(({ set, count }) => count - set.length < set.length).length;
   const task =
     objective === 'reg:squarederror'
       ? 'regression'
@@ -65,7 +72,7 @@ const parity = async (
   const expected = predict(booster, matrix, all.length);
   const actual = await scorer.scoreRows(all);
   await scorer.release();
-  return { expected, actual, classes: encoder.classes, setSplits };
+  return { expected, actual, classes: encoder.classes, setSplits, swapped };
 };
 
 describe('the ONNX export', () => {
@@ -119,7 +126,8 @@ describe('the ONNX export', () => {
   });
 
   it('scores set splits over more categories than bins exactly as the trainer does', async () => {
-    // 300 airports (the rarest share the last bin), a label that favours every seventh one.
+    // 300 airports (the rarest share the last bin), a label that favours every seventh one; and five
+    // zones, four of them late, so a set split sends four left and is exported as the fifth.
     const next = ((seed: number) => () => {
       seed = (seed * 1664525 + 1013904223) >>> 0;
       return seed / 2 ** 32;
@@ -127,14 +135,17 @@ describe('the ONNX export', () => {
     const rows = Array.from({ length: 6000 }, () => {
       const code = Math.floor(next() ** 2 * 300);
       const distance = Math.round(next() * 2000);
+      const zone = Math.floor(next() * 5);
       return {
         origin: code === 5 ? null : `airport-${code}`,
         distance,
-        late: (code % 7 === 0 ? 0.6 : 0.2) + (distance > 1500 ? 0.2 : 0) > next(),
+        zone: `zone-${zone}`,
+        late: (code % 7 === 0 ? 0.5 : 0.1) + (distance > 1500 ? 0.2 : 0) + (zone < 4 ? 0.2 : 0) > next(),
       };
     });
-    const { expected, actual, setSplits } = await parity(rows, 'late', 'binary:logistic', {});
+    const { expected, actual, setSplits, swapped } = await parity(rows, 'late', 'binary:logistic', {});
     expect(setSplits).toBeGreaterThan(0);
+    expect(swapped).toBeGreaterThan(0);
     const want = expected.probabilities ?? [];
     const got = actual.probabilities ?? [];
     expect(got).toHaveLength(want.length);
