@@ -103,7 +103,7 @@ describe('the ONNX export', () => {
       num_class: '5',
       drop: 'date',
     });
-    expect(setSplits).toBe(0); // numbers only: exported as TreeEnsembleClassifier
+    expect(setSplits).toBe(0); // numbers only: thresholds alone
     const want = expected.probabilities ?? [];
     const got = actual.probabilities ?? [];
     expect(got).toHaveLength(want.length);
