@@ -18,6 +18,11 @@ export interface Hyperparameters {
   readonly subsample: number;
   readonly colsample_bytree: number;
   readonly max_bin: number;
+  /**
+   * Categories one set split may send left (XGBoost's and LightGBM's name). Larger sets can fit
+   * better but onnxruntime tests a set's members one by one, so they serve slower (trees.ts).
+   */
+  readonly max_cat_threshold: number;
   readonly early_stopping_rounds: number;
   readonly seed: number;
   /** The label column of the channels. */
@@ -54,6 +59,7 @@ const NUMBERS: Record<string, NumberRule> = {
   subsample: { min: 0, max: 1, open: 'min', fallback: 1 },
   colsample_bytree: { min: 0, max: 1, open: 'min', fallback: 1 },
   max_bin: { min: 2, max: 255, integer: true, fallback: 255 },
+  max_cat_threshold: { min: 1, max: 254, integer: true, fallback: 32 },
   early_stopping_rounds: { min: 0, max: 100_000, integer: true, fallback: 0 },
   seed: { min: 0, max: 2 ** 31 - 1, integer: true, fallback: 0 },
   checkpoint_rounds: { min: 1, max: 100_000, integer: true, fallback: 10 },
@@ -124,6 +130,7 @@ export const parseHyperparameters = (raw: Readonly<Record<string, unknown>>): Hy
     subsample: numbers.subsample as number,
     colsample_bytree: numbers.colsample_bytree as number,
     max_bin: numbers.max_bin as number,
+    max_cat_threshold: numbers.max_cat_threshold as number,
     early_stopping_rounds: numbers.early_stopping_rounds as number,
     seed: numbers.seed as number,
     checkpoint_rounds: numbers.checkpoint_rounds as number,

@@ -89,11 +89,13 @@ const treeEnsembleModel = (
   };
   const binary = booster.objective === 'binary:logistic';
   booster.trees.forEach((tree, t) => {
-    const target = binary ? 0 : t % booster.groups;
+    // Round-major trees: the tree of group k adds to target k (a binary model scores one target).
+    const target = t % booster.groups;
+    const firstSplit = n.features.length;
     const splitIndex = new Map<number, number>();
     const leafIndex = new Map<number, number>();
     tree.feature.forEach((feature, node) => {
-      if (feature >= 0) splitIndex.set(node, splitIndex.size + n.features.length);
+      if (feature >= 0) splitIndex.set(node, firstSplit + splitIndex.size);
       else {
         leafIndex.set(node, n.leafWeights.length);
         n.leafTargets.push(target);

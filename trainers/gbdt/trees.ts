@@ -124,6 +124,13 @@ export interface GrowOptions {
   readonly features: Int32Array;
   /** Per feature: its number of categories (split as sets), 0 when numeric (split by threshold). */
   readonly categoryCounts: readonly number[];
+  /**
+   * Categories one set split sends left, at most (hyperparameter max_cat_threshold). onnxruntime
+   * tests a set's members one after another, so large sets slow serving. Flights-3m, 300 trees of
+   * depth 8: threshold splits on frequency codes AUC 0.696, onnxruntime 6.6 ms per 1,000 rows; sets
+   * of at most 32 AUC 0.713, 18.6 ms; unbounded sets AUC 0.716, 24.7 ms (.scratch/flights-sets.ts).
+   */
+  readonly maxSetSize: number;
 }
 
 interface Split {
@@ -145,13 +152,6 @@ interface Split {
  */
 const CATEGORY_SMOOTHING = 10;
 const MIN_CATEGORY_HESSIAN = 5;
-/**
- * Categories one set split sends left, at most (LightGBM's max_cat_threshold). onnxruntime tests a
- * set's members one after another, so large sets slow serving. Flights-3m, 300 trees of depth 8:
- * threshold splits on frequency codes AUC 0.696, onnxruntime 6.6 ms per 1,000 rows; sets of at most
- * 32 AUC 0.713, 18.6 ms; unbounded sets AUC 0.716, 24.7 ms (.scratch/flights-sets.ts).
- */
-const MAX_SET_SIZE = 32;
 
 const score = (g: number, h: number, lambda: number): number => (g * g) / (h + lambda);
 
@@ -197,7 +197,7 @@ const bestSplit = (
 
 /**
  * The best split of categorical feature f if it beats `best`: a prefix of the ranking, at most
- * MAX_SET_SIZE categories, goes left, the rest right. The last bin of a feature with more than 254
+ * `o.maxSetSize` categories, goes left, the rest right. The last bin of a feature with more than 254
  * categories (its rarest, together) is never ranked, so a set holds only single categories.
  */
 const bestSetSplit = (
@@ -226,7 +226,7 @@ const bestSetSplit = (
   // At least one ranked category stays right: all of them left would leave the right side only the
   // unranked ones, which ranking has just called noise. (Prefixes from the other end as well gave
   // AUC 0.719 on flights-3m, but with larger sets serving took twice as long.)
-  const most = Math.min(MAX_SET_SIZE, ranked.length - 1);
+  const most = Math.min(o.maxSetSize, ranked.length - 1);
   let gl = 0;
   let hl = 0;
   for (let j = 0; j < most; j++) {

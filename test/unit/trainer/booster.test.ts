@@ -117,6 +117,35 @@ describe('the gradient-boosted trees', () => {
     expect(p.probabilities?.[3]).toBeLessThan(0.15);
   });
 
+  it('sends at most max_cat_threshold categories left in one set split', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `airport-${String(i).padStart(2, '0')}`);
+    const rows = names.flatMap((name, i) => Array.from({ length: 40 + i }, () => name));
+    const label = rows.map((name) => (Number(name.slice(-2)) % 3 === 0 ? 1 : 0));
+    const table: Table = { names: ['origin', 'label'], columns: [rows, label], rows: rows.length };
+    const sets = (limit: string) => {
+      const params = parseHyperparameters({
+        objective: 'binary:logistic',
+        num_round: '5',
+        max_depth: '2',
+        max_cat_threshold: limit,
+      });
+      const encoder = fitEncoder(table, 'label', params.objective);
+      const booster = train({
+        params,
+        train: prepare(encoder, table),
+        categoryCounts: categoryCountsOf(encoder),
+      });
+      return booster.trees.flatMap((t) => t.categories.filter((set) => set !== null));
+    };
+    expect(Math.max(...sets('32').map((set) => set.length))).toBe(14); // the 14 favoured airports at once
+    const limited = sets('4');
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited.every((set) => set.length <= 4)).toBe(true);
+    expect(() => sets('0')).toThrow(
+      'hyperparameter max_cat_threshold: expected a whole number in [1, 254], got "0"',
+    );
+  });
+
   it('codes categories by frequency, the most frequent first', () => {
     const names = Array.from({ length: 40 }, (_, i) => `airport-${String(i).padStart(2, '0')}`);
     // airport-00 appears once, airport-39 forty times; the label favours the rare ones.
