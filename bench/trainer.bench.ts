@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { rocAuc } from '../core/metrics';
 import { type Booster, predict, train } from '../trainers/gbdt/booster';
-import { categoryCountsOf, fitEncoder, type Prepared, prepare, type Table } from '../trainers/gbdt/dataset';
+import { fitEncoder, matrixOf, type Prepared, prepare, type Table } from '../trainers/gbdt/dataset';
 import { type Objective, parseHyperparameters } from '../trainers/gbdt/hyperparameters';
 import { channelMetrics } from '../trainers/gbdt/train';
 import type { BenchContext, BenchRow } from './types';
@@ -79,7 +79,6 @@ const crossValidate = (
     const booster = train({
       params: { ...params, num_class: encoder.classes?.length ?? 1 },
       train: trainData,
-      categoryCounts: categoryCountsOf(encoder),
     });
     const m = channelMetrics(booster, testData, encoder.classes?.length ?? 1);
     const missed = testRows.length - testData.rows;
@@ -87,15 +86,6 @@ const crossValidate = (
     scores.push(metric === 'accuracy' ? (value * testData.rows) / (testData.rows + missed) : value);
   }
   return scores.reduce((a, b) => a + b, 0) / scores.length;
-};
-
-const matrixOf = (p: Prepared): Float32Array => {
-  const width = p.features.length;
-  const out = new Float32Array(p.rows * width);
-  p.features.forEach((column, c) => {
-    for (let r = 0; r < p.rows; r++) out[r * width + c] = column[r] as number;
-  });
-  return out;
 };
 
 const xgboostAvailable = (log: (l: string) => void, install: boolean): boolean => {
@@ -210,7 +200,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const testData = prepare(encoder, testTable);
   log(`flights: training ${rounds} trees on ${trainData.rows} rows`);
   const started = process.hrtime.bigint();
-  const booster: Booster = train({ params, train: trainData, categoryCounts: categoryCountsOf(encoder) });
+  const booster: Booster = train({ params, train: trainData });
   const fitSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const probabilities =
     predict(booster, matrixOf(testData), testData.rows).probabilities ?? new Float64Array();

@@ -33,6 +33,11 @@ export interface Channel {
   readonly features: readonly Float32Array[];
   readonly label: Float64Array;
   readonly rows: number;
+  /**
+   * Per feature: its number of categories when it holds category codes (0, 1, …), which then split
+   * as sets; 0 (or absent) for a numeric feature. `prepare` fills it from the encoder.
+   */
+  readonly categoryCounts?: readonly number[];
 }
 
 export const CHECKPOINT_FORMAT = 'mlpipe-gbdt-checkpoint/2';
@@ -52,11 +57,6 @@ export interface TrainOptions {
   readonly params: Hyperparameters;
   readonly train: Channel;
   readonly validation?: Channel;
-  /**
-   * Per feature: its number of categories when it holds category codes (0, 1, …), which then split
-   * as sets; 0 (or absent) for a numeric feature.
-   */
-  readonly categoryCounts?: readonly number[];
   readonly resumeFrom?: Checkpoint;
   readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
   readonly onRound?: (round: number, trainLoss: number, validationLoss: number | undefined) => void;
@@ -150,7 +150,6 @@ export const train = ({
   params: p,
   train: data,
   validation,
-  categoryCounts: givenCounts = [],
   resumeFrom,
   onCheckpoint,
   onRound,
@@ -160,7 +159,7 @@ export const train = ({
   if (data.rows === 0) throw new TrainingError('the train channel has no usable rows');
   const groups = groupsOf(p);
   const featureCount = data.features.length;
-  const categoryCounts = data.features.map((_, f) => givenCounts[f] ?? 0);
+  const categoryCounts = data.features.map((_, f) => data.categoryCounts?.[f] ?? 0);
   let binned = binMatrix(data.features, p.max_bin, categoryCounts);
   const validBinned = validation && validation.rows > 0 ? rebin(validation.features, binned.cuts) : undefined;
   const fingerprint = fingerprintOf(p, data, categoryCounts);

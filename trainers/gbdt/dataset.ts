@@ -28,6 +28,8 @@ export interface Prepared {
   /** Regression: the value; binary: 0/1; multiclass: the class index. */
   readonly label: Float64Array;
   readonly rows: number;
+  /** Per input: its number of categories (the trainer splits those as sets), 0 for a numeric input. */
+  readonly categoryCounts: readonly number[];
   /** Rows left out, by reason (a missing label, a class the model was not trained on). */
   readonly skipped: Readonly<Record<string, number>>;
 }
@@ -114,10 +116,6 @@ export const fitEncoder = (
   return { target, objective, encodings, ...(classes ? { classes } : {}) };
 };
 
-/** Per input: its number of categories (the trainer splits those as sets), 0 for a numeric input. */
-export const categoryCountsOf = (encoder: Encoder): number[] =>
-  encoder.encodings.map((e) => (e.kind === 'category' ? e.categories.length : 0));
-
 const checkFiniteTarget = (labels: readonly unknown[], target: string, where: string): void => {
   const row = labels.findIndex((v) => typeof v === 'number' && !Number.isFinite(v));
   if (row >= 0)
@@ -174,5 +172,16 @@ export const prepare = (
     return Float32Array.from(keep, (row) => encode(values[row]));
   });
   const label = Float64Array.from(keep, (row) => allLabels[row] as number);
-  return { features, label, rows: keep.length, skipped };
+  const categoryCounts = encoder.encodings.map((e) => (e.kind === 'category' ? e.categories.length : 0));
+  return { features, label, rows: keep.length, categoryCounts, skipped };
+};
+
+/** A prepared channel as one row-major float32 matrix, as the ONNX model takes it. */
+export const matrixOf = (p: Prepared): Float32Array => {
+  const width = p.features.length;
+  const out = new Float32Array(p.rows * width);
+  p.features.forEach((column, c) => {
+    for (let r = 0; r < p.rows; r++) out[r * width + c] = column[r] as number;
+  });
+  return out;
 };

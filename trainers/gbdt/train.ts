@@ -6,14 +6,13 @@ import { METRICS_BY_TASK } from '../../core/spec/schema';
 import {
   type Booster,
   CHECKPOINT_FORMAT,
-  type Channel,
   type Checkpoint,
   predict,
   predictionsOfMargins,
   train,
 } from './booster';
 import { readChannel } from './channels';
-import { categoryCountsOf, type Encoder, fitEncoder, type Prepared, prepare } from './dataset';
+import { type Encoder, fitEncoder, matrixOf, type Prepared, prepare } from './dataset';
 import { type Hyperparameters, type Objective, parseHyperparameters } from './hyperparameters';
 import { toOnnx } from './onnx';
 
@@ -40,15 +39,6 @@ const TASK_OF: Record<Objective, 'regression' | 'binary' | 'multiclass'> = {
   'reg:squarederror': 'regression',
   'binary:logistic': 'binary',
   'multi:softprob': 'multiclass',
-};
-
-const matrixOf = (p: Prepared): Float32Array => {
-  const width = p.features.length;
-  const out = new Float32Array(p.rows * width);
-  p.features.forEach((column, c) => {
-    for (let r = 0; r < p.rows; r++) out[r * width + c] = column[r] as number;
-  });
-  return out;
 };
 
 /** The spec's metrics for a channel, from the model as it will serve. */
@@ -147,14 +137,12 @@ export const trainFromFolder = async (
   );
   const checkpointDir = options.checkpointDir ?? join(root, 'checkpoints');
   const resumeFrom = loadCheckpoint(checkpointDir, log);
-  const toChannel = (p: Prepared): Channel => ({ features: p.features, label: p.label, rows: p.rows });
   const started = Date.now();
   const run = (resume: Checkpoint | undefined) =>
     train({
       params,
-      train: toChannel(trainData),
-      ...(validationData ? { validation: toChannel(validationData) } : {}),
-      categoryCounts: categoryCountsOf(encoder),
+      train: trainData,
+      ...(validationData ? { validation: validationData } : {}),
       ...(resume ? { resumeFrom: resume } : {}),
       onCheckpoint: (c) => saveCheckpoint(checkpointDir, c),
       onRound: (round, trainLoss, validLoss) => {

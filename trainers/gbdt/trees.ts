@@ -1,4 +1,4 @@
-import type { HistogramBuilder } from './histogram';
+import { BINS, type HistogramBuilder } from './histogram';
 
 /**
  * Histogram gradient-boosted trees. Values are bucketed once into at most `max_bin` bins per
@@ -10,8 +10,7 @@ import type { HistogramBuilder } from './histogram';
  * (BRANCH_MEMBER), found as LightGBM and XGBoost find it: the node's categories sorted by their
  * gradient ratio, and the best prefix of that order goes left.
  */
-export const MISSING_BIN = 255;
-const BINS = 256;
+export const MISSING_BIN = BINS - 1;
 
 export interface Tree {
   /** Split feature per node, -1 for a leaf. */
@@ -77,17 +76,10 @@ const binOf = (cuts: Float32Array, v: number): number => {
 /**
  * A categorical feature's cuts: codes 0 … m-2 each get their own bin, and bin m-1 holds every code
  * from m-1 on (m = at most 255 bins). Codes are ordered by frequency (dataset.ts), so
- * only the rarest categories share the last bin, and bin k's codes are known without a lookup.
+ * only the rarest categories share the last bin. Every other bin is one category: bin k is code k.
  */
-export const categoryCuts = (categoryCount: number): Float32Array =>
+const categoryCuts = (categoryCount: number): Float32Array =>
   Float32Array.from({ length: Math.max(0, Math.min(categoryCount, MISSING_BIN) - 1) }, (_, k) => k);
-
-/** The codes in bin `bin` of a categorical feature with `categoryCount` categories (see categoryCuts). */
-export const codesOfBin = (bin: number, categoryCount: number): number[] => {
-  const last = Math.min(categoryCount, MISSING_BIN) - 1;
-  if (bin < last) return [bin];
-  return Array.from({ length: categoryCount - last }, (_, i) => last + i);
-};
 
 /** Bins columns with the given cuts (the train split's, for every channel). */
 export const rebin = (features: readonly Float32Array[], cuts: readonly Float32Array[]): Binned => {
@@ -247,17 +239,24 @@ const bestSetSplit = (scan: Scan, lastBin: number): Split | undefined => {
   return { ...split, bin: -1, leftBins: ranked.slice(0, split.bin + 1).sort((a, b) => a - b) };
 };
 
-/** Which bins go right at a split, as the level pass reads it: bit b of word b >> 5 (bin 255: missing). */
-const rightBinsMask = (split: Split): Int32Array => {
-  const mask = new Int32Array(8);
-  const right = (b: number) => {
-    mask[b >> 5] = (mask[b >> 5] as number) | (1 << (b & 31));
-  };
-  if (split.leftBins) {
-    const left = new Set(split.leftBins);
-    for (let b = 0; b < MISSING_BIN; b++) if (!left.has(b)) right(b);
-  } else for (let b = split.bin + 1; b < MISSING_BIN; b++) right(b);
-  if (!split.missingLeft) right(MISSING_BIN);
+/**
+ * Fills `out` (BINS entries) with 1 for each bin that split node `node` sends left: bins agree with
+ * the thresholds by construction, and a set's codes are its bins (see categoryCuts). Training, the margins of other
+ * channels and a resumed checkpoint all route rows by this one reading of the tree.
+ */
+const fillLeftOfBins = (tree: Tree, node: number, out: Uint8Array): void => {
+  out.fill(0);
+  const set = tree.categories[node];
+  if (set) for (const code of set) out[code] = 1;
+  else out.fill(1, 0, (tree.bin[node] as number) + 1);
+  out[MISSING_BIN] = tree.missingLeft[node] as number;
+};
+
+/** The level pass's form of a node's routing: bit b of word b >> 5 set when bin b goes right. */
+const rightBinsMask = (leftOf: Uint8Array): Int32Array => {
+  const mask = new Int32Array(BINS >> 5);
+  for (let b = 0; b < BINS; b++)
+    if (leftOf[b] === 0) mask[b >> 5] = (mask[b >> 5] as number) | (1 << (b & 31));
   return mask;
 };
 
@@ -279,6 +278,7 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
   };
   const { gradients } = builder;
   const slotSize = binned.width * BINS * 2;
+  const leftOf = new Uint8Array(BINS);
   const addNode = (): number => {
     const node = tree.feature.length;
     tree.feature.push(-1);
@@ -318,10 +318,9 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
       }
       const { node } = parent;
       tree.feature[node] = split.feature;
-      if (split.leftBins) {
-        const count = o.categoryCounts[split.feature] as number;
-        tree.categories[node] = split.leftBins.flatMap((b) => codesOfBin(b, count));
-      } else {
+      // A set's bins are its codes: the shared last bin is never in one (bestSetSplit).
+      if (split.leftBins) tree.categories[node] = split.leftBins;
+      else {
         tree.threshold[node] = (binned.cuts[split.feature] as Float32Array)[split.bin] as number;
         tree.bin[node] = split.bin;
       }
@@ -330,7 +329,8 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
       const right = addNode();
       tree.left[node] = left;
       tree.right[node] = right;
-      builder.split(node, split.feature, rightBinsMask(split), left);
+      fillLeftOfBins(tree, node, leftOf);
+      builder.split(node, split.feature, rightBinsMask(leftOf), left);
       splits.push({ parent, split, left, right });
     }
     if (splits.length === 0) break;
@@ -362,19 +362,11 @@ export const growTree = (binned: Binned, builder: HistogramBuilder, count: numbe
   return tree;
 };
 
-/**
- * Per node, per bin: 1 when a row with that bin goes left. Bins agree with the thresholds by
- * construction, and a categorical bin k below the last is code k (the last bin's codes go together).
- */
+/** Per node, per bin: 1 when a row with that bin goes left (see fillLeftOfBins). */
 export const leftOfBins = (tree: Tree): Uint8Array => {
   const table = new Uint8Array(tree.feature.length * BINS);
   tree.feature.forEach((feature, node) => {
-    if (feature < 0) return;
-    const set = tree.categories[node];
-    const row = table.subarray(node * BINS, (node + 1) * BINS);
-    if (set) for (const code of set) row[Math.min(code, MISSING_BIN - 1)] = 1;
-    else row.fill(1, 0, (tree.bin[node] as number) + 1);
-    row[MISSING_BIN] = tree.missingLeft[node] as number;
+    if (feature >= 0) fillLeftOfBins(tree, node, table.subarray(node * BINS, (node + 1) * BINS));
   });
   return table;
 };

@@ -5,7 +5,7 @@ import {
   predictMargins,
   train,
 } from '../../../trainers/gbdt/booster';
-import { categoryCountsOf, fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
+import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
 import { parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
 
 /** A deterministic generator for test data (the trainer's own randomness is tested separately). */
@@ -106,7 +106,7 @@ describe('the gradient-boosted trees', () => {
     });
     const encoder = fitEncoder(table, 'label', params.objective);
     const data = prepare(encoder, table);
-    const booster = train({ params, train: data, categoryCounts: categoryCountsOf(encoder) });
+    const booster = train({ params, train: data });
     const encoding = encoder.encodings[0];
     const codeOf = (name: string) => (encoding?.kind === 'category' ? encoding.categories.indexOf(name) : -1);
     const favoured = names.filter((_, i) => i % 3 === 0).map(codeOf);
@@ -133,7 +133,6 @@ describe('the gradient-boosted trees', () => {
       const booster = train({
         params,
         train: prepare(encoder, table),
-        categoryCounts: categoryCountsOf(encoder),
       });
       return booster.trees.flatMap((t) => t.categories.filter((set) => set !== null));
     };
@@ -208,7 +207,9 @@ describe('the gradient-boosted trees', () => {
     });
     const categoryCounts = [0, 0, 0, 0, 300];
     const trees = (threads: number, kernels: 'webassembly' | 'javascript') =>
-      JSON.stringify(train({ params, train: channel(cols, y), categoryCounts, threads, kernels }).trees);
+      JSON.stringify(
+        train({ params, train: { ...channel(cols, y), categoryCounts }, threads, kernels }).trees,
+      );
     const reference = trees(1, 'javascript');
     const parsed = JSON.parse(reference) as { categories: (number[] | null)[] }[];
     expect(parsed).toHaveLength(4);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { copyEncodings, createScorer, encodeRows, sha256 } from '../../../core/model';
 import { predict, train } from '../../../trainers/gbdt/booster';
-import { categoryCountsOf, fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
+import { fitEncoder, prepare, type Table } from '../../../trainers/gbdt/dataset';
 import { type Objective, parseHyperparameters } from '../../../trainers/gbdt/hyperparameters';
 import { toOnnx } from '../../../trainers/gbdt/onnx';
 import { datasetPath, jsonDataset } from '../../support/datasets';
@@ -35,7 +35,6 @@ const parity = async (
   const booster = train({
     params,
     train: prepare(encoder, table),
-    categoryCounts: categoryCountsOf(encoder),
   });
   const onnx = toOnnx(booster, encoder.classes, 'test');
   const sets = booster.trees.flatMap((t) =>
