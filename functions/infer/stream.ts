@@ -169,7 +169,6 @@ const putPredictions = async (
   sleep: (ms: number) => Promise<void>,
 ): Promise<Set<number>> => {
   const failed = new Set<number>();
-  const encoder = new TextEncoder();
   type Pending = { index: number; entry: PutRecordsRequestEntry }[];
   const write = async (chunk: Pending) => {
     let pending = chunk;
@@ -199,7 +198,8 @@ const putPredictions = async (
   let chunk: Pending = [];
   let bytes = 0;
   for (const item of items) {
-    const data = encoder.encode(JSON.stringify(item.prediction));
+    // Buffer.from encodes a short string several times faster than TextEncoder.encode.
+    const data = Buffer.from(JSON.stringify(item.prediction));
     const size = data.byteLength + item.prediction.id.length;
     if (chunk.length === PUT_RECORDS_MAX || bytes + size > PUT_RECORDS_BYTES) {
       chunks.push(chunk);
