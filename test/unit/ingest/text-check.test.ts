@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkText, TextChecker } from '../../../functions/ingest/text';
+
+/** The checker's verdict on `bytes` fed in chunks cut at `cuts`. */
+const check = (bytes: Buffer, cuts: number[], maxLineBytes = 1_000) => {
+  const checker = new TextChecker(maxLineBytes, true);
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    checker.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  return checker.end();
+};
+
+describe('TextChecker', () => {
+  const text = Buffer.from('name,city\nZoë,Tórshavn\n€uro,𝄞 clef\n', 'utf8');
+
+  it('accepts UTF-8 whatever byte a chunk ends on, even inside a character', () => {
+    for (let cut = 0; cut <= text.length; cut++) expect(check(text, [cut])).toEqual({ ok: true, lines: 4 });
+    for (let cut = 1; cut + 1 < text.length; cut++)
+      expect(check(text, [cut, cut + 1])).toEqual({ ok: true, lines: 4 });
+  });
+
+  it('rejects bytes that are not UTF-8, naming the line and byte where they are, however the chunks fall', () => {
+    const latin1 = Buffer.from('name,city\nAdelie,Tørgersen\n', 'latin1');
+    const reason = 'not valid UTF-8 (in line 2, at byte offset 18)';
+    for (const cuts of [[], [10], [18], [19], [5, 25]])
+      expect(check(latin1, cuts)).toEqual({ ok: false, reason });
+  });
+
+  it('rejects a file that ends inside a character', () => {
+    const cut = Buffer.from('name\n€', 'utf8').subarray(0, 6);
+    expect(check(cut, [5])).toEqual({
+      ok: false,
+      reason: 'not valid UTF-8 (the file ends inside a character)',
+    });
+  });
+
+  it('rejects a line over the limit, also when chunks cut it', () => {
+    const long = Buffer.from(`a,b\n${'x'.repeat(30)}\nshort\n`);
+    expect(check(long, [], 20)).toEqual({ ok: false, reason: 'line 2 is longer than the limit of 20 bytes' });
+    expect(check(long, [10, 20, 30], 20)).toEqual({
+      ok: false,
+      reason: 'line 2 is longer than the limit of 20 bytes',
+    });
+    expect(check(long, [10, 20, 30], 30)).toEqual({ ok: true, lines: 4 });
+  });
+
+  it('checks a file on disk the same way', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-text-'));
+    try {
+      writeFileSync(join(dir, 'ok.csv'), text);
+      writeFileSync(join(dir, 'bad.csv'), Buffer.concat([text, Buffer.from([0xff, 0x0a])]));
+      expect(await checkText(join(dir, 'ok.csv'), 1_000, true)).toEqual({ ok: true, lines: 4 });
+      expect(await checkText(join(dir, 'bad.csv'), 1_000, true)).toEqual({
+        ok: false,
+        reason: `not valid UTF-8 (in line 4, at byte offset ${text.length})`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
