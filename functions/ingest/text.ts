@@ -64,8 +64,10 @@ export class TextChecker {
     const end = unfinishedTail(joined);
     if (!isUtf8(joined.subarray(0, end))) {
       const at = firstInvalidByte(joined);
-      const lines = joined.subarray(0, at).filter((byte) => byte === 0x0a).length;
-      this.#failure = `not valid UTF-8 (in line ${this.#line + lines}, at byte offset ${this.#offset - this.#carry.length + at})`;
+      const offset = `at byte offset ${this.#offset - this.#carry.length + at}`;
+      // Lines are counted only where they are checked (not in a JSON array).
+      const line = this.#line + joined.subarray(0, at).filter((byte) => byte === 0x0a).length;
+      this.#failure = `not valid UTF-8 (${this.checkLines ? `in line ${line}, ` : ''}${offset})`;
       return;
     }
     this.#carry = Buffer.from(joined.subarray(end));

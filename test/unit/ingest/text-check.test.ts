@@ -30,6 +30,13 @@ describe('TextChecker', () => {
       expect(check(latin1, cuts)).toEqual({ ok: false, reason });
   });
 
+  it('names only the byte offset where lines are not counted (a JSON array)', () => {
+    const checker = new TextChecker(1_000, false);
+    checker.push(Buffer.from('[{"island": "T', 'utf8'));
+    checker.push(Buffer.from('\u00f8rgersen"}]\n', 'latin1'));
+    expect(checker.end()).toEqual({ ok: false, reason: 'not valid UTF-8 (at byte offset 14)' });
+  });
+
   it('rejects a file that ends inside a character', () => {
     const cut = Buffer.from('name\n€', 'utf8').subarray(0, 6);
     expect(check(cut, [5])).toEqual({
