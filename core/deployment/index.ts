@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The deployment record of one pipeline (`deployments/<pipeline>/live.json` in the versioned

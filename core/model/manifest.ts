@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * manifest.json of a model bundle (model.tar.gz = model.onnx + manifest.json, as SageMaker writes

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type SpecProblem, SpecValidationError, UnknownPipelineError } from './errors';
 import { type PipelineSpec, pipelineSpecSchema } from './schema';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The pipeline spec: one YAML file per ML use case (`pipelines/<name>.yml`). Every other part of

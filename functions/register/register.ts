@@ -3,7 +3,7 @@ import {
   type SageMakerClient,
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   modelPackageInput,
   type RegistrationSummary,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** An event that does not have the shape a step expects: named, with the first wrong field. */
 export class InvalidEventError extends Error {
