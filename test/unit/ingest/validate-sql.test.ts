@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rowValidator, splitSql, validationSql } from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
 import { runSql } from '../../../functions/shared/table';
@@ -189,6 +190,28 @@ describe('splitting rows in SQL', () => {
     const share = (s: string) => first.filter((x) => x === s).length / first.length;
     expect(share('train')).toBeCloseTo(cars.split.train, 1);
     expect(share('test')).toBeCloseTo(cars.split.test, 1);
+  });
+
+  it('splits by the first 48 bits of the SHA-256 of the pipeline, "id" and the id, as a fraction of 2^48', async () => {
+    const expected = (spec: PipelineSpec, id: string) => {
+      const hex = createHash('sha256').update([spec.name, 'id', id].join('\u0000')).digest('hex');
+      const u = Number.parseInt(hex.slice(0, 12), 16) / 2 ** 48;
+      return u < spec.split.train
+        ? 'train'
+        : u < spec.split.train + spec.split.validation
+          ? 'validation'
+          : 'test';
+    };
+    const ids = Array.from({ length: 3000 }, (_, i) => `car ${i}`);
+    const noTest = { ...cars, split: { ...cars.split, train: 0.9, validation: 0.1, test: 0 } };
+    for (const spec of [cars, noTest]) {
+      const got = await splits(
+        spec,
+        [['name', 'VARCHAR']],
+        `SELECT 'car ' || i AS name FROM range(3000) t(i)`,
+      );
+      expect(got).toEqual(ids.map((id) => expected(spec, id)));
+    }
   });
 
   it('hashes every column of the row when the spec has no id, whatever their order', async () => {
