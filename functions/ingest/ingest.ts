@@ -30,7 +30,16 @@ import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
-import { downloadTo, getText, putFile, putJson } from '../shared/s3';
+import {
+  downloadRanges,
+  downloadTo,
+  getText,
+  headObject,
+  ObjectChangedError,
+  putFile,
+  putJson,
+  RANGE_BYTES,
+} from '../shared/s3';
 import { openSource, openTable, quoteSql, readSql, runSql, TableReadError } from '../shared/table';
 import { checkText, TextChecker } from './text';
 
@@ -165,18 +174,31 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
         throw new Rejection(`the spec of pipeline ${pipelineName} is invalid: ${(error as Error).message}`);
       }
     })();
+    let t = now();
+    // The event gives the size; a direct call may not. Either way, nothing is fetched of a file too large.
+    if (source.size === undefined) bytes = (await headObject(s3, source)).size;
     if (bytes > settings.maxFileBytes)
       throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
 
-    let t = now();
     const original = join(scratch, 'source');
-    // A plain text file is checked as it downloads; a gzipped one once it is unzipped.
     const named = formatOfKey(source.key);
+    // A small plain text file is checked as it downloads. A big one arrives as ranges out of order
+    // and, like a gzipped one once unzipped, is checked from disk.
+    const ranged = bytes >= 2 * RANGE_BYTES;
     const checker =
-      named.format === undefined || named.gzip || named.format === 'parquet'
+      ranged || named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
         : new TextChecker(settings.maxLineBytes, named.format !== 'json');
-    await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
+    if (ranged) {
+      try {
+        await downloadRanges(s3, { ...source, size: bytes }, original);
+      } catch (error) {
+        // This version of the object is gone: no retry will read it. Its successor has its own event.
+        if (error instanceof ObjectChangedError || (error as Error).name === 'PreconditionFailed')
+          throw new Rejection(`the object was replaced while it was read: ${(error as Error).message}`);
+        throw error;
+      }
+    } else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
     bytes = statSync(original).size;
     if (bytes > settings.maxFileBytes)
       throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);

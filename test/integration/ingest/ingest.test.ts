@@ -15,6 +15,7 @@ import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
+import { RANGE_BYTES } from '../../../functions/shared/s3';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { localClientConfig, localS3Config } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
@@ -228,26 +229,29 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     expect(train + validation + test).toBe(30);
   });
 
-  it('finds bad rows by their number in a file of many chunks, and curates a row only rowValidator can clean', async () => {
+  it('finds bad rows by their number in a file read as byte ranges, and curates a row only rowValidator can clean', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const lines = Array.from(
-      { length: 300_000 },
+      { length: 460_000 },
       (_, i) => `Gentoo,Biscoe,47.5,15,217,${3000 + (i % 2000)},FEMALE`,
     );
     lines[150_000] = 'Dodo,Biscoe,47.5,15,217,5000,FEMALE';
     // A no-break space around a number: not a form the SQL fast path reads, but rowValidator trims it.
-    lines[299_998] = 'Gentoo,Biscoe,\u00a041.7\u00a0,15,217,5000,FEMALE';
-    lines[299_999] = 'Gentoo,Biscoe,47.5,15,217,lots,FEMALE';
-    const report = await drop('penguins', 'many.csv', `${header}\n${lines.join('\n')}\n`);
-    expectDodoAndLots(report, { rowsIn: 300_000, dodo: 150_001, lots: 300_000 });
+    lines[459_998] = 'Gentoo,Biscoe,\u00a041.7\u00a0,15,217,5000,FEMALE';
+    lines[459_999] = 'Gentoo,Biscoe,47.5,15,217,lots,FEMALE';
+    const body = `${header}\n${lines.join('\n')}\n`;
+    // Big enough to be fetched as parallel ranges: a row cut between two ranges must come out whole.
+    expect(Buffer.byteLength(body)).toBeGreaterThan(2 * RANGE_BYTES);
+    const report = await drop('penguins', 'many.csv', body);
+    expectDodoAndLots(report, { rowsIn: 460_000, dodo: 150_001, lots: 460_000 });
     const { train, validation, test } = report.rowsCurated;
-    expect(train + validation + test).toBe(299_998);
+    expect(train + validation + test).toBe(459_998);
     const curated = [
       ...(await curatedRows(report, 'train')),
       ...(await curatedRows(report, 'validation')),
       ...(await curatedRows(report, 'test')),
     ];
-    expect(curated).toHaveLength(299_998);
+    expect(curated).toHaveLength(459_998);
     expect(curated.filter((r) => r.beak_length_mm === 41.7)).toHaveLength(1);
   });
 
