@@ -189,16 +189,16 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       ranged || named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
         : new TextChecker(settings.maxLineBytes, named.format !== 'json');
-    if (ranged) {
-      try {
-        await downloadRanges(s3, { ...source, size: bytes }, original);
-      } catch (error) {
-        // This version of the object is gone: no retry will read it. Its successor has its own event.
-        if (error instanceof ObjectChangedError || (error as Error).name === 'PreconditionFailed')
-          throw new Rejection(`the object was replaced while it was read: ${(error as Error).message}`);
-        throw error;
-      }
-    } else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
+    try {
+      if (ranged) await downloadRanges(s3, { ...source, size: bytes }, original);
+      else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
+    } catch (error) {
+      // The event's version of the object is gone: no retry will read it, and its successor has an
+      // event of its own. Reading the successor under this version's id would ingest it twice.
+      if (error instanceof ObjectChangedError || (error as Error).name === 'PreconditionFailed')
+        throw new Rejection(`the object was replaced before it was read: ${(error as Error).message}`);
+      throw error;
+    }
     bytes = statSync(original).size;
     if (bytes > settings.maxFileBytes)
       throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);

@@ -78,27 +78,42 @@ export const listKeys = async (s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 };
 
-/** `onChunk` sees the bytes as they arrive, so a check of the content can run during the download. */
-export const downloadTo = async (
-  s3: S3Client,
-  at: S3Pointer,
-  file: string,
-  onChunk?: (chunk: Buffer) => void,
-): Promise<string> => {
-  mkdirSync(dirname(file), { recursive: true });
-  const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
-  const body = got.Body as Readable;
-  if (onChunk) body.on('data', onChunk);
-  await pipeline(body, createWriteStream(file));
-  return file;
-};
-
-/** A version of an object changed while its byte ranges were read: the parts would not fit together. */
+/** The version of an object asked for is no longer the one S3 holds. */
 export class ObjectChangedError extends Error {
   override name = 'ObjectChangedError';
 }
 
 const unquoted = (etag: string | undefined) => etag?.replace(/"/g, '');
+
+/**
+ * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
+ * With an `etag`, only that version is read (If-Match, and checked on the answer).
+ */
+export const downloadTo = async (
+  s3: S3Client,
+  at: S3Pointer & { readonly etag?: string },
+  file: string,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<string> => {
+  mkdirSync(dirname(file), { recursive: true });
+  const got = await s3.send(
+    new GetObjectCommand({
+      Bucket: at.bucket,
+      Key: at.key,
+      ...(at.etag === undefined ? {} : { IfMatch: `"${at.etag}"` }),
+    }),
+  );
+  const body = got.Body as Readable;
+  if (at.etag !== undefined && unquoted(got.ETag) !== at.etag) {
+    body.destroy();
+    throw new ObjectChangedError(
+      `s3://${at.bucket}/${at.key} is no longer the version asked for (ETag ${at.etag}, now ${unquoted(got.ETag)})`,
+    );
+  }
+  if (onChunk) body.on('data', onChunk);
+  await pipeline(body, createWriteStream(file));
+  return file;
+};
 
 /** An object's size and ETag (unquoted), without its body. */
 export const headObject = async (s3: S3Client, at: S3Pointer): Promise<{ size: number; etag: string }> => {

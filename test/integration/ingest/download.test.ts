@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { downloadRanges, headObject, ObjectChangedError } from '../../../functions/shared/s3';
+import { downloadRanges, downloadTo, headObject, ObjectChangedError } from '../../../functions/shared/s3';
 import { type RunningS3, startS3 } from '../../../local/s3';
 import { localS3Config } from '../../../local/types';
 
@@ -26,7 +26,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('downloading an object as byte ranges', () => {
+describe('downloading an object version', () => {
   it('writes every byte in its place, whatever the range size', async () => {
     const head = await headObject(s3, object);
     expect(head.size).toBe(body.length);
@@ -35,6 +35,16 @@ describe('downloading an object as byte ranges', () => {
       await downloadRanges(s3, { ...object, ...head }, file, rangeBytes);
       expect(readFileSync(file).equals(body)).toBe(true);
     }
+  });
+
+  it('reads the version asked for in one stream, and refuses another', async () => {
+    const { etag } = await headObject(s3, object);
+    const file = join(dir, 'whole');
+    await downloadTo(s3, { ...object, etag }, file);
+    expect(readFileSync(file).equals(body)).toBe(true);
+    await expect(
+      downloadTo(s3, { ...object, etag: '0123456789abcdef0123456789abcdef' }, join(dir, 'y')),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
   });
 
   it('refuses to piece together ranges of another version than the one asked for', async () => {
