@@ -39,6 +39,7 @@ import {
   putFile,
   putJson,
   RANGE_BYTES,
+  unquoted,
 } from '../shared/s3';
 import { openSource, openTable, quoteSql, readSql, runSql, TableReadError } from '../shared/table';
 import { checkText, TextChecker } from './text';
@@ -267,16 +268,23 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
 
   if (rejection !== undefined) {
     log.warn('file rejected', { ingestId: id, reason: rejection });
-    // The file itself goes to quarantine with the reason; nothing is curated from it.
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: settings.rawBucket,
-        Key: `quarantine/${pipelineName}/${id}/source/${basename(source.key)}`,
-        CopySource: `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
-        MetadataDirective: 'REPLACE',
-        Metadata: { 'mlpipe-reason': encodeURIComponent(rejection.slice(0, 1500)) },
-      }),
-    );
+    // The file itself goes to quarantine with the reason; nothing is curated from it. Only the
+    // event's version: a newer one under this name is not the file that was rejected.
+    try {
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: settings.rawBucket,
+          Key: `quarantine/${pipelineName}/${id}/source/${basename(source.key)}`,
+          CopySource: `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
+          CopySourceIfMatch: `"${unquoted(source.etag)}"`,
+          MetadataDirective: 'REPLACE',
+          Metadata: { 'mlpipe-reason': encodeURIComponent(rejection.slice(0, 1500)) },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'PreconditionFailed') throw error;
+      log.warn('the rejected version is gone; nothing copied to quarantine', { ingestId: id });
+    }
   }
   timings.totalMs = now() - started;
   const report = tally.report(

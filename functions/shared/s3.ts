@@ -83,7 +83,8 @@ export class ObjectChangedError extends Error {
   override name = 'ObjectChangedError';
 }
 
-const unquoted = (etag: string | undefined) => etag?.replace(/"/g, '');
+/** S3 quotes an ETag in headers and answers; its events do not. */
+export const unquoted = <T extends string | undefined>(etag: T): T => etag?.replace(/"/g, '') as T;
 
 /**
  * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
@@ -96,18 +97,19 @@ export const downloadTo = async (
   onChunk?: (chunk: Buffer) => void,
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
+  const etag = unquoted(at.etag);
   const got = await s3.send(
     new GetObjectCommand({
       Bucket: at.bucket,
       Key: at.key,
-      ...(at.etag === undefined ? {} : { IfMatch: `"${at.etag}"` }),
+      ...(etag === undefined ? {} : { IfMatch: `"${etag}"` }),
     }),
   );
   const body = got.Body as Readable;
-  if (at.etag !== undefined && unquoted(got.ETag) !== at.etag) {
+  if (etag !== undefined && unquoted(got.ETag) !== etag) {
     body.destroy();
     throw new ObjectChangedError(
-      `s3://${at.bucket}/${at.key} is no longer the version asked for (ETag ${at.etag}, now ${unquoted(got.ETag)})`,
+      `s3://${at.bucket}/${at.key} is no longer the version asked for (ETag ${etag}, now ${unquoted(got.ETag)})`,
     );
   }
   if (onChunk) body.on('data', onChunk);
@@ -138,6 +140,7 @@ export const downloadRanges = async (
   rangeBytes = RANGE_BYTES,
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
+  const etag = unquoted(at.etag);
   const handle = await open(file, 'w');
   let next = 0;
   let failed = false;
@@ -150,12 +153,12 @@ export const downloadRanges = async (
           Bucket: at.bucket,
           Key: at.key,
           Range: `bytes=${start}-${end}`,
-          IfMatch: `"${at.etag}"`,
+          IfMatch: `"${etag}"`,
         }),
       );
-      if (unquoted(got.ETag) !== at.etag)
+      if (unquoted(got.ETag) !== etag)
         throw new ObjectChangedError(
-          `s3://${at.bucket}/${at.key} changed while it was read (ETag ${at.etag}, then ${unquoted(got.ETag)})`,
+          `s3://${at.bucket}/${at.key} changed while it was read (ETag ${etag}, then ${unquoted(got.ETag)})`,
         );
       let position = start;
       for await (const chunk of got.Body as AsyncIterable<Buffer>) {
