@@ -87,21 +87,20 @@ export class ObjectChangedError extends Error {
 export const unquoted = <T extends string | undefined>(etag: T): T => etag?.replace(/"/g, '') as T;
 
 /**
- * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
- * With an `etag`, only that version is read (If-Match, and checked on the answer).
+ * GetObject of one version (when `etag` is given: If-Match, and the answer's ETag checked, since not
+ * every S3 enforces If-Match), optionally of a byte range. A refused body is released.
  */
-export const downloadTo = async (
+const getVersion = async (
   s3: S3Client,
   at: S3Pointer & { readonly etag?: string },
-  file: string,
-  onChunk?: (chunk: Buffer) => void,
-): Promise<string> => {
-  mkdirSync(dirname(file), { recursive: true });
+  range?: string,
+): Promise<Readable> => {
   const etag = unquoted(at.etag);
   const got = await s3.send(
     new GetObjectCommand({
       Bucket: at.bucket,
       Key: at.key,
+      ...(range === undefined ? {} : { Range: range }),
       ...(etag === undefined ? {} : { IfMatch: `"${etag}"` }),
     }),
   );
@@ -112,6 +111,21 @@ export const downloadTo = async (
       `s3://${at.bucket}/${at.key} is no longer the version asked for (ETag ${etag}, now ${unquoted(got.ETag)})`,
     );
   }
+  return body;
+};
+
+/**
+ * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
+ * With an `etag`, only that version is read.
+ */
+export const downloadTo = async (
+  s3: S3Client,
+  at: S3Pointer & { readonly etag?: string },
+  file: string,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<string> => {
+  mkdirSync(dirname(file), { recursive: true });
+  const body = await getVersion(s3, at);
   if (onChunk) body.on('data', onChunk);
   await pipeline(body, createWriteStream(file));
   return file;
@@ -140,7 +154,6 @@ export const downloadRanges = async (
   rangeBytes = RANGE_BYTES,
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
-  const etag = unquoted(at.etag);
   const handle = await open(file, 'w');
   let next = 0;
   let failed = false;
@@ -148,20 +161,9 @@ export const downloadRanges = async (
     for (let start = next; start < at.size && !failed; start = next) {
       next += rangeBytes;
       const end = Math.min(at.size, start + rangeBytes) - 1;
-      const got = await s3.send(
-        new GetObjectCommand({
-          Bucket: at.bucket,
-          Key: at.key,
-          Range: `bytes=${start}-${end}`,
-          IfMatch: `"${etag}"`,
-        }),
-      );
-      if (unquoted(got.ETag) !== etag)
-        throw new ObjectChangedError(
-          `s3://${at.bucket}/${at.key} changed while it was read (ETag ${etag}, then ${unquoted(got.ETag)})`,
-        );
+      const body = await getVersion(s3, at, `bytes=${start}-${end}`);
       let position = start;
-      for await (const chunk of got.Body as AsyncIterable<Buffer>) {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
         await handle.write(chunk, 0, chunk.length, position);
         position += chunk.length;
       }
