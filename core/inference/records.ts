@@ -124,8 +124,8 @@ export const predictionsOf = (
     const prediction = scored.predictions[i];
     if (prediction === undefined)
       throw new RangeError(`model ${model.version} answered no prediction for row ${i}`);
-    const base = { id: input.id, pipeline: input.pipeline, modelVersion: model.version, variant, prediction };
-    if (!probabilities || classes.length === 0) return base;
+    if (!probabilities || classes.length === 0)
+      return { id: input.id, pipeline: input.pipeline, modelVersion: model.version, variant, prediction };
     const offset = i * classes.length;
     const byClass: Record<string, number> = {};
     // Six decimals, as toFixed(6) would give (checked on a million float32 values) at a tenth of its
@@ -133,6 +133,13 @@ export const predictionsOf = (
     classes.forEach((c, k) => {
       byClass[c] = Math.round((probabilities[offset + k] ?? 0) * 1e6) / 1e6;
     });
-    return { ...base, probabilities: byClass };
+    return {
+      id: input.id,
+      pipeline: input.pipeline,
+      modelVersion: model.version,
+      variant,
+      prediction,
+      probabilities: byClass,
+    };
   });
 };

@@ -105,13 +105,16 @@ export class ServingModels {
   async router(pipeline: string): Promise<Router | null> {
     const record = await this.deployment(pipeline);
     if (!record?.champion && !record?.challenger) return null;
+    // One object per variant, not one per record: callers group records by the object itself.
+    const routed = (variant: Variant): RoutedModel | undefined => {
+      const serving = variant === 'challenger' ? record.challenger : record.champion;
+      return serving ? { variant, version: serving.version, location: serving.model } : undefined;
+    };
+    const champion = routed('champion');
+    const challenger = routed('challenger');
     return {
       record,
-      route: (id) => {
-        const variant = chooseVariant(record, id);
-        const serving = variant === 'challenger' ? record.challenger : record.champion;
-        return serving ? { variant, version: serving.version, location: serving.model } : undefined;
-      },
+      route: (id) => (chooseVariant(record, id) === 'challenger' ? challenger : champion),
     };
   }
 

@@ -2,14 +2,15 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { loadConfig } from '../shared/config';
+import { withoutSdkLogging } from '../shared/sdk';
 import { logger, metrics, models, validators } from './runtime';
 import { RecentlyWritten } from './scoring';
 import { scoreStreamBatch } from './stream';
 import { annotate, traced, tracer } from './tracing';
 
 const settings = loadConfig('predictionsStream', 'failuresQueueUrl');
-const kinesis = tracer.captureAWSv3Client(new KinesisClient({}));
-const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+const kinesis = tracer.captureAWSv3Client(withoutSdkLogging(new KinesisClient({})));
+const sqs = tracer.captureAWSv3Client(withoutSdkLogging(new SQSClient({})));
 const written = new RecentlyWritten();
 
 /** Kinesis events stream → predictions stream (ReportBatchItemFailures; bisect on error). */
