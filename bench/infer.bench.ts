@@ -1,27 +1,23 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { KinesisStreamEvent } from 'aws-lambda';
 import { build } from 'esbuild';
+import { parse } from 'yaml';
 import { type DeploymentRecord, deploymentRecordKey } from '../core/deployment';
 import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
-import { createScorer, encodeRows, packBundle, readBundle } from '../core/model';
-import { loadSpecFile, SpecCatalog } from '../core/spec/load';
-import type { InferenceMetrics } from '../functions/infer/metrics';
-import { bundleCachePath, ServingModels } from '../functions/infer/models';
-import { RecentlyWritten, Validators } from '../functions/infer/scoring';
-import { scoreStreamBatch } from '../functions/infer/stream';
+import { packBundle } from '../core/model';
+import { loadSpecFile } from '../core/spec/load';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, localS3Config } from '../local/types';
+import { localClientConfig, localS3Config } from '../local/types';
 import { runTraining } from '../trainers/gbdt/train';
+import { type HandlerMeasures, kinesisEvent, median } from './infer-handler';
 import type { BenchContext, BenchRow } from './types';
 
 /**
@@ -34,9 +30,12 @@ const REPO = join(__dirname, '..');
 const FLIGHTS = join(REPO, 'node_modules/vega-datasets/data/flights-3m.parquet');
 const BATCH = 1_000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+/** The stream function's NODE_OPTIONS, as deployed (functions/infer/function.yml). */
+const streamFunctionNodeOptions = (): string => {
+  const config = parse(readFileSync(join(REPO, 'functions/infer/function.yml'), 'utf8')) as {
+    functions: { stream: { environment?: Record<string, string> } };
+  };
+  return config.functions.stream.environment?.NODE_OPTIONS ?? '';
 };
 
 const flightRows = async (limit: number): Promise<Record<string, unknown>[]> => {
@@ -102,94 +101,67 @@ const trainFlights = async (
   log(`trained the flights model on ${rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const tar = join(workDir, 'flights-model.tar.gz');
   await packBundle(join(root, 'model'), tar);
-  return { tar, transform, trees: rounds ?? Number(spec.trainer.hyperparameters.num_round) };
+  return { tar, trees: rounds ?? Number(spec.trainer.hyperparameters.num_round) };
 };
-
-const kinesisEvent = (records: readonly Record<string, unknown>[], prefix: string): KinesisStreamEvent => ({
-  Records: records.map((r, i) => ({
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: `${prefix}-${i}`,
-      sequenceNumber: String(i),
-      data: Buffer.from(JSON.stringify({ pipeline: 'flights', id: `${prefix}-${i}`, ...r })).toString(
-        'base64',
-      ),
-      approximateArrivalTimestamp: Date.now() / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000000:${i}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-    awsRegion: LOCAL_REGION,
-    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/bench`,
-  })),
-});
-
-/**
- * A Kinesis client whose requests are built, signed and serialised by the real SDK and answered
- * at once with success: the cost of the write on the function's side, without an emulator's storage.
- */
-const sinkKinesis = () =>
-  new KinesisClient({
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: 'http://127.0.0.1:9',
-    requestHandler: {
-      handle: async (request: { body?: unknown }) => {
-        const raw = request.body;
-        const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw as Uint8Array);
-        const sent = JSON.parse(text || '{}') as { Records?: unknown[] };
-        const body = JSON.stringify({
-          FailedRecordCount: 0,
-          Records: (sent.Records ?? []).map((_, i) => ({
-            SequenceNumber: String(i),
-            ShardId: 'shardId-000000000000',
-          })),
-        });
-        return {
-          response: {
-            statusCode: 200,
-            headers: { 'content-type': 'application/x-amz-json-1.1' },
-            body: Readable.from([Buffer.from(body)]),
-          },
-        };
-      },
-    } as never,
-  });
-
-const quietMetrics: InferenceMetrics = { traffic: () => {}, rejected: () => {} };
 
 export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchRow[]> => {
   const trainRows = quick ? 30_000 : 300_000;
   const all = await flightRows(trainRows + 10 * BATCH);
   // The model of pipelines/flights.yml (its trees and depth), fitted on the first 300k rows; a quick
   // run trains 30 trees.
-  const { tar, transform, trees } = await trainFlights(
-    workDir,
-    all.slice(0, trainRows),
-    quick ? 30 : undefined,
-    log,
-  );
+  const { tar, trees } = await trainFlights(workDir, all.slice(0, trainRows), quick ? 30 : undefined, log);
   const serveRows = all.slice(trainRows);
   const batch = serveRows.slice(0, BATCH);
   const rows: BenchRow[] = [];
 
-  // 1. Handler vs bare session.run, same 1,000 rows.
-  const bundle = await readBundle(tar);
-  const scorer = await createScorer(bundle);
-  const matrix = encodeRows(bundle.manifest.encodings, batch.map(transform));
-  const repeats = quick ? 20 : 100;
-  const bare: number[] = [];
-  for (let i = 0; i < repeats + 5; i++) {
-    const t = performance.now();
-    await scorer.score(matrix, BATCH);
-    if (i >= 5) bare.push(performance.now() - t);
-  }
-  await scorer.release();
-
-  const scratch = join(workDir, 'scratch');
-  mkdirSync(scratch, { recursive: true });
+  // 1. Handler vs bare session.run, same 1,000 rows, in a process with the stream function's
+  // NODE_OPTIONS (its young generation is sized for a batch's garbage: functions/infer/function.yml).
+  const batchFile = join(workDir, 'batch.json');
+  writeFileSync(batchFile, JSON.stringify(batch));
+  const nodeOptions = streamFunctionNodeOptions();
+  const { stdout: measured } = await promisify(execFile)(
+    process.execPath,
+    [
+      join(REPO, 'bin/run-ts.js'),
+      join(__dirname, 'infer-handler.ts'),
+      tar,
+      batchFile,
+      join(workDir, 'scratch'),
+      String(quick ? 20 : 100),
+    ],
+    {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: nodeOptions,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      maxBuffer: 2 ** 24,
+      timeout: 600_000,
+    },
+  );
+  const m = JSON.parse(measured.slice(measured.lastIndexOf('{"bareMs"'))) as HandlerMeasures;
+  const ratio = m.bareMs / m.handlerMs;
+  rows.push({
+    name: `stream handler throughput ÷ bare session.run (batch ${BATCH}, flights model)`,
+    value: ratio,
+    unit: '×',
+    goal: '>= 0.7',
+    pass: ratio >= 0.7,
+    details: {
+      handlerMsPerBatch: Number(m.handlerMs.toFixed(2)),
+      bareSessionRunMsPerBatch: Number(m.bareMs.toFixed(2)),
+      handlerRecordsPerSecond: Math.round((BATCH * 1000) / m.handlerMs),
+      decodeAndValidateMs: m.decodeMs,
+      transformAndScoreMs: m.scoreMs,
+      writeMs: m.writeMs,
+      trees,
+      nodeOptions,
+    },
+  });
+  log(
+    `handler ${m.handlerMs.toFixed(1)} ms (decode+validate ${m.decodeMs}, transform+score ${m.scoreMs}, write ${m.writeMs}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH} (NODE_OPTIONS ${nodeOptions})`,
+  );
   const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
   const record: DeploymentRecord = {
     pipeline: 'flights',
@@ -198,62 +170,6 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     updatedAt: new Date().toISOString(),
     reason: 'bench',
   };
-  // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
-  class BenchModels extends ServingModels {
-    override async deployment() {
-      return record;
-    }
-  }
-  const models = new BenchModels(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), {
-    artifactsBucket: 'bench',
-    scratchDir: scratch,
-    recordTtlMs: 5_000,
-    memoryBudgetBytes: 2 ** 30,
-  });
-  const cached = bundleCachePath(scratch, location);
-  mkdirSync(dirname(cached), { recursive: true });
-  copyFileSync(tar, cached);
-  const deps = {
-    models,
-    validators: new Validators(new SpecCatalog(join(REPO, 'pipelines'))),
-    kinesis: sinkKinesis(),
-    sqs: new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-    settings: { predictionsStream: 'bench', failuresQueueUrl: 'http://127.0.0.1:9/q' },
-    metrics: quietMetrics,
-    written: new RecentlyWritten(),
-  };
-  const handler: number[] = [];
-  const parts = { decodeMs: [] as number[], scoreMs: [] as number[], writeMs: [] as number[] };
-  for (let i = 0; i < repeats + 5; i++) {
-    const event = kinesisEvent(batch, `b${i}`);
-    const t = performance.now();
-    const { summary } = await scoreStreamBatch(event, deps);
-    const ms = performance.now() - t;
-    if (summary.predicted !== BATCH) throw new Error(`the handler scored ${summary.predicted} of ${BATCH}`);
-    if (i < 5) continue;
-    handler.push(ms);
-    for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k].push(summary.timings[k]);
-  }
-  const ratio = median(bare) / median(handler);
-  rows.push({
-    name: `stream handler throughput ÷ bare session.run (batch ${BATCH}, flights model)`,
-    value: ratio,
-    unit: '×',
-    goal: '>= 0.7',
-    pass: ratio >= 0.7,
-    details: {
-      handlerMsPerBatch: Number(median(handler).toFixed(2)),
-      bareSessionRunMsPerBatch: Number(median(bare).toFixed(2)),
-      handlerRecordsPerSecond: Math.round((BATCH * 1000) / median(handler)),
-      decodeAndValidateMs: median(parts.decodeMs),
-      transformAndScoreMs: median(parts.scoreMs),
-      writeMs: median(parts.writeMs),
-      trees,
-    },
-  });
-  log(
-    `handler ${median(handler).toFixed(1)} ms (decode+validate ${median(parts.decodeMs)}, transform+score ${median(parts.scoreMs)}, write ${median(parts.writeMs)}) vs session.run ${median(bare).toFixed(1)} ms per ${BATCH}`,
-  );
 
   // 2 and 3 run through the local cloud: the bundled handler's cold start, and a sustained stream.
   const cloud = await startLocalCloud({ dataDir: join(workDir, 'cloud'), port: 0 });
@@ -407,6 +323,5 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     for (const c of [s3, kinesis, sqs]) c.destroy();
     await cloud.stop();
   }
-  await models.release();
   return rows;
 };

@@ -1,0 +1,201 @@
+// The stream handler against a bare onnxruntime `session.run` on the same 1,000 rows, in a process of
+// its own so it runs with the stream function's NODE_OPTIONS (functions/infer/function.yml), as it
+// does in Lambda (bench/infer.bench.ts starts it):
+//   infer-handler.ts <model.tar.gz> <rows.json> <scratch dir> <repeats>
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import type { DeploymentRecord } from '../core/deployment';
+import { compileTransform, parseFittedFeatures } from '../core/features/transform';
+import { createScorer, encodeRows, readBundle } from '../core/model';
+import { SpecCatalog } from '../core/spec/load';
+import type { InferenceMetrics } from '../functions/infer/metrics';
+import { bundleCachePath, ServingModels } from '../functions/infer/models';
+import { RecentlyWritten, Validators } from '../functions/infer/scoring';
+import { scoreStreamBatch } from '../functions/infer/stream';
+import { withoutSdkLogging } from '../functions/shared/sdk';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
+
+const REPO = join(__dirname, '..');
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+export const kinesisEvent = (
+  records: readonly Record<string, unknown>[],
+  prefix: string,
+): KinesisStreamEvent => ({
+  Records: records.map((r, i) => ({
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: `${prefix}-${i}`,
+      sequenceNumber: String(i),
+      data: Buffer.from(JSON.stringify({ pipeline: 'flights', id: `${prefix}-${i}`, ...r })).toString(
+        'base64',
+      ),
+      approximateArrivalTimestamp: Date.now() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000000:${i}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
+    awsRegion: LOCAL_REGION,
+    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/bench`,
+  })),
+});
+
+/** In a PutRecords body a record's data is base64 and its key escaped JSON: neither holds `"Data":`. */
+const DATA_MEMBER = Buffer.from('"Data":');
+const countRecords = (body: Buffer): number => {
+  let count = 0;
+  for (let at = body.indexOf(DATA_MEMBER); at >= 0; at = body.indexOf(DATA_MEMBER, at + 1)) count++;
+  return count;
+};
+
+/**
+ * A Kinesis client whose requests are built, signed and serialised by the real SDK (built as the
+ * stream handler builds its own) and answered at once with success: the cost of the write on the
+ * function's side. The stand-in service only counts the records it must answer for, so the bench
+ * does not charge the function with parsing its own request the way Kinesis would.
+ */
+const sinkKinesis = () =>
+  withoutSdkLogging(
+    new KinesisClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: 'http://127.0.0.1:9',
+      requestHandler: {
+        handle: async (request: { body?: unknown }) => {
+          const raw = request.body ?? '';
+          // A view of the body's bytes: the SDK's body warns when it is read as a string.
+          const records = countRecords(
+            raw instanceof Uint8Array
+              ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+              : Buffer.from(String(raw)),
+          );
+          const body = JSON.stringify({
+            FailedRecordCount: 0,
+            Records: Array.from({ length: records }, (_, i) => ({
+              SequenceNumber: String(i),
+              ShardId: 'shardId-000000000000',
+            })),
+          });
+          return {
+            response: {
+              statusCode: 200,
+              headers: { 'content-type': 'application/x-amz-json-1.1' },
+              body: Readable.from([Buffer.from(body)]),
+            },
+          };
+        },
+      } as never,
+    }),
+  );
+
+const quietMetrics: InferenceMetrics = { traffic: () => {}, rejected: () => {} };
+
+export interface HandlerMeasures {
+  readonly bareMs: number;
+  readonly handlerMs: number;
+  readonly decodeMs: number;
+  readonly scoreMs: number;
+  readonly writeMs: number;
+}
+
+export const measureHandler = async (
+  tar: string,
+  batch: readonly Record<string, unknown>[],
+  scratch: string,
+  repeats: number,
+): Promise<HandlerMeasures> => {
+  const bundle = await readBundle(tar);
+  const { features } = bundle.manifest;
+  if (features === undefined) throw new Error(`${tar}: the bundle has no fitted features`);
+  const transform = compileTransform(parseFittedFeatures(features, `${tar} features`));
+  const scorer = await createScorer(bundle);
+  const matrix = encodeRows(bundle.manifest.encodings, batch.map(transform));
+  const bare: number[] = [];
+  for (let i = 0; i < repeats + 5; i++) {
+    const t = performance.now();
+    await scorer.score(matrix, batch.length);
+    if (i >= 5) bare.push(performance.now() - t);
+  }
+  await scorer.release();
+
+  const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
+  const record: DeploymentRecord = {
+    pipeline: 'flights',
+    champion: { version: 'flights-bench', model: location, since: new Date().toISOString() },
+    challenger: null,
+    updatedAt: new Date().toISOString(),
+    reason: 'bench',
+  };
+  // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
+  class BenchModels extends ServingModels {
+    override async deployment() {
+      return record;
+    }
+  }
+  const models = new BenchModels(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), {
+    artifactsBucket: 'bench',
+    scratchDir: scratch,
+    recordTtlMs: 5_000,
+    memoryBudgetBytes: 2 ** 30,
+  });
+  const cached = bundleCachePath(scratch, location);
+  mkdirSync(dirname(cached), { recursive: true });
+  copyFileSync(tar, cached);
+  const deps = {
+    models,
+    validators: new Validators(new SpecCatalog(join(REPO, 'pipelines'))),
+    kinesis: sinkKinesis(),
+    sqs: new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    settings: { predictionsStream: 'bench', failuresQueueUrl: 'http://127.0.0.1:9/q' },
+    metrics: quietMetrics,
+    written: new RecentlyWritten(),
+  };
+  const handler: number[] = [];
+  const parts = { decodeMs: [] as number[], scoreMs: [] as number[], writeMs: [] as number[] };
+  try {
+    for (let i = 0; i < repeats + 5; i++) {
+      const event = kinesisEvent(batch, `b${i}`);
+      const t = performance.now();
+      const { summary } = await scoreStreamBatch(event, deps);
+      const ms = performance.now() - t;
+      if (summary.predicted !== batch.length)
+        throw new Error(`the handler scored ${summary.predicted} of ${batch.length}`);
+      if (i < 5) continue;
+      handler.push(ms);
+      for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k].push(summary.timings[k]);
+    }
+  } finally {
+    await models.release();
+  }
+  return {
+    bareMs: median(bare),
+    handlerMs: median(handler),
+    decodeMs: median(parts.decodeMs),
+    scoreMs: median(parts.scoreMs),
+    writeMs: median(parts.writeMs),
+  };
+};
+
+// Run as a script (bin/run-ts.js makes this file argv[1]), not when imported by the bench.
+if (resolve(process.argv[1] ?? '') === __filename) {
+  const [tar = '', rowsFile = '', scratch = '', repeats = '100'] = process.argv.slice(2);
+  const rows = JSON.parse(readFileSync(rowsFile, 'utf8')) as Record<string, unknown>[];
+  measureHandler(tar, rows, scratch, Number(repeats)).then(
+    (measures) => process.stdout.write(`${JSON.stringify(measures)}\n`, () => process.exit(0)),
+    (error: Error) => {
+      process.stderr.write(`${error.stack}\n`);
+      process.exit(1);
+    },
+  );
+}
