@@ -13,3 +13,19 @@ if (stale) {
   process.stderr.write('mlpipe: installing dependencies (npm ci)…\n');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 }
+
+// `npm test` only: a few integration tests drive the local cloud with the real AWS CLI, as a user
+// would (`aws s3 cp` into the raw bucket, say). Debian's awscli puts it at /usr/bin/aws.
+if (process.argv.includes('--test') && !existsSync('/usr/bin/aws')) {
+  process.stderr.write("mlpipe: installing Debian's awscli for the tests that use the AWS CLI…\n");
+  try {
+    execSync('apt-get update -qq && apt-get install -y -qq --no-install-recommends awscli', {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch {
+    process.stderr.write(
+      'mlpipe: could not install awscli (apt-get needs root); the tests that run /usr/bin/aws will fail\n',
+    );
+  }
+}
