@@ -101,6 +101,19 @@ const sinkKinesis = () =>
 
 const quietMetrics: InferenceMetrics = { traffic: () => {}, rejected: () => {} };
 
+/** The bench model as the only champion of flights, and where its bundle is. */
+export const benchDeployment = () => {
+  const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
+  const record: DeploymentRecord = {
+    pipeline: 'flights',
+    champion: { version: 'flights-bench', model: location, since: new Date().toISOString() },
+    challenger: null,
+    updatedAt: new Date().toISOString(),
+    reason: 'bench',
+  };
+  return { location, record };
+};
+
 export interface HandlerMeasures {
   readonly bareMs: number;
   readonly handlerMs: number;
@@ -129,14 +142,7 @@ export const measureHandler = async (
   }
   await scorer.release();
 
-  const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
-  const record: DeploymentRecord = {
-    pipeline: 'flights',
-    champion: { version: 'flights-bench', model: location, since: new Date().toISOString() },
-    challenger: null,
-    updatedAt: new Date().toISOString(),
-    reason: 'bench',
-  };
+  const { location, record } = benchDeployment();
   // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
   class BenchModels extends ServingModels {
     override async deployment() {

@@ -8,7 +8,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import { type DeploymentRecord, deploymentRecordKey } from '../core/deployment';
+import { deploymentRecordKey } from '../core/deployment';
 import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
@@ -17,7 +17,7 @@ import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
 import { localClientConfig, localS3Config } from '../local/types';
 import { runTraining } from '../trainers/gbdt/train';
-import { type HandlerMeasures, kinesisEvent, median } from './infer-handler';
+import { benchDeployment, type HandlerMeasures, kinesisEvent, median } from './infer-handler';
 import type { BenchContext, BenchRow } from './types';
 
 /**
@@ -162,14 +162,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   log(
     `handler ${m.handlerMs.toFixed(1)} ms (decode+validate ${m.decodeMs}, transform+score ${m.scoreMs}, write ${m.writeMs}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH} (NODE_OPTIONS ${nodeOptions})`,
   );
-  const location = { bucket: 'bench', key: 'models/flights/flights-bench/output/model.tar.gz' };
-  const record: DeploymentRecord = {
-    pipeline: 'flights',
-    champion: { version: 'flights-bench', model: location, since: new Date().toISOString() },
-    challenger: null,
-    updatedAt: new Date().toISOString(),
-    reason: 'bench',
-  };
+  const { location, record } = benchDeployment();
 
   // 2 and 3 run through the local cloud: the bundled handler's cold start, and a sustained stream.
   const cloud = await startLocalCloud({ dataDir: join(workDir, 'cloud'), port: 0 });
