@@ -18,6 +18,20 @@ describe('RecentlyWritten', () => {
     expect(written.has(prediction(0))).toBe(false);
   });
 
+  it('counts ids of every pipeline and model version toward one capacity', () => {
+    const written = new RecentlyWritten(1_000);
+    const spread = (n: number) => ({
+      pipeline: n % 2 === 0 ? 'flights' : 'penguins',
+      id: `r${n}`,
+      modelVersion: `v${n % 3}`,
+    });
+    for (let n = 0; n < 25_000; n++) written.add(spread(n));
+    const remembered = Array.from({ length: 25_000 }, (_, n) => n).filter((n) => written.has(spread(n)));
+    expect(remembered.length).toBeGreaterThanOrEqual(1_000);
+    expect(remembered.length).toBeLessThanOrEqual(2_000);
+    for (let n = 25_000 - 1_000; n < 25_000; n++) expect(written.has(spread(n))).toBe(true);
+  });
+
   it('tells apart the same id under another model version or pipeline', () => {
     const written = new RecentlyWritten();
     written.add(prediction(1));
