@@ -152,15 +152,15 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       handlerMsPerBatch: Number(m.handlerMs.toFixed(2)),
       bareSessionRunMsPerBatch: Number(m.bareMs.toFixed(2)),
       handlerRecordsPerSecond: Math.round((BATCH * 1000) / m.handlerMs),
-      decodeAndValidateMs: m.decodeMs,
-      transformAndScoreMs: m.scoreMs,
-      writeMs: m.writeMs,
+      ...m.steps,
       trees,
       nodeOptions,
     },
   });
   log(
-    `handler ${m.handlerMs.toFixed(1)} ms (decode+validate ${m.decodeMs}, transform+score ${m.scoreMs}, write ${m.writeMs}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH} (NODE_OPTIONS ${nodeOptions})`,
+    `handler ${m.handlerMs.toFixed(1)} ms (${Object.entries(m.steps)
+      .map(([step, ms]) => `${step.replace(/Ms$/, '')} ${ms.toFixed(2)}`)
+      .join(', ')}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH} (NODE_OPTIONS ${nodeOptions})`,
   );
   const { location, record } = benchDeployment();
 

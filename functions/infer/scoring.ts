@@ -120,7 +120,13 @@ export const describeError = (error: unknown): string => {
 export const scoreInputs = async (
   items: readonly { readonly index: number; readonly input: InferenceInput }[],
   models: ServingModels,
-): Promise<{ outcomes: Map<number, Outcome>; traffic: Map<string, Traffic> }> => {
+): Promise<{
+  outcomes: Map<number, Outcome>;
+  traffic: Map<string, Traffic>;
+  /** Time in the feature transform and encoding, and in the models (onnxruntime and predictions). */
+  timings: { transformMs: number; scoreMs: number };
+}> => {
+  const timings = { transformMs: 0, scoreMs: 0 };
   const outcomes = new Map<number, Outcome>();
   const traffic = new Map<string, Traffic>();
   const byPipeline = new Map<string, (typeof items)[number][]>();
@@ -182,8 +188,13 @@ export const scoreInputs = async (
       try {
         const model = await models.model(route.version, route.location);
         const inputs = group.map((g) => g.input);
-        const scored = await model.predict(inputs.map((i) => i.fields));
+        const started = performance.now();
+        const matrix = model.encode(inputs.map((i) => i.fields));
+        const encoded = performance.now();
+        const scored = await model.run(matrix, inputs.length);
         const predictions = predictionsOf(inputs, scored, model, route.variant);
+        timings.transformMs += encoded - started;
+        timings.scoreMs += performance.now() - encoded;
         group.forEach((g, k) => {
           outcomes.set(g.index, { kind: 'scored', prediction: predictions[k] as Prediction });
         });
@@ -192,5 +203,5 @@ export const scoreInputs = async (
       }
     }
   }
-  return { outcomes, traffic };
+  return { outcomes, traffic, timings };
 };

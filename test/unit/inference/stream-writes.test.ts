@@ -128,6 +128,22 @@ describe('the stream entry point when its writes fail', () => {
     expect(ids(1)).toEqual(['r1', 'r3']);
   });
 
+  it('reports where the time of a batch went, step by step, with the wait for PutRecords under write', async () => {
+    kinesisMock.on(PutRecordsCommand).callsFake(async (input: { Records: unknown[] }) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return {
+        FailedRecordCount: 0,
+        Records: input.Records.map((_, i) => ({ SequenceNumber: String(i), ShardId: 's' })),
+      };
+    });
+    const { summary } = await scoreStreamBatch(event(penguins.slice(0, 4)), deps());
+    expect(summary.predicted).toBe(4);
+    const { decodeMs, validateMs, transformMs, scoreMs, writeMs } = summary.timings;
+    for (const step of [decodeMs, validateMs, transformMs, scoreMs, writeMs])
+      expect(step).toBeGreaterThanOrEqual(0);
+    expect(writeMs).toBeGreaterThanOrEqual(15);
+  });
+
   it('writes a batch over the 500-record PutRecords limit as chunks in flight together, each record once', async () => {
     let inFlight = 0;
     let most = 0;
