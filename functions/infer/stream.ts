@@ -35,7 +35,6 @@ export interface StreamDeps {
   readonly settings: StreamSettings;
   readonly metrics: InferenceMetrics;
   readonly written: RecentlyWritten;
-  readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -63,14 +62,17 @@ const SQS_BATCH_BYTES = 250 * 2 ** 10;
 const POISON_DATA_BYTES = 64 * 2 ** 10;
 const WRITE_ATTEMPTS = 4;
 
-/** A duration to the hundredth of a millisecond, for logs and the bench. */
-const ms = (duration: number) => Math.round(duration * 100) / 100;
+/**
+ * Step times on one clock, the one scoreInputs times its own steps with, kept to the hundredth of a
+ * millisecond for logs and the bench.
+ */
+const now = () => performance.now();
+const hundredths = (duration: number) => Math.round(duration * 100) / 100;
 
 export const scoreStreamBatch = async (
   event: KinesisStreamEvent,
   deps: StreamDeps,
 ): Promise<{ response: KinesisStreamBatchResponse; summary: StreamSummary }> => {
-  const now = deps.now ?? (() => performance.now());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = now();
   const records = event.Records;
@@ -158,12 +160,12 @@ export const scoreStreamBatch = async (
       deferred: records.length - firstFailure,
       retryReasons: [...retryReasons],
       timings: {
-        decodeMs: ms(decoded - started),
-        validateMs: ms(validated - decoded),
+        decodeMs: hundredths(decoded - started),
+        validateMs: hundredths(validated - decoded),
         // Routing and reading deployment records count with the model's time.
-        transformMs: ms(scoring.timings.transformMs),
-        scoreMs: ms(scoredAt - validated - scoring.timings.transformMs),
-        writeMs: ms(written - scoredAt),
+        transformMs: hundredths(scoring.timings.transformMs),
+        scoreMs: hundredths(scoredAt - validated - scoring.timings.transformMs),
+        writeMs: hundredths(written - scoredAt),
       },
     },
   };
