@@ -10,13 +10,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { DeploymentRecord } from '../core/deployment';
-import { compileTransform, parseFittedFeatures } from '../core/features/transform';
-import { createScorer, encodeRows, readBundle } from '../core/model';
+import { loadServingModel, readBundle } from '../core/model';
 import { SpecCatalog } from '../core/spec/load';
 import type { InferenceMetrics } from '../functions/infer/metrics';
 import { bundleCachePath, ServingModels } from '../functions/infer/models';
 import { RecentlyWritten, Validators } from '../functions/infer/scoring';
-import { scoreStreamBatch } from '../functions/infer/stream';
+import { STREAM_STEPS, type StreamStep, scoreStreamBatch } from '../functions/infer/stream';
 import { withoutSdkLogging } from '../functions/shared/sdk';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
 
@@ -118,7 +117,7 @@ export interface HandlerMeasures {
   readonly bareMs: number;
   readonly handlerMs: number;
   /** Medians of the handler's own timings, the steps of its batch. */
-  readonly steps: Readonly<Record<'decodeMs' | 'validateMs' | 'transformMs' | 'scoreMs' | 'writeMs', number>>;
+  readonly steps: Readonly<Record<StreamStep, number>>;
 }
 
 export const measureHandler = async (
@@ -127,12 +126,9 @@ export const measureHandler = async (
   scratch: string,
   repeats: number,
 ): Promise<HandlerMeasures> => {
-  const bundle = await readBundle(tar);
-  const { features } = bundle.manifest;
-  if (features === undefined) throw new Error(`${tar}: the bundle has no fitted features`);
-  const transform = compileTransform(parseFittedFeatures(features, `${tar} features`));
-  const scorer = await createScorer(bundle);
-  const matrix = encodeRows(bundle.manifest.encodings, batch.map(transform));
+  // The model as it serves; its own encode builds the tensor the bare runs are given.
+  const model = await loadServingModel(await readBundle(tar));
+  const matrix = model.encode(batch);
   const { location, record } = benchDeployment();
   // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
   class BenchModels extends ServingModels {
@@ -159,15 +155,14 @@ export const measureHandler = async (
     written: new RecentlyWritten(),
   };
   const handler: number[] = [];
-  const steps = ['decodeMs', 'validateMs', 'transformMs', 'scoreMs', 'writeMs'] as const;
-  const parts = Object.fromEntries(steps.map((k) => [k, [] as number[]])) as Record<
-    (typeof steps)[number],
+  const parts = Object.fromEntries(STREAM_STEPS.map((k) => [k, [] as number[]])) as Record<
+    StreamStep,
     number[]
   >;
   const bare: number[] = [];
   const bareRun = async () => {
     const t = performance.now();
-    await scorer.score(matrix, batch.length);
+    await model.run(matrix, batch.length);
     return performance.now() - t;
   };
   let batches = 0;
@@ -192,16 +187,16 @@ export const measureHandler = async (
       if (i < 5) continue;
       bare.push(b);
       handler.push(ms);
-      for (const k of steps) parts[k].push(summary.timings[k]);
+      for (const k of STREAM_STEPS) parts[k].push(summary.timings[k]);
     }
   } finally {
-    await scorer.release();
+    await model.release();
     await models.release();
   }
   return {
     bareMs: median(bare),
     handlerMs: median(handler),
-    steps: Object.fromEntries(steps.map((k) => [k, median(parts[k])])) as HandlerMeasures['steps'],
+    steps: Object.fromEntries(STREAM_STEPS.map((k) => [k, median(parts[k])])) as HandlerMeasures['steps'],
   };
 };
 

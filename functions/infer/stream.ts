@@ -38,6 +38,10 @@ export interface StreamDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** The steps of a batch, in order. */
+export const STREAM_STEPS = ['decodeMs', 'validateMs', 'transformMs', 'scoreMs', 'writeMs'] as const;
+export type StreamStep = (typeof STREAM_STEPS)[number];
+
 export interface StreamSummary {
   readonly records: number;
   readonly predicted: number;
@@ -47,9 +51,7 @@ export interface StreamSummary {
   readonly deferred: number;
   readonly retryReasons: readonly string[];
   /** Where the batch's time went, in ms: the steps the stream bench reports. */
-  readonly timings: Readonly<
-    Record<'decodeMs' | 'validateMs' | 'transformMs' | 'scoreMs' | 'writeMs', number>
-  >;
+  readonly timings: Readonly<Record<StreamStep, number>>;
 }
 
 /** PutRecords takes at most 500 records and 5 MiB: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
