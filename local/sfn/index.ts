@@ -111,7 +111,7 @@ export const startSfn = async ({
   lambdaEndpoint: string;
   /** The other local services that task integrations call (Athena, SageMaker, SNS, EventBridge). */
   endpoints?: Readonly<Partial<Record<LocalServiceKey, string>>>;
-  /** How often a `.sync` integration polls its job. */
+  /** The longest wait between two polls of a `.sync` integration's job (it starts at 50 ms). */
   pollMillis?: number;
 }): Promise<RunningSfn> => {
   const dir = join(dataDir, 'sfn');

@@ -113,13 +113,24 @@ const serviceError = (service: string, error: unknown): TaskError => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `.sync`: https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync */
-const untilDone = async <T>(poll: () => Promise<T>, done: (t: T) => boolean, every: number): Promise<T> => {
-  for (;;) {
+/**
+ * Polls a job until it ends: first after 50 ms, then twice as long each time up to `every`. A local
+ * Athena query or a small training job ends in well under a second, and a flat one-second poll made
+ * every `.sync` state of the demo last at least a second.
+ */
+export const untilDone = async <T>(
+  poll: () => Promise<T>,
+  done: (t: T) => boolean,
+  every: number,
+  pause: (ms: number) => Promise<unknown> = sleep,
+): Promise<T> => {
+  for (let wait = Math.min(FIRST_POLL_MS, every); ; wait = Math.min(wait * 2, every)) {
     const state = await poll();
     if (done(state)) return state;
-    await sleep(every);
+    await pause(wait);
   }
 };
+const FIRST_POLL_MS = 50;
 
 const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 
