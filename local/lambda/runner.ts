@@ -85,6 +85,7 @@ export class FunctionPool {
         // In AWS the functions run on nodejs22.x; locally on this machine's Node, whatever its age.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         TMPDIR: tmp,
+        MLPIPE_TRANSPILE_CACHE_TMPDIR: tmpdir(),
         // Lambda's reserved TZ: a date without a zone means UTC in a function, whatever the laptop's zone.
         // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
         TZ: ':UTC',

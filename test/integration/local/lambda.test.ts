@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import {
   GetFunctionCommand,
   InvokeCommand,
@@ -69,6 +70,17 @@ describe('the local Lambda', () => {
     );
     expect(new Set(results.map((r) => r.payload.pid)).size).toBe(2);
     expect(lambda.pool('mlpipe-local-narrow')?.coldStarts).toBe(2);
+  });
+
+  it('gives each instance a /tmp of its own, not the host temp folder', async () => {
+    const results = await Promise.all([1, 2].map(() => invoke('mlpipe-local-narrow', { sleepMs: 300 })));
+    const tmps = results.map((r) => String(r.payload.tmp));
+    expect(new Set(results.map((r) => r.payload.pid)).size).toBe(2);
+    expect(new Set(tmps).size).toBe(2);
+    for (const tmp of tmps) {
+      expect(basename(tmp)).toMatch(/^mlpipe-lambda-mlpipe-local-narrow-/);
+      expect(dirname(tmp)).toBe(tmpdir());
+    }
   });
 
   it('ends an invocation at the function timeout, as Task timed out', async () => {

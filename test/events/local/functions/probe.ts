@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { Context } from 'aws-lambda';
 
 /** A test function that tells what it saw: how often its module was initialised, its context and env. */
@@ -21,5 +22,6 @@ export const handler = async (
     requestId: context.awsRequestId,
     remainingMs: context.getRemainingTimeInMillis(),
     stage: process.env.MLPIPE_STAGE,
+    tmp: tmpdir(),
   };
 };
