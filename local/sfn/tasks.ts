@@ -112,9 +112,11 @@ const serviceError = (service: string, error: unknown): TaskError => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `.sync`: https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync */
+const FIRST_POLL_MS = 50;
+
 /**
- * Polls a job until it ends: first after 50 ms, then twice as long each time up to `every`. A local
+ * `.sync` (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync):
+ * polls a job until it ends, first after 50 ms, then twice as long each time up to `every`. A local
  * Athena query or a small training job ends in well under a second, and a flat one-second poll made
  * every `.sync` state of the demo last at least a second.
  */
@@ -130,7 +132,6 @@ export const untilDone = async <T>(
     await pause(wait);
   }
 };
-const FIRST_POLL_MS = 50;
 
 const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 
