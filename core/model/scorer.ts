@@ -34,7 +34,7 @@ const runtime = () => {
  * onnxruntime's intra-op threads spin after a run, waiting for the next one. Between two batches of
  * the stream handler they kept a core busy while the handler decoded, validated and wrote, and a
  * `session.run` right after a batch took 33 ms instead of 14 (flights, 1,000 rows, 2 cores). Without
- * the spinning, runs back to back are as fast as before, and the handler's batch took 24 ms, not 30.
+ * the spinning, runs back to back are as fast as before, and the handler's batch took 23-24 ms, not 30.
  * https://onnxruntime.ai/docs/performance/tune-performance/threading.html
  */
 const SESSION_OPTIONS: Session.SessionOptions = {
