@@ -1,6 +1,5 @@
 // The stream handler against a bare onnxruntime `session.run` on the same 1,000 rows, in a process of
-// its own so it runs with the stream function's NODE_OPTIONS (functions/infer/function.yml), as it
-// does in Lambda (bench/infer.bench.ts starts it):
+// its own, as in a Lambda instance (bench/infer.bench.ts starts it):
 //   infer-handler.ts <model.tar.gz> <rows.json> <scratch dir> <repeats>
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
