@@ -3,6 +3,7 @@ import {
   inputValidator,
   POISON_REASONS,
   parseInput,
+  predictionJsonWriter,
   predictionsOf,
 } from '../../../core/inference';
 import { loadSpecFile } from '../../../core/spec/load';
@@ -20,6 +21,19 @@ describe('decoding an inference event', () => {
 
   it.each([
     ['data that is not base64', 'not base64 at all!', POISON_REASONS.badBase64],
+    [
+      'base64 with a character outside its alphabet',
+      `${b64('{"pipeline": "p", "id": 1}').slice(0, -4)}a$b=`,
+      POISON_REASONS.badBase64,
+    ],
+    ['URL-safe base64', b64('{"a":"??>"}').replace(/\+/g, '-').replace(/\//g, '_'), POISON_REASONS.badBase64],
+    ['base64 padded in its middle', `YQ==${b64('{"pipeline": "p", "id": 1}')}`, POISON_REASONS.badBase64],
+    ['base64 cut short', b64('{"pipeline": "p", "id": 1}').slice(0, -1), POISON_REASONS.badBase64],
+    [
+      'base64 with a line break',
+      `${b64('{"pipeline": "p", "id": 12}').slice(0, -4)}\nabc`,
+      POISON_REASONS.badBase64,
+    ],
     ['cut-off JSON', b64('{"pipeline": '), POISON_REASONS.badJson],
     ['a JSON string', b64('"a string"'), POISON_REASONS.notAnObject],
     ['a JSON array', b64('[{"pipeline": "penguins"}]'), POISON_REASONS.notAnObject],
@@ -111,5 +125,39 @@ describe('turning one onnxruntime answer into predictions', () => {
         probabilities: { Adelie: 0.1, Chinstrap: 0.1, Gentoo: 0.8 },
       },
     ]);
+  });
+});
+
+describe('writing predictions as JSON', () => {
+  it('writes exactly what JSON.stringify writes, whatever the model, id or value', () => {
+    const classes = ['Adelie', 'Chinstrap "C"', 'Gentoo'];
+    const inputs = ['x', 'quote " and \\ backslash', 'line\nbreak', 'ünïcode ✓', '42'].map((id) => ({
+      pipeline: 'penguins',
+      id,
+      fields: {},
+    }));
+    const predictions = [
+      ...predictionsOf(
+        inputs,
+        { predictions: [12.345678, -0.1, Number.NaN, 1e21, 0] },
+        { version: 'v1' },
+        'champion',
+      ),
+      ...predictionsOf(
+        inputs,
+        {
+          predictions: ['Adelie', 'Gentoo', 'Chinstrap "C"', 'Adelie', 'Gentoo'],
+          probabilities: new Float32Array(Array.from({ length: 15 }, (_, i) => i / 15)),
+        },
+        { version: 'v2 "quoted"', classes },
+        'challenger',
+      ),
+      ...predictionsOf(inputs, { predictions: [1, 2, 3, 4, 5] }, { version: 'v1' }, 'champion').map((p) => ({
+        ...p,
+        pipeline: 'flights',
+      })),
+    ];
+    const write = predictionJsonWriter();
+    expect(predictions.map(write)).toEqual(predictions.map((p) => JSON.stringify(p)));
   });
 });
