@@ -31,8 +31,53 @@ const show = (v: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 };
 
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/** The digits of `text` from `at` to `end` as a number, or -1 if one is not a digit. */
+const digits = (text: string, at: number, end: number): number => {
+  let n = 0;
+  for (let i = at; i < end; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+};
+
+/**
+ * "2001-01-19T09:23:00" (or with a space) as epoch ms when every part is a real date and time,
+ * else undefined for Date's own parser to decide. This is the form events and files carry, read at
+ * a third of the cost of Date's parser; outside the ranges checked here (Feb 30, 24:00, a year
+ * before 100, which Date.UTC would take for 19xx) only Date's parser has the answer.
+ */
+const commonTimestamp = (text: string): number | undefined => {
+  if (text.length !== 19) return undefined;
+  const t = text.charCodeAt(10);
+  if (
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    (t !== 84 && t !== 32) ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58
+  )
+    return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
+  const hour = digits(text, 11, 13);
+  const minute = digits(text, 14, 16);
+  const second = digits(text, 17, 19);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+};
+
 /** A timestamp without a zone is UTC, as Parquet and DuckDB print them ("2001-01-01 06:05:00"). */
-const parseTimestamp = (text: string): Date => {
+export const parseTimestamp = (text: string): Date => {
+  const common = commonTimestamp(text);
+  if (common !== undefined) return new Date(common);
   const naive = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
   return new Date(naive ? `${text.replace(' ', 'T')}Z` : text);
 };

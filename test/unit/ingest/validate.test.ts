@@ -1,4 +1,5 @@
 import {
+  parseTimestamp,
   reasonKind,
   rowValidator,
   timeBoundaries,
@@ -83,6 +84,30 @@ features: [{ name: x, from: x }]
       ok: true,
       row: expect.not.objectContaining({ note: 'hi' }),
     });
+  });
+});
+
+describe('reading a timestamp', () => {
+  /** What Date's own parser makes of a timestamp without a zone, read as UTC. */
+  const byDate = (text: string) =>
+    new Date(
+      /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text.replace(' ', 'T')}Z` : text,
+    ).getTime();
+
+  it('reads every date and time as Date would, real or not, in either form', () => {
+    const texts: string[] = [];
+    for (const year of ['0099', '0100', '1900', '2000', '2001', '2004', '9999'])
+      for (let month = 0; month <= 13; month++)
+        for (const day of [0, 1, 28, 29, 30, 31, 32])
+          for (const time of ['00:00:00', '23:59:59', '24:00:00', '12:60:00', '12:00:60', '9:00:00'])
+            for (const sep of ['T', ' '])
+              texts.push(
+                `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}${sep}${time}`,
+              );
+    texts.push('2001-01-19T09:23:0x', '2001/01/19T09:23:00', '2001-01-19T09:23:00Z', '+2001-01-19T09:23');
+    const differ = texts.filter((t) => !Object.is(parseTimestamp(t).getTime(), byDate(t)));
+    expect(differ).toEqual([]);
+    expect(texts.filter((t) => Number.isNaN(byDate(t))).length).toBeGreaterThan(1000);
   });
 });
 
