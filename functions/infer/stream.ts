@@ -5,7 +5,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { decodeRecord, type InferenceInput, type Poison, type Prediction } from '../../core/inference';
+import {
+  decodeRecord,
+  type InferenceInput,
+  type Poison,
+  type Prediction,
+  predictionJsonWriter,
+} from '../../core/inference';
 import type { InferenceMetrics } from './metrics';
 import type { ServingModels } from './models';
 import { type Outcome, type RecentlyWritten, scoreInputs, type Validators } from './scoring';
@@ -213,9 +219,10 @@ const putPredictions = async (
   const chunks: Pending[] = [];
   let chunk: Pending = [];
   let bytes = 0;
+  const json = predictionJsonWriter();
   for (const item of items) {
     // Buffer.from encodes a short string several times faster than TextEncoder.encode.
-    const data = Buffer.from(JSON.stringify(item.prediction));
+    const data = Buffer.from(json(item.prediction));
     const size = data.byteLength + item.prediction.id.length;
     if (chunk.length === PUT_RECORDS_MAX || bytes + size > PUT_RECORDS_BYTES) {
       chunks.push(chunk);
