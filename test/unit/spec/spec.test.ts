@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderSchema, SCHEMA_FILE } from '../../../cli/commands/schema';
 import {
@@ -119,6 +120,18 @@ describe('pipeline specs', () => {
     expect(() => catalog.get('bikes')).toThrow(
       'unknown pipeline "bikes"; known pipelines: cars, flights, movies, penguins',
     );
+  });
+
+  it('reads a spec when its pipeline is first asked for, so a broken spec stops only its own pipeline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-specs-'));
+    writeFileSync(join(dir, 'penguins.yml'), penguinsText);
+    writeFileSync(join(dir, 'broken.yml'), 'name: broken\ncolumns: 7\n');
+    const catalog = new SpecCatalog(dir);
+    expect(catalog.names).toEqual(['broken', 'penguins']);
+    expect(catalog.find('penguins')?.target.column).toBe('Species');
+    expect(catalog.find('penguins')).toBe(catalog.find('penguins'));
+    expect(() => catalog.find('broken')).toThrow(SpecValidationError);
+    expect(catalog.find('bikes')).toBeUndefined();
   });
 
   it('reads durations as people write them', () => {
