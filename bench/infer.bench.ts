@@ -6,12 +6,12 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { build } from 'esbuild';
 import { deploymentRecordKey } from '../core/deployment';
 import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
+import { bundleInference } from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
@@ -188,21 +188,15 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
 
     // Cold start: a fresh process loads the bundle the image carries, reads the record, fetches and
     // checks the model from S3, and answers one record, written to the predictions stream.
-    const outdir = join(workDir, 'image');
-    await build({
-      entryPoints: [join(REPO, 'functions/infer/stream-handler.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      outdir,
-      external: ['onnxruntime-node', '@duckdb/node-api', '@duckdb/node-bindings'],
-      logLevel: 'warning',
+    const bundled = await bundleInference({
+      outdir: join(workDir, 'image'),
+      target: `node${process.versions.node.split('.')[0]}`,
     });
     const probe = join(workDir, 'cold.js');
     writeFileSync(
       probe,
       `const t0 = performance.now();
-       const { handler } = require(${JSON.stringify(join(outdir, 'stream-handler.js'))});
+       const { handler } = require(${JSON.stringify(bundled('stream-handler'))});
        const t1 = performance.now();
        handler(JSON.parse(process.argv[2])).then((r) => {
          const t2 = performance.now();

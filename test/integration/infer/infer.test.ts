@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -13,6 +15,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
+import { bundleInference } from '../../../functions/infer/bundle';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { readStream } from '../../../local/kinesis';
 import { functionUrlOf } from '../../../local/lambda';
@@ -202,6 +205,68 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     // The original record travels with the reason, so it can be fixed and replayed.
     expect(Buffer.from(String(reasons['bad-json']?.data), 'base64').toString()).toBe(poison[0]?.data);
     expect(reasons['bad-json']?.source).toMatchObject({ eventSourceARN: expect.stringContaining(EVENTS) });
+  });
+
+  it('scores from the bundle the image ships: each prediction written once, a poison record sent to the failure queue', async () => {
+    const bundled = await bundleInference({
+      outdir: join(dataDir, 'image'),
+      target: `node${process.versions.node.split('.')[0]}`,
+    });
+    const records = [
+      ...penguins.slice(0, 20).map((row, i) => ({ id: `bundle-${i}`, data: event(`bundle-${i}`, row) })),
+      { id: 'bundle-poison', data: '{"pipeline": "penguins", "id": ' },
+    ].map(({ id, data }, i) => ({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: id,
+        sequenceNumber: String(5000 + i),
+        data: Buffer.from(data).toString('base64'),
+        approximateArrivalTimestamp: Date.now() / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${5000 + i}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+      awsRegion: LOCAL_REGION,
+      eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
+    }));
+    const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
+    // A process of its own, as a Lambda instance; asynchronously, for the local cloud answers from this one.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
+           (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
+           (e) => { console.error(e); process.exit(1); })`,
+        JSON.stringify({ Records: records } satisfies KinesisStreamEvent),
+      ],
+      {
+        env: {
+          ...process.env,
+          ...cloud.plan.functions.find((f) => f.functionName === FUNCTION)?.environment,
+          ...cloud.env,
+          // Where the image has onnxruntime-node, beside the bundle; here, the repository's packages.
+          NODE_PATH: join(__dirname, '../../../node_modules'),
+          TMPDIR: scratch,
+        },
+        timeout: 60_000,
+      },
+    );
+    const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as KinesisStreamBatchResponse;
+    expect(result.batchItemFailures).toEqual([]);
+    const got = await predictionsOf('bundle-');
+    expect(got.map((p) => p.id).sort()).toEqual(
+      penguins
+        .slice(0, 20)
+        .map((_, i) => `bundle-${i}`)
+        .sort(),
+    );
+    expect(new Set(got.map((p) => p.modelVersion))).toEqual(new Set(['penguins-v1']));
+    const failed = await failures();
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ reason: 'bad-json', source: { partitionKey: 'bundle-poison' } });
   });
 
   it('splits traffic to a challenger by a hash of each id, and promotes it mid-stream without a redeploy', async () => {
