@@ -207,7 +207,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(reasons['bad-json']?.source).toMatchObject({ eventSourceARN: expect.stringContaining(EVENTS) });
   });
 
-  it('scores from the bundle the image ships: each prediction written once, a poison record sent to the failure queue', async () => {
+  it('scores from the bundles the image ships: each prediction once, poison to the failure queue, and every entry point loads', async () => {
     const bundled = await bundleInference({
       outdir: join(dataDir, 'image'),
       target: `node${process.versions.node.split('.')[0]}`,
@@ -267,6 +267,26 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const failed = await failures();
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ reason: 'bad-json', source: { partitionKey: 'bundle-poison' } });
+
+    // The HTTPS and batch entry points' bundles load with their own functions' settings.
+    for (const entry of ['http', 'batch'] as const) {
+      const { stdout: loaded } = await promisify(execFile)(
+        process.execPath,
+        ['-e', `require(${JSON.stringify(bundled(`${entry}-handler`))}); process.stdout.write('loaded')`],
+        {
+          env: {
+            ...process.env,
+            ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)
+              ?.environment,
+            ...cloud.env,
+            NODE_PATH: join(__dirname, '../../../node_modules'),
+            TMPDIR: scratch,
+          },
+          timeout: 60_000,
+        },
+      );
+      expect({ entry, loaded }).toEqual({ entry, loaded: 'loaded' });
+    }
   });
 
   it('splits traffic to a challenger by a hash of each id, and promotes it mid-stream without a redeploy', async () => {
