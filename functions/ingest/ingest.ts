@@ -8,6 +8,7 @@ import {
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import {
+  ANY_TEXT,
   checkFormat,
   formatOfKey,
   type IngestReport,
@@ -20,6 +21,7 @@ import {
   rowValidator,
   type Split,
   splitSql,
+  type TextFacts,
   type TimeBoundaries,
   timeBoundariesOfCounts,
   UNREADABLE_ROW,
@@ -189,7 +191,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const checker =
       ranged || named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
-        : new TextChecker(settings.maxLineBytes, named.format !== 'json');
+        : new TextChecker(settings.maxLineBytes, named.format !== 'json', spec.input.delimiter);
     try {
       if (ranged) await downloadRanges(s3, { ...source, size: bytes }, original);
       else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
@@ -216,16 +218,19 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const format = checkFormat(source.key, text.head, text.textHead, spec.input.formats);
     if (!format.ok) throw new Rejection(format.reason);
     const kind = format.detected.format;
+    let facts: TextFacts = ANY_TEXT;
     if (kind !== 'parquet') {
       const text =
         checker && plain === original
           ? checker.end()
-          : await checkText(plain, settings.maxLineBytes, kind !== 'json');
+          : await checkText(plain, settings.maxLineBytes, kind !== 'json', spec.input.delimiter);
       if (!text.ok) throw new Rejection(text.reason);
+      // What the bytes say of a CSV file's values; JSON escapes can make any character from ASCII.
+      if (kind === 'csv') facts = text.facts;
     }
     t = lap('checkMs', t);
 
-    const curated = await curate(spec, plain, kind, scratch, settings, tally);
+    const curated = await curate(spec, plain, kind, scratch, settings, tally, facts);
     t = lap('validateMs', t);
     if (tally.rowsIn === 0) {
       throw new Rejection(kind === 'csv' ? 'no data rows (only a header)' : 'no rows');
@@ -333,6 +338,7 @@ const curate = async (
   scratch: string,
   settings: IngestSettings,
   tally: IngestTally,
+  facts: TextFacts,
 ): Promise<{ outDir: string; quarantineFile?: string }> => {
   const {
     sql: source,
@@ -343,7 +349,7 @@ const curate = async (
     spec,
     source,
     sourceColumns,
-    unreadable === undefined ? {} : { unreadable },
+    unreadable === undefined ? { facts } : { unreadable, facts },
   );
   const staged = quoteSql(join(scratch, 'staged.parquet'));
   await readSql(`COPY (${select}) TO ${staged} (FORMAT parquet, COMPRESSION snappy)`);

@@ -1,5 +1,6 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import type { TextFacts } from '../../core/ingest';
 
 /**
  * Checks a text file before any parser sees it: valid UTF-8 throughout, and no line over the limit
@@ -7,8 +8,12 @@ import { createReadStream } from 'node:fs';
  * runs while the object downloads, and memory stays flat.
  */
 export type TextCheck =
-  | { readonly ok: true; readonly lines: number }
+  | { readonly ok: true; readonly lines: number; readonly facts: TextFacts }
   | { readonly ok: false; readonly reason: string };
+
+const UNDERSCORE = 0x5f;
+/** Tab, vertical tab, form feed, carriage return, and the quote, inside which a value may hold a line break. */
+const SUSPECT_ASCII = [0x09, 0x0b, 0x0c, 0x0d, 0x22];
 
 /**
  * Where a chunk's unfinished last character starts (its bytes wait for the next chunk), or the
@@ -50,11 +55,28 @@ export class TextChecker {
   #lineBytes = 0;
   #offset = 0;
   #failure: string | undefined;
+  #underscore = false;
+  #otherWhitespace = false;
+  readonly #suspects: readonly number[];
 
+  /** `delimiter`: a CSV file's, which no unquoted value holds. */
   constructor(
     private readonly maxLineBytes: number,
     private readonly checkLines: boolean,
-  ) {}
+    delimiter = ',',
+  ) {
+    this.#suspects = SUSPECT_ASCII.filter((byte) => delimiter !== String.fromCharCode(byte));
+  }
+
+  /**
+   * Which of validation's checks a value of this file could fail (core/ingest/validate-sql's
+   * TextFacts): each byte looked for is one pass of memchr over a chunk, and only until found.
+   */
+  #learn(bytes: Buffer): void {
+    if (!this.#underscore) this.#underscore = bytes.includes(UNDERSCORE);
+    if (!this.#otherWhitespace)
+      this.#otherWhitespace = !isAscii(bytes) || this.#suspects.some((byte) => bytes.includes(byte));
+  }
 
   push(chunk: Uint8Array): void {
     if (this.#failure !== undefined) return;
@@ -71,8 +93,9 @@ export class TextChecker {
       return;
     }
     this.#carry = Buffer.from(joined.subarray(end));
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.#learn(bytes);
     if (this.checkLines) {
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       let start = 0;
       for (;;) {
         const newline = bytes.indexOf(0x0a, start);
@@ -95,7 +118,11 @@ export class TextChecker {
     if (this.#failure === undefined && this.#carry.length > 0)
       this.#failure = 'not valid UTF-8 (the file ends inside a character)';
     return this.#failure === undefined
-      ? { ok: true, lines: this.#line }
+      ? {
+          ok: true,
+          lines: this.#line,
+          facts: { underscore: this.#underscore, otherWhitespace: this.#otherWhitespace },
+        }
       : { ok: false, reason: this.#failure };
   }
 }
@@ -104,8 +131,9 @@ export const checkText = async (
   file: string,
   maxLineBytes: number,
   checkLines: boolean,
+  delimiter = ',',
 ): Promise<TextCheck> => {
-  const checker = new TextChecker(maxLineBytes, checkLines);
+  const checker = new TextChecker(maxLineBytes, checkLines, delimiter);
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     checker.push(chunk);
   }

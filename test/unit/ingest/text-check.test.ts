@@ -16,11 +16,34 @@ const check = (bytes: Buffer, cuts: number[], maxLineBytes = 1_000) => {
 
 describe('TextChecker', () => {
   const text = Buffer.from('name,city\nZoë,Tórshavn\n€uro,𝄞 clef\n', 'utf8');
+  /** Characters beyond ASCII might be white space JavaScript trims: validation must look. */
+  const notAscii = { underscore: false, otherWhitespace: true };
+
+  it('tells which checks a value could fail from the bytes of the file, in whichever chunk they are', () => {
+    const facts = (body: string, delimiter = ',') => {
+      const checker = new TextChecker(1_000, true, delimiter);
+      const bytes = Buffer.from(`a,b\n${body}\n`, 'utf8');
+      checker.push(bytes.subarray(0, 4));
+      checker.push(bytes.subarray(4));
+      const result = checker.end();
+      return result.ok ? result.facts : result.reason;
+    };
+    expect(facts('1, x y ')).toEqual({ underscore: false, otherWhitespace: false });
+    expect(facts('1_000,x')).toEqual({ underscore: true, otherWhitespace: false });
+    for (const body of ['1,\tx', '1,x\r', '1,x\v', '1,x\f', '1,"x"', '1,\u00a0x', '1,Zoë'])
+      expect({ body, facts: facts(body) }).toEqual({
+        body,
+        facts: { underscore: false, otherWhitespace: true },
+      });
+    // A tab that separates values is in no value.
+    expect(facts('1\tx', '\t')).toEqual({ underscore: false, otherWhitespace: false });
+  });
 
   it('accepts UTF-8 whatever byte a chunk ends on, even inside a character', () => {
-    for (let cut = 0; cut <= text.length; cut++) expect(check(text, [cut])).toEqual({ ok: true, lines: 4 });
+    for (let cut = 0; cut <= text.length; cut++)
+      expect(check(text, [cut])).toEqual({ ok: true, lines: 4, facts: notAscii });
     for (let cut = 1; cut + 1 < text.length; cut++)
-      expect(check(text, [cut, cut + 1])).toEqual({ ok: true, lines: 4 });
+      expect(check(text, [cut, cut + 1])).toEqual({ ok: true, lines: 4, facts: notAscii });
   });
 
   it('rejects bytes that are not UTF-8, naming the line and byte where they are, however the chunks fall', () => {
@@ -52,7 +75,11 @@ describe('TextChecker', () => {
       ok: false,
       reason: 'line 2 is longer than the limit of 20 bytes',
     });
-    expect(check(long, [10, 20, 30], 30)).toEqual({ ok: true, lines: 4 });
+    expect(check(long, [10, 20, 30], 30)).toEqual({
+      ok: true,
+      lines: 4,
+      facts: { underscore: false, otherWhitespace: false },
+    });
   });
 
   it('checks a file on disk the same way', async () => {
@@ -60,7 +87,11 @@ describe('TextChecker', () => {
     try {
       writeFileSync(join(dir, 'ok.csv'), text);
       writeFileSync(join(dir, 'bad.csv'), Buffer.concat([text, Buffer.from([0xff, 0x0a])]));
-      expect(await checkText(join(dir, 'ok.csv'), 1_000, true)).toEqual({ ok: true, lines: 4 });
+      expect(await checkText(join(dir, 'ok.csv'), 1_000, true)).toEqual({
+        ok: true,
+        lines: 4,
+        facts: notAscii,
+      });
       expect(await checkText(join(dir, 'bad.csv'), 1_000, true)).toEqual({
         ok: false,
         reason: `not valid UTF-8 (in line 4, at byte offset ${text.length})`,
