@@ -199,6 +199,23 @@ export const validationSql = (
 };
 
 /**
+ * core/ingest/split's timeBoundaries over `rows` (the curated rows, `total` of them, whose time
+ * column may be null): each boundary is the time at its rank, nulls ranked last (a rank among them
+ * gives the latest time). The rows are counted per time and the counts summed in DuckDB; handing
+ * flights' ~214,000 distinct times to JavaScript to do the same cost 117-182 ms, this 50-79.
+ */
+export const timeBoundariesSql = (spec: PipelineSpec, rows: string, total: number): string => {
+  if (spec.split.by !== 'time') throw new Error(`${spec.name} is not split by time`);
+  const time = `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})`;
+  const at = (fraction: number) => {
+    const rank = Math.min(total - 1, Math.max(0, Math.ceil(fraction * total) - 1));
+    return `coalesce(min(t) FILTER (WHERE seen > ${rank} AND t IS NOT NULL), max(t), 0)`;
+  };
+  const { train, validation } = spec.split;
+  return `WITH counted AS (SELECT ${time} AS t, count(*) AS n FROM (${rows}) GROUP BY t), summed AS (SELECT t, sum(n) OVER (ORDER BY t ASC NULLS LAST ROWS UNBOUNDED PRECEDING) AS seen FROM counted) SELECT ${at(train)} AS "trainEnd", ${at(train + validation)} AS "validationEnd" FROM summed`;
+};
+
+/**
  * The split of a curated row as SQL over its typed columns. By hash: the first 48 bits of the
  * SHA-256 of the pipeline's name with the id column's value (or with every column's value when the
  * spec has no id), so a row keeps its split whenever and however it arrives again. By time: the

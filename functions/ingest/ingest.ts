@@ -23,7 +23,7 @@ import {
   splitSql,
   type TextFacts,
   type TimeBoundaries,
-  timeBoundariesOfCounts,
+  timeBoundariesSql,
   UNREADABLE_ROW,
   validationSql,
 } from '../../core/ingest';
@@ -412,18 +412,9 @@ const curate = async (
 
   let bounds: TimeBoundaries | undefined;
   if (spec.split.by === 'time') {
-    // DuckDB counts the rows per time; core turns the counts into timeBoundaries' cut points.
-    const time = `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})`;
-    const counts = await runSql([
-      `SELECT ${time} AS t, count(*) AS n FROM (${good}) GROUP BY t ORDER BY t NULLS LAST`,
-    ]);
-    bounds = timeBoundariesOfCounts(
-      spec,
-      counts.map((c) => ({
-        time: c.t === null || c.t === undefined ? null : Number(c.t),
-        rows: Number(c.n),
-      })),
-    );
+    // Every row not quarantined is curated: the staged good ones and those rowValidator rescued.
+    const [found] = await runSql([timeBoundariesSql(spec, good, stagedRows - tally.rowsQuarantined)]);
+    bounds = { trainEnd: Number(found?.trainEnd ?? 0), validationEnd: Number(found?.validationEnd ?? 0) };
   }
   const outDir = join(scratch, 'curated');
   if (stagedRows > tally.rowsQuarantined) {

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { ANY_TEXT, rowValidator, splitSql, validationSql } from '../../../core/ingest';
+import {
+  ANY_TEXT,
+  rowValidator,
+  splitSql,
+  timeBoundaries,
+  timeBoundariesSql,
+  validationSql,
+} from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
 import { runSql } from '../../../functions/shared/table';
 
@@ -187,6 +194,28 @@ describe('validating rows in SQL', () => {
 
 describe('splitting rows in SQL', () => {
   const specs = loadSpecs('pipelines');
+
+  it("finds the time boundaries of every row's time in one query, ties included, null times ranked last", async () => {
+    const flights = specs.get('flights') as PipelineSpec;
+    const boundaries = async (times: readonly (number | null)[]) => {
+      const rows = `SELECT epoch_ms(t) AS "date" FROM (VALUES ${times.map((t) => `(${t ?? 'NULL::BIGINT'})`).join(', ')}) AS v(t)`;
+      const [found] = await runSql([timeBoundariesSql(flights, rows, times.length)]);
+      return { trainEnd: Number(found?.trainEnd), validationEnd: Number(found?.validationEnd) };
+    };
+    // 1,000 flights over 37 distinct minutes, so many share a time.
+    const times = Float64Array.from(
+      { length: 1000 },
+      (_, i) => Date.UTC(2001, 0, 1) + ((i * 7) % 37) * 60_000,
+    );
+    expect(await boundaries([...times])).toEqual(timeBoundaries(flights, times));
+    // Ranks 7 and 8 of ten fall on the null times: both boundaries are the latest time.
+    const early = Array.from({ length: 7 }, (_, i) => Date.UTC(2001, 0, 1 + i));
+    expect(await boundaries([null, ...early, null, null])).toEqual({
+      trainEnd: early[6],
+      validationEnd: early[6],
+    });
+    expect(await boundaries([null, null])).toEqual({ trainEnd: 0, validationEnd: 0 });
+  });
   const cars = specs.get('cars') as PipelineSpec;
   const penguins = specs.get('penguins') as PipelineSpec;
 

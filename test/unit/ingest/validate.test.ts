@@ -1,11 +1,4 @@
-import {
-  parseTimestamp,
-  reasonKind,
-  rowValidator,
-  timeBoundaries,
-  timeBoundariesOfCounts,
-  timeSplit,
-} from '../../../core/ingest';
+import { parseTimestamp, reasonKind, rowValidator, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
 
 const specs = loadSpecs('pipelines');
@@ -120,18 +113,5 @@ describe('splitting rows', () => {
     expect(splits.slice(0, 80).every((s) => s === 'train')).toBe(true);
     expect(splits.slice(90).every((s) => s === 'test')).toBe(true);
     expect(splits.filter((s) => s === 'validation')).toHaveLength(10);
-  });
-
-  it('finds the same time boundaries from counts per time as from every time, ties included', () => {
-    const flights = spec('flights');
-    // 1,000 flights over 37 distinct minutes, so many share a time.
-    const times = Float64Array.from(
-      { length: 1000 },
-      (_, i) => Date.UTC(2001, 0, 1) + ((i * 7) % 37) * 60_000,
-    );
-    const counts = new Map<number, number>();
-    for (const t of times) counts.set(t, (counts.get(t) ?? 0) + 1);
-    const ascending = [...counts].sort(([a], [b]) => a - b).map(([time, rows]) => ({ time, rows }));
-    expect(timeBoundariesOfCounts(flights, ascending)).toEqual(timeBoundaries(flights, times));
   });
 });
