@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -19,6 +19,7 @@ import {
   type RowOutcome,
   reportKey,
   rowValidator,
+  SPLITS,
   type Split,
   splitSql,
   type TextFacts,
@@ -418,13 +419,29 @@ const curate = async (
   }
   const outDir = join(scratch, 'curated');
   if (stagedRows > tally.rowsQuarantined) {
-    await runSql([
-      `COPY (SELECT *, ${splitSql(spec, columns, bounds)} AS split FROM (${good})) TO ${quoteSql(outDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
-    ]);
+    const split = splitSql(spec, columns, bounds);
+    // A time split is cheap to compute again: one plain COPY per split took 250 ms for flights,
+    // where DuckDB's partitioned writer took 330-340. A hash split hashes whole rows and keeps the
+    // one partitioned pass.
+    const copies =
+      spec.split.by === 'time'
+        ? SPLITS.map((name) => {
+            const dir = join(outDir, `split=${name}`);
+            mkdirSync(dir, { recursive: true });
+            return `COPY (SELECT * FROM (${good}) WHERE ${split} = '${name}') TO ${quoteSql(join(dir, 'data_0.parquet'))} (FORMAT parquet, COMPRESSION snappy)`;
+          })
+        : [
+            `COPY (SELECT *, ${split} AS split FROM (${good})) TO ${quoteSql(outDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
+          ];
     const written = await runSql([
+      ...copies,
       `SELECT split, count(*) AS n FROM read_parquet(${quoteSql(join(outDir, '*', '*.parquet'))}, hive_partitioning = true) GROUP BY split`,
     ]);
     for (const { split, n } of written) tally.curate(split as Split, Number(n));
+    // A split without rows has no file, as after the partitioned write.
+    for (const name of SPLITS)
+      if (!written.some((w) => w.split === name))
+        rmSync(join(outDir, `split=${name}`), { recursive: true, force: true });
   }
   // Every row of the file is curated or quarantined: a row lost on the way would be a bug, not a rejection.
   if (tally.rowsIn !== stagedRows)
