@@ -175,6 +175,28 @@ describe('the stream entry point when its writes fail', () => {
     expect(new Set(ids).size).toBe(600);
   });
 
+  it('writes each prediction as a record of its own, whatever characters the ids hold', async () => {
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_, i) => ({ SequenceNumber: String(i), ShardId: 's' })),
+    }));
+    const ids = ['pingüino-1', 'ascii-2', '企鹅-3', 'quote"4'];
+    const batch = event(
+      [],
+      ids.map((id) => JSON.stringify({ pipeline: 'penguins', id, ...penguins[0] })),
+    );
+    const { summary } = await scoreStreamBatch(batch, deps());
+    expect(summary.predicted).toBe(ids.length);
+    const sent = kinesisMock
+      .commandCalls(PutRecordsCommand)
+      .flatMap((c) => c.args[0].input.Records ?? [])
+      .map((r) => ({ key: r.PartitionKey, data: JSON.parse(Buffer.from(r.Data ?? []).toString()) }));
+    expect(sent.map((r) => [r.key, r.data.id])).toEqual(ids.map((id) => [id, id]));
+    expect(sent.every((r) => r.data.modelVersion === 'v1' && typeof r.data.prediction === 'string')).toBe(
+      true,
+    );
+  });
+
   it('reports the first record it could not write, and writes nothing twice when Lambda retries from there', async () => {
     // r2 never gets through; r0, r1 and r3 do.
     kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
