@@ -229,7 +229,8 @@ const putPredictions = async (
   let at = 0;
   for (const [k, item] of items.entries()) {
     const text = texts[k] as string;
-    const data = ascii ? all.subarray(at, (at += text.length)) : Buffer.from(text);
+    const data = ascii ? all.subarray(at, at + text.length) : Buffer.from(text);
+    at += text.length;
     const size = data.byteLength + item.prediction.id.length;
     if (chunk.length === PUT_RECORDS_MAX || bytes + size > PUT_RECORDS_BYTES) {
       chunks.push(chunk);
