@@ -80,8 +80,14 @@ const featureFunction = (f: FittedFeature): ((row: Readonly<Record<string, unkno
   };
 };
 
+/** Each fitted feature's function of a raw record, by feature name. */
+export const compileFeatures = (
+  fitted: FittedFeatures,
+): ReadonlyMap<string, (row: Readonly<Record<string, unknown>>) => FeatureValue> =>
+  new Map(fitted.features.map((f) => [f.name, featureFunction(f)] as const));
+
 export const compileTransform = (fitted: FittedFeatures): FeatureTransform => {
-  const functions = fitted.features.map((f) => [f.name, featureFunction(f)] as const);
+  const functions = [...compileFeatures(fitted)];
   return (row) => {
     const out: FeatureRow = {};
     for (const [name, fn] of functions) out[name] = fn(row);

@@ -1,6 +1,6 @@
-import { compileTransform, type FeatureTransform, parseFittedFeatures } from '../features/transform';
+import { compileFeatures, parseFittedFeatures } from '../features/transform';
 import type { ModelBundle } from './bundle';
-import { encodeRows } from './encoding';
+import { rowEncoder } from './encoding';
 import { createScorer, type Scored } from './scorer';
 
 /**
@@ -21,14 +21,14 @@ export interface ServingModel {
 export const loadServingModel = async (bundle: ModelBundle): Promise<ServingModel> => {
   const scorer = await createScorer(bundle);
   const { manifest } = bundle;
-  const transform: FeatureTransform | undefined =
+  const encode = rowEncoder(
+    manifest.encodings,
     manifest.features === undefined
       ? undefined
-      : compileTransform(
+      : compileFeatures(
           parseFittedFeatures(manifest.features, `model ${manifest.version}: manifest.json features`),
-        );
-  const encode = (rows: readonly Readonly<Record<string, unknown>>[]) =>
-    encodeRows(manifest.encodings, transform ? rows.map(transform) : rows);
+        ),
+  );
   return {
     version: manifest.version,
     ...(manifest.classes ? { classes: manifest.classes } : {}),
