@@ -141,6 +141,24 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     }
   };
 
+  /** One record of a Kinesis event as Lambda delivers it from the events stream. */
+  const kinesisRecord = (id: string, data: string, sequence: number) => ({
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: id,
+      sequenceNumber: String(sequence),
+      data: Buffer.from(data).toString('base64'),
+      approximateArrivalTimestamp: Date.now() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000000:${sequence}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+    awsRegion: LOCAL_REGION,
+    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
+  });
+
   const countById = (list: readonly Prediction[]) => {
     const counts = new Map<string, number>();
     for (const p of list)
@@ -215,22 +233,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const records = [
       ...penguins.slice(0, 20).map((row, i) => ({ id: `bundle-${i}`, data: event(`bundle-${i}`, row) })),
       { id: 'bundle-poison', data: '{"pipeline": "penguins", "id": ' },
-    ].map(({ id, data }, i) => ({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: id,
-        sequenceNumber: String(5000 + i),
-        data: Buffer.from(data).toString('base64'),
-        approximateArrivalTimestamp: Date.now() / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${5000 + i}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-      awsRegion: LOCAL_REGION,
-      eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
-    }));
+    ].map(({ id, data }, i) => kinesisRecord(id, data, 5000 + i));
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     // A process of its own, as a Lambda instance; asynchronously, for the local cloud answers from this one.
     const { stdout } = await promisify(execFile)(
@@ -348,22 +351,9 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     // v3 is deployed before its bundle reaches S3: its records must wait, not be lost or duplicated.
     await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v3');
     await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
-    const records = penguins.slice(0, 30).map((row, i) => ({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: `retry-${i}`,
-        sequenceNumber: String(1000 + i),
-        data: Buffer.from(event(`retry-${i}`, row)).toString('base64'),
-        approximateArrivalTimestamp: Date.now() / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${1000 + i}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-      awsRegion: LOCAL_REGION,
-      eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
-    }));
+    const records = penguins
+      .slice(0, 30)
+      .map((row, i) => kinesisRecord(`retry-${i}`, event(`retry-${i}`, row), 1000 + i));
     const invoke = async (batch: typeof records) => {
       const out = await lambda.send(
         new InvokeCommand({
