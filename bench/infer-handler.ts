@@ -16,6 +16,7 @@ import { bundleCachePath, ServingModels } from '../functions/infer/models';
 import { RecentlyWritten, Validators } from '../functions/infer/scoring';
 import { STREAM_STEPS, type StreamStep, scoreStreamBatch } from '../functions/infer/stream';
 import { withoutSdkLogging } from '../functions/shared/sdk';
+import { lambdaKinesisRecord } from '../local/event-sources/kinesis';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
 
 const REPO = join(__dirname, '..');
@@ -29,24 +30,16 @@ export const kinesisEvent = (
   records: readonly Record<string, unknown>[],
   prefix: string,
 ): KinesisStreamEvent => ({
-  Records: records.map((r, i) => ({
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: `${prefix}-${i}`,
-      sequenceNumber: String(i),
-      data: Buffer.from(JSON.stringify({ pipeline: 'flights', id: `${prefix}-${i}`, ...r })).toString(
-        'base64',
-      ),
-      approximateArrivalTimestamp: Date.now() / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000000:${i}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-    awsRegion: LOCAL_REGION,
-    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/bench`,
-  })),
+  Records: records.map((r, i) =>
+    lambdaKinesisRecord(
+      {
+        data: JSON.stringify({ pipeline: 'flights', id: `${prefix}-${i}`, ...r }),
+        partitionKey: `${prefix}-${i}`,
+        sequenceNumber: String(i),
+      },
+      'bench',
+    ),
+  ),
 });
 
 /** In a PutRecords body a record's data is base64 and its key escaped JSON: neither holds `"Data":`. */

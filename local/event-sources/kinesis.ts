@@ -44,24 +44,48 @@ type Batch = KinesisRecord[];
 
 const streamArn = (name: string) => `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stream/${name}`;
 
+/**
+ * One record of a Kinesis event as Lambda delivers it to a function: the stream's record with its
+ * data in base64. https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
+ */
+export const lambdaKinesisRecord = (
+  record: {
+    readonly data: Uint8Array | string;
+    readonly partitionKey: string;
+    readonly sequenceNumber: string;
+    readonly arrival?: Date | undefined;
+  },
+  streamName: string,
+  shardId = 'shardId-000000000000',
+): KinesisStreamRecord => ({
+  kinesis: {
+    kinesisSchemaVersion: '1.0',
+    partitionKey: record.partitionKey,
+    sequenceNumber: record.sequenceNumber,
+    data: Buffer.from(record.data).toString('base64'),
+    approximateArrivalTimestamp: (record.arrival?.getTime() ?? Date.now()) / 1000,
+  },
+  eventSource: 'aws:kinesis',
+  eventVersion: '1.0',
+  eventID: `${shardId}:${record.sequenceNumber}`,
+  eventName: 'aws:kinesis:record',
+  invokeIdentityArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
+  awsRegion: LOCAL_REGION,
+  eventSourceARN: streamArn(streamName),
+});
+
 const toEvent = (records: Batch, shardId: string, mapping: PlannedStreamMapping): KinesisStreamEvent => ({
-  Records: records.map(
-    (r): KinesisStreamRecord => ({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
+  Records: records.map((r) =>
+    lambdaKinesisRecord(
+      {
+        data: r.Data ?? new Uint8Array(),
         partitionKey: r.PartitionKey ?? '',
         sequenceNumber: r.SequenceNumber ?? '',
-        data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
-        approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
+        arrival: r.ApproximateArrivalTimestamp,
       },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `${shardId}:${r.SequenceNumber}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
-      awsRegion: LOCAL_REGION,
-      eventSourceARN: streamArn(mapping.streamName),
-    }),
+      mapping.streamName,
+      shardId,
+    ),
   ),
 });
 

@@ -17,6 +17,7 @@ import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
 import { bundleInference } from '../../../functions/infer/bundle';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
+import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { readStream } from '../../../local/kinesis';
 import { functionUrlOf } from '../../../local/lambda';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, localS3Config } from '../../../local/types';
@@ -142,22 +143,8 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   };
 
   /** One record of a Kinesis event as Lambda delivers it from the events stream. */
-  const kinesisRecord = (id: string, data: string, sequence: number) => ({
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: id,
-      sequenceNumber: String(sequence),
-      data: Buffer.from(data).toString('base64'),
-      approximateArrivalTimestamp: Date.now() / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000000:${sequence}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-    awsRegion: LOCAL_REGION,
-    eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${EVENTS}`,
-  });
+  const kinesisRecord = (id: string, data: string, sequence: number) =>
+    lambdaKinesisRecord({ data, partitionKey: id, sequenceNumber: String(sequence) }, EVENTS);
 
   const countById = (list: readonly Prediction[]) => {
     const counts = new Map<string, number>();

@@ -12,6 +12,7 @@ import type { InferenceMetrics, ModelTraffic } from '../../../functions/infer/me
 import { bundleCachePath, ServingModels } from '../../../functions/infer/models';
 import { RecentlyWritten, Validators } from '../../../functions/infer/scoring';
 import { scoreStreamBatch } from '../../../functions/infer/stream';
+import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { jsonDataset } from '../../support/datasets';
 import { PENGUIN_HYPERPARAMETERS, trainModel } from '../../support/models';
 
@@ -35,22 +36,8 @@ class FixedModels extends ServingModels {
 
 const event = (rows: readonly Record<string, unknown>[], extra: string[] = []): KinesisStreamEvent => ({
   Records: [...rows.map((r, i) => JSON.stringify({ pipeline: 'penguins', id: `r${i}`, ...r })), ...extra].map(
-    (text, i) => ({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: String(i),
-        sequenceNumber: String(100 + i),
-        data: Buffer.from(text).toString('base64'),
-        approximateArrivalTimestamp: 0,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${100 + i}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-      awsRegion: 'us-east-1',
-      eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/events',
-    }),
+    (data, i) =>
+      lambdaKinesisRecord({ data, partitionKey: String(i), sequenceNumber: String(100 + i) }, 'events'),
   ),
 });
 
