@@ -79,7 +79,7 @@ export const loadSpecs = (dir: string): Map<string, PipelineSpec> =>
 /**
  * The specs of a folder by pipeline name (a spec's file is named after its pipeline), each read and
  * validated the first time it is asked for, as the other functions read theirs: reading all four
- * of this repository's specs up front added ~20 ms to the stream function's cold start, for
+ * of this repository's specs up front added ~25 ms to the stream function's cold start, for
  * pipelines its first batch did not name. `serverless deploy` and `mlpipe validate` check every one.
  */
 export class SpecCatalog {
