@@ -11,7 +11,7 @@ import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
-import { bundleInference } from '../functions/infer/bundle';
+import { bundleInference, THIS_NODE } from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
@@ -190,7 +190,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     // checks the model from S3, and answers one record, written to the predictions stream.
     const bundled = await bundleInference({
       outdir: join(workDir, 'image'),
-      target: `node${process.versions.node.split('.')[0]}`,
+      target: THIS_NODE,
     });
     const probe = join(workDir, 'cold.js');
     writeFileSync(

@@ -29,30 +29,12 @@ export const columnEncoders = (encodings: readonly ColumnEncoding[]): ((v: unkno
     return (v: unknown) => (isMissing(v) ? Number.NaN : (lookup.get(String(v)) ?? Number.NaN));
   });
 
-/** Raw rows (objects keyed by the original column names) → row-major float32 [rows × columns]. */
-export const encodeRows = (
-  encodings: readonly ColumnEncoding[],
-  rows: readonly Readonly<Record<string, unknown>>[],
-): Float32Array => {
-  const width = encodings.length;
-  const encoders = columnEncoders(encodings);
-  const out = new Float32Array(rows.length * width);
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r] as Readonly<Record<string, unknown>>;
-    for (let c = 0; c < width; c++) {
-      out[r * width + c] = (encoders[c] as (v: unknown) => number)(
-        row[(encodings[c] as ColumnEncoding).column],
-      );
-    }
-  }
-  return out;
-};
-
 /**
- * encodeRows with its encoders built once, for a caller that encodes batch after batch. With
+ * Raw rows (objects keyed by the original column names) → row-major float32 [rows × columns], with
+ * the encoders built once for a caller that encodes batch after batch. With
  * `features` (a model's fitted features, by name), each column is computed from the raw record and
- * encoded at once, with no record of features in between: what encodeRows of the transformed
- * records gives, at 0.2 ms a batch of 1,000 flights against 0.35.
+ * encoded at once, with no record of features in between: what encoding the transformed records
+ * gives, at 0.2 ms a batch of 1,000 flights against 0.35.
  */
 export const rowEncoder = (
   encodings: readonly ColumnEncoding[],
@@ -76,6 +58,12 @@ export const rowEncoder = (
     return out;
   };
 };
+
+/** Raw rows → row-major float32 [rows × columns], for a caller that encodes once. */
+export const encodeRows = (
+  encodings: readonly ColumnEncoding[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+): Float32Array => rowEncoder(encodings)(rows);
 
 /** A mutable copy, as manifest.json stores it. */
 export const copyEncodings = (encodings: readonly ColumnEncoding[]) =>

@@ -10,6 +10,9 @@ import { build } from 'esbuild';
 const ROOT = join(__dirname, '..', '..');
 export const INFERENCE_ENTRY_POINTS = ['stream-handler', 'http-handler', 'batch-handler'] as const;
 
+/** The target for a bundle run here, by this machine's Node (the image's is node22). */
+export const THIS_NODE = `node${process.versions.node.split('.')[0]}`;
+
 /**
  * Bundles into `outdir`/functions/infer/<entry point>.js. Dependencies come from their ES module
  * builds where they ship one (`mainFields`), which esbuild can prune to what the function uses; it

@@ -224,8 +224,9 @@ const putPredictions = async (
   // One buffer for the batch, each record's data a view of it: when every character is ASCII (the
   // buffer is as long as the text), a record's bytes are its characters. 0.25 ms for 1,000 against
   // 0.35 with a buffer each.
-  const all = Buffer.from(texts.join(''));
-  const ascii = all.length === texts.reduce((n, t) => n + t.length, 0);
+  const joined = texts.join('');
+  const all = Buffer.from(joined);
+  const ascii = all.length === joined.length;
   let at = 0;
   for (const [k, item] of items.entries()) {
     const text = texts[k] as string;

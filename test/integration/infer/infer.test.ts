@@ -15,7 +15,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
-import { bundleInference } from '../../../functions/infer/bundle';
+import { bundleInference, THIS_NODE } from '../../../functions/infer/bundle';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { readStream } from '../../../local/kinesis';
@@ -213,36 +213,38 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   });
 
   it('scores from the bundles the image ships: each prediction once, poison to the failure queue, and every entry point loads', async () => {
-    const bundled = await bundleInference({
-      outdir: join(dataDir, 'image'),
-      target: `node${process.versions.node.split('.')[0]}`,
-    });
+    const bundled = await bundleInference({ outdir: join(dataDir, 'image'), target: THIS_NODE });
+    const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
+    /**
+     * Runs `script` in a process of its own, as a Lambda instance of the entry point's function, with
+     * its settings; asynchronously, for the local cloud answers from this process.
+     */
+    const inInstance = async (entry: 'stream' | 'http' | 'batch', script: string, ...args: string[]) =>
+      (
+        await promisify(execFile)(process.execPath, ['-e', script, ...args], {
+          env: {
+            ...process.env,
+            ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)
+              ?.environment,
+            ...cloud.env,
+            // Where the image has onnxruntime-node, beside the bundle; here, the repository's packages.
+            NODE_PATH: join(__dirname, '../../../node_modules'),
+            TMPDIR: scratch,
+          },
+          timeout: 60_000,
+        })
+      ).stdout;
+
     const records = [
       ...penguins.slice(0, 20).map((row, i) => ({ id: `bundle-${i}`, data: event(`bundle-${i}`, row) })),
       { id: 'bundle-poison', data: '{"pipeline": "penguins", "id": ' },
     ].map(({ id, data }, i) => kinesisRecord(id, data, 5000 + i));
-    const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
-    // A process of its own, as a Lambda instance; asynchronously, for the local cloud answers from this one.
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '-e',
-        `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
-           (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
-           (e) => { console.error(e); process.exit(1); })`,
-        JSON.stringify({ Records: records } satisfies KinesisStreamEvent),
-      ],
-      {
-        env: {
-          ...process.env,
-          ...cloud.plan.functions.find((f) => f.functionName === FUNCTION)?.environment,
-          ...cloud.env,
-          // Where the image has onnxruntime-node, beside the bundle; here, the repository's packages.
-          NODE_PATH: join(__dirname, '../../../node_modules'),
-          TMPDIR: scratch,
-        },
-        timeout: 60_000,
-      },
+    const stdout = await inInstance(
+      'stream',
+      `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
+         (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
+         (e) => { console.error(e); process.exit(1); })`,
+      JSON.stringify({ Records: records } satisfies KinesisStreamEvent),
     );
     const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as KinesisStreamBatchResponse;
     expect(result.batchItemFailures).toEqual([]);
@@ -260,20 +262,9 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
 
     // The HTTPS and batch entry points' bundles load with their own functions' settings.
     for (const entry of ['http', 'batch'] as const) {
-      const { stdout: loaded } = await promisify(execFile)(
-        process.execPath,
-        ['-e', `require(${JSON.stringify(bundled(`${entry}-handler`))}); process.stdout.write('loaded')`],
-        {
-          env: {
-            ...process.env,
-            ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)
-              ?.environment,
-            ...cloud.env,
-            NODE_PATH: join(__dirname, '../../../node_modules'),
-            TMPDIR: scratch,
-          },
-          timeout: 60_000,
-        },
+      const loaded = await inInstance(
+        entry,
+        `require(${JSON.stringify(bundled(`${entry}-handler`))}); process.stdout.write('loaded')`,
       );
       expect({ entry, loaded }).toEqual({ entry, loaded: 'loaded' });
     }
