@@ -192,7 +192,11 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const checker =
       ranged || named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
-        : new TextChecker(settings.maxLineBytes, named.format !== 'json', spec.input.delimiter);
+        : new TextChecker(
+            settings.maxLineBytes,
+            named.format !== 'json',
+            named.format === 'csv' ? spec.input.delimiter : undefined,
+          );
     try {
       if (ranged) await downloadRanges(s3, { ...source, size: bytes }, original);
       else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
@@ -224,10 +228,15 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       const text =
         checker && plain === original
           ? checker.end()
-          : await checkText(plain, settings.maxLineBytes, kind !== 'json', spec.input.delimiter);
+          : await checkText(
+              plain,
+              settings.maxLineBytes,
+              kind !== 'json',
+              kind === 'csv' ? spec.input.delimiter : undefined,
+            );
       if (!text.ok) throw new Rejection(text.reason);
-      // What the bytes say of a CSV file's values; JSON escapes can make any character from ASCII.
-      if (kind === 'csv') facts = text.facts;
+      // Only a CSV file's bytes tell what its values hold: JSON escapes make any character from ASCII.
+      facts = text.facts ?? ANY_TEXT;
     }
     t = lap('checkMs', t);
 

@@ -8,7 +8,12 @@ import type { TextFacts } from '../../core/ingest';
  * runs while the object downloads, and memory stays flat.
  */
 export type TextCheck =
-  | { readonly ok: true; readonly lines: number; readonly facts: TextFacts }
+  | {
+      readonly ok: true;
+      readonly lines: number;
+      /** Of a CSV file (one checked with its delimiter) only: what its values could hold. */
+      readonly facts?: TextFacts;
+    }
   | { readonly ok: false; readonly reason: string };
 
 const UNDERSCORE = 0x5f;
@@ -57,25 +62,32 @@ export class TextChecker {
   #failure: string | undefined;
   #underscore = false;
   #otherWhitespace = false;
-  readonly #suspects: readonly number[];
+  /** The characters that make a CSV file's values suspect; undefined for other formats. */
+  readonly #suspects: readonly number[] | undefined;
 
-  /** `delimiter`: a CSV file's, which no unquoted value holds. */
+  /**
+   * `delimiter`: a CSV file's (which no unquoted value holds), to learn what its values could hold;
+   * other formats have none, and pay for no such search.
+   */
   constructor(
     private readonly maxLineBytes: number,
     private readonly checkLines: boolean,
-    delimiter = ',',
+    delimiter?: string,
   ) {
-    this.#suspects = SUSPECT_ASCII.filter((byte) => delimiter !== String.fromCharCode(byte));
+    this.#suspects =
+      delimiter === undefined
+        ? undefined
+        : SUSPECT_ASCII.filter((byte) => delimiter !== String.fromCharCode(byte));
   }
 
   /**
    * Which of validation's checks a value of this file could fail (core/ingest/validate-sql's
    * TextFacts): each byte looked for is one pass of memchr over a chunk, and only until found.
    */
-  #learn(bytes: Buffer): void {
+  #learn(bytes: Buffer, suspects: readonly number[]): void {
     if (!this.#underscore) this.#underscore = bytes.includes(UNDERSCORE);
     if (!this.#otherWhitespace)
-      this.#otherWhitespace = !isAscii(bytes) || this.#suspects.some((byte) => bytes.includes(byte));
+      this.#otherWhitespace = !isAscii(bytes) || suspects.some((byte) => bytes.includes(byte));
   }
 
   push(chunk: Uint8Array): void {
@@ -94,7 +106,7 @@ export class TextChecker {
     }
     this.#carry = Buffer.from(joined.subarray(end));
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.#learn(bytes);
+    if (this.#suspects) this.#learn(bytes, this.#suspects);
     if (this.checkLines) {
       let start = 0;
       for (;;) {
@@ -121,7 +133,9 @@ export class TextChecker {
       ? {
           ok: true,
           lines: this.#line,
-          facts: { underscore: this.#underscore, otherWhitespace: this.#otherWhitespace },
+          ...(this.#suspects && {
+            facts: { underscore: this.#underscore, otherWhitespace: this.#otherWhitespace },
+          }),
         }
       : { ok: false, reason: this.#failure };
   }
@@ -131,7 +145,7 @@ export const checkText = async (
   file: string,
   maxLineBytes: number,
   checkLines: boolean,
-  delimiter = ',',
+  delimiter?: string,
 ): Promise<TextCheck> => {
   const checker = new TextChecker(maxLineBytes, checkLines, delimiter);
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {

@@ -5,7 +5,7 @@ import { checkText, TextChecker } from '../../../functions/ingest/text';
 
 /** The checker's verdict on `bytes` fed in chunks cut at `cuts`. */
 const check = (bytes: Buffer, cuts: number[], maxLineBytes = 1_000) => {
-  const checker = new TextChecker(maxLineBytes, true);
+  const checker = new TextChecker(maxLineBytes, true, ',');
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
     checker.push(bytes.subarray(from, cut));
@@ -37,6 +37,10 @@ describe('TextChecker', () => {
       });
     // A tab that separates values is in no value.
     expect(facts('1\tx', '\t')).toEqual({ underscore: false, otherWhitespace: false });
+    // Checked without a delimiter (JSON), a file's bytes tell nothing of its values.
+    const json = new TextChecker(1_000, true);
+    json.push(Buffer.from('{"a": "1_000"}\n'));
+    expect(json.end()).toEqual({ ok: true, lines: 2 });
   });
 
   it('accepts UTF-8 whatever byte a chunk ends on, even inside a character', () => {
@@ -87,7 +91,7 @@ describe('TextChecker', () => {
     try {
       writeFileSync(join(dir, 'ok.csv'), text);
       writeFileSync(join(dir, 'bad.csv'), Buffer.concat([text, Buffer.from([0xff, 0x0a])]));
-      expect(await checkText(join(dir, 'ok.csv'), 1_000, true)).toEqual({
+      expect(await checkText(join(dir, 'ok.csv'), 1_000, true, ',')).toEqual({
         ok: true,
         lines: 4,
         facts: notAscii,
