@@ -34,6 +34,7 @@ describe('RecentlyWritten', () => {
 
   it('tells apart the same id under another model version or pipeline', () => {
     const written = new RecentlyWritten();
+    expect(written.has(prediction(1))).toBe(false);
     written.add(prediction(1));
     expect(written.has(prediction(1))).toBe(true);
     expect(written.has({ ...prediction(1), modelVersion: 'v2' })).toBe(false);
