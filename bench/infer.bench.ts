@@ -11,7 +11,8 @@ import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
-import { bundleInference, THIS_NODE } from '../functions/infer/bundle';
+import { bundleInference, codeCachePlanOf, makeCodeCaches, THIS_NODE } from '../functions/infer/bundle';
+import { lambdaNodeFlags } from '../functions/infer/code-cache';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
@@ -187,11 +188,14 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     );
 
     // Cold start: a fresh process loads the bundle the image carries, reads the record, fetches and
-    // checks the model from S3, and answers one record, written to the predictions stream.
-    const bundled = await bundleInference({
-      outdir: join(workDir, 'image'),
-      target: THIS_NODE,
-    });
+    // checks the model from S3, and answers one record, written to the predictions stream. It runs
+    // with the flags Lambda starts node with for the function's memory, and the code cache the
+    // image's build makes for them.
+    const image = join(workDir, 'image');
+    const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
+    makeCodeCaches(image);
+    const memoryMb = codeCachePlanOf(image)['stream-handler'];
+    if (memoryMb === undefined) throw new Error('the code cache plan names no stream-handler');
     const probe = join(workDir, 'cold.js');
     writeFileSync(
       probe,
@@ -211,9 +215,9 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       const tmp = join(workDir, `cold-tmp-${i}`);
       mkdirSync(tmp, { recursive: true });
       // Asynchronously: the local cloud answering the probe runs in this very process.
-      const { stdout: out } = await promisify(execFile)(
+      const { stdout: out, stderr } = await promisify(execFile)(
         process.execPath,
-        [probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
+        [...lambdaNodeFlags(memoryMb), probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
         {
           cwd: REPO,
           env: {
@@ -231,6 +235,8 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
           timeout: 60_000,
         },
       );
+      if (stderr.includes('code cache rejected'))
+        throw new Error(`the probe ran without its code cache:\n${stderr}`);
       colds.push({ ...JSON.parse(out.slice(out.lastIndexOf('{"moduleMs"'))), steps: loggedSteps(out) });
     }
     if (colds.some((c) => c.failures > 0)) throw new Error('the cold-start probe failed to score its record');
@@ -254,6 +260,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         modelLoadAndFirstPredictionMs: Number(untilPredictionMs.toFixed(1)),
         firstPutRecordsMs: Number(firstWriteMs.toFixed(1)),
         modelBytes: readFileSync(tar).byteLength,
+        nodeFlags: lambdaNodeFlags(memoryMb).join(' '),
       },
     });
     log(

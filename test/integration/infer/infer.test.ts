@@ -15,7 +15,8 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
-import { bundleInference, THIS_NODE } from '../../../functions/infer/bundle';
+import { bundleInference, codeCachePlanOf, makeCodeCaches, THIS_NODE } from '../../../functions/infer/bundle';
+import { lambdaNodeFlags } from '../../../functions/infer/code-cache';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { readStream } from '../../../local/kinesis';
@@ -212,40 +213,47 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(reasons['bad-json']?.source).toMatchObject({ eventSourceARN: expect.stringContaining(EVENTS) });
   });
 
-  it('scores from the bundles the image ships: each prediction once, poison to the failure queue, and every entry point loads', async () => {
-    const bundled = await bundleInference({ outdir: join(dataDir, 'image'), target: THIS_NODE });
+  it('scores from the bundles the image ships, compiled from their code caches: each prediction once, poison to the failure queue, and every entry point loads', async () => {
+    const image = join(dataDir, 'image');
+    const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
+    makeCodeCaches(image);
+    const plan = codeCachePlanOf(image);
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     /**
-     * Runs `script` in a process of its own, as a Lambda instance of the entry point's function, with
-     * its settings; asynchronously, for the local cloud answers from this process.
+     * Runs `script` in a process of its own, as a Lambda instance of the entry point's function: with
+     * its settings, and the flags Lambda starts node with for its memory size (or `flags`);
+     * asynchronously, for the local cloud answers from this process.
      */
-    const inInstance = async (entry: 'stream' | 'http' | 'batch', script: string, ...args: string[]) =>
-      (
-        await promisify(execFile)(process.execPath, ['-e', script, ...args], {
-          env: {
-            ...process.env,
-            ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)
-              ?.environment,
-            ...cloud.env,
-            // Where the image has onnxruntime-node, beside the bundle; here, the repository's packages.
-            NODE_PATH: join(__dirname, '../../../node_modules'),
-            TMPDIR: scratch,
-          },
-          timeout: 60_000,
-        })
-      ).stdout;
+    const inInstance = async (
+      entry: 'stream' | 'http' | 'batch',
+      script: string,
+      args: string[] = [],
+      flags = lambdaNodeFlags(plan[`${entry}-handler`] ?? 0),
+    ) =>
+      await promisify(execFile)(process.execPath, [...flags, '-e', script, ...args], {
+        env: {
+          ...process.env,
+          ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)?.environment,
+          ...cloud.env,
+          // Where the image has onnxruntime-node, beside the bundle; here, the repository's packages.
+          NODE_PATH: join(__dirname, '../../../node_modules'),
+          TMPDIR: scratch,
+        },
+        timeout: 60_000,
+      });
 
     const records = [
       ...penguins.slice(0, 20).map((row, i) => ({ id: `bundle-${i}`, data: event(`bundle-${i}`, row) })),
       { id: 'bundle-poison', data: '{"pipeline": "penguins", "id": ' },
     ].map(({ id, data }, i) => kinesisRecord(id, data, 5000 + i));
-    const stdout = await inInstance(
+    const { stdout, stderr } = await inInstance(
       'stream',
       `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
          (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
          (e) => { console.error(e); process.exit(1); })`,
-      JSON.stringify({ Records: records } satisfies KinesisStreamEvent),
+      [JSON.stringify({ Records: records } satisfies KinesisStreamEvent)],
     );
+    expect(stderr).not.toContain('code cache rejected');
     const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as KinesisStreamBatchResponse;
     expect(result.batchItemFailures).toEqual([]);
     const got = await predictionsOf('bundle-');
@@ -260,14 +268,40 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ reason: 'bad-json', source: { partitionKey: 'bundle-poison' } });
 
-    // The HTTPS and batch entry points' bundles load with their own functions' settings.
+    // The HTTPS and batch entry points' bundles load with their own functions' settings and caches.
     for (const entry of ['http', 'batch'] as const) {
-      const loaded = await inInstance(
+      const { stdout: loaded, stderr: warned } = await inInstance(
         entry,
         `require(${JSON.stringify(bundled(`${entry}-handler`))}); process.stdout.write('loaded')`,
       );
-      expect({ entry, loaded }).toEqual({ entry, loaded: 'loaded' });
+      expect({ entry, loaded, rejected: warned.includes('code cache rejected') }).toEqual({
+        entry,
+        loaded: 'loaded',
+        rejected: false,
+      });
     }
+
+    // Started with other flags than the cache was made under, V8 refuses it: the function says so,
+    // compiles its bundle as without one, and still scores.
+    const other = await inInstance(
+      'stream',
+      `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
+         (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
+         (e) => { console.error(e); process.exit(1); })`,
+      [
+        JSON.stringify({
+          Records: [
+            kinesisRecord('bundle-other-flags', event('bundle-other-flags', penguins[0] ?? {}), 6000),
+          ],
+        }),
+      ],
+      ['--max-semi-space-size=1'],
+    );
+    expect(other.stderr).toContain('code cache rejected');
+    expect(JSON.parse(other.stdout.slice(other.stdout.lastIndexOf('RESULT ') + 7))).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await predictionsOf('bundle-other-flags')).map((p) => p.id)).toEqual(['bundle-other-flags']);
   });
 
   it('splits traffic to a challenger by a hash of each id, and promotes it mid-stream without a redeploy', async () => {

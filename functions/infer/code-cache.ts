@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire, wrap } from 'node:module';
+import { dirname } from 'node:path';
+import { constants, Script } from 'node:vm';
+
+/**
+ * A V8 code cache for each bundle of the inference image. Compiling the stream handler's 2.1 MB
+ * bundle, and the functions its first batch runs, is most of its cold start's JavaScript time: with
+ * the bytecode V8 wrote at the image's build, its module load went from ~90 to ~55 ms, and the first
+ * batch ~8 ms faster (`npm run bench -- infer`, cold start, which starts the bundle as Lambda
+ * starts node).
+ *
+ * V8 takes a cache only from the same V8 version and the same flags. An image freezes the first:
+ * the cache is made in the image's last stage, by its own node. For the second, the cache is made
+ * under the flags Lambda's Node.js runtime starts node with for the function's memory size
+ * (`lambdaNodeFlags`). A cache V8 refuses costs only the read of the file: the bundle is then
+ * compiled as without one, and the function logs a warning (`code cache rejected`).
+ * https://v8.dev/blog/code-caching-for-devs
+ */
+
+/**
+ * The flags Lambda's Node.js runtime starts node with for a function of `memoryMb`: its bootstrap
+ * script in the runtime's base image sizes V8's heap from the memory (a tenth for the young
+ * generation, split in two semi-spaces; the rest for the old one) and exposes the GC. Any V8 flag
+ * also costs node its own modules' embedded code cache (~14 ms more to load http, tls, crypto...):
+ * the bench starts its cold starts with these flags, so it pays what Lambda pays.
+ */
+export const lambdaNodeFlags = (memoryMb: number): string[] => {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [
+    '--expose-gc',
+    '--max-http-header-size=81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memoryMb - newSpace}`,
+  ];
+};
+
+/**
+ * V8 checks that a cache belongs to its source by the source's length only: a cache is named by a
+ * digest of its bundle, so one left from another build is never read.
+ */
+export const bundleDigest = (source: string | Buffer) =>
+  createHash('sha256').update(source).digest('hex').slice(0, 16);
+
+export const codeCacheOf = (bundle: string, digest: string) => `${bundle}.${digest}.cache`;
+
+export type CodeCacheUse = 'accepted' | 'rejected' | 'absent';
+
+/**
+ * Runs a CommonJS bundle as `require` would, compiled with its code cache when V8 takes it. The
+ * bundle may not `import()` (functions/infer/bundle.ts turns those into `require`): code V8 reads
+ * from a cache has lost the callback a dynamic import needs.
+ */
+export const loadBundle = (bundle: string, digest: string) => {
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(codeCacheOf(bundle, digest));
+  } catch {
+    // No cache (a bundle built for a test or the bench without one): compiled as usual.
+  }
+  const script = new Script(wrap(readFileSync(bundle, 'utf8')), {
+    filename: bundle,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const module = { exports: {} as Record<string, unknown> };
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  const cache: CodeCacheUse = !cachedData ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
+  if (cache === 'rejected') {
+    // In the shape of Powertools' log lines, so a log search finds it beside the function's own.
+    console.warn(
+      JSON.stringify({
+        level: 'WARN',
+        message: 'code cache rejected',
+        bundle,
+        reason: 'V8 refused the code cache: another node version or other flags than at its build',
+        flags: process.execArgv,
+      }),
+    );
+  }
+  return { exports: module.exports, cache, script };
+};
+
+/** Beside the bundles: the memory size of each entry point's function, from its function.yml. */
+export const CODE_CACHE_PLAN = 'code-cache.json';
+export type CodeCachePlan = Record<string, number>;
