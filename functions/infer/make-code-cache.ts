@@ -108,6 +108,8 @@ const makeCodeCaches = (dir: string, pipelinesDir: string) => {
             ...primingEnvironment(scratch),
           },
           stdio: ['ignore', 'ignore', 'inherit'],
+          // Its requests are refused at once; a build must not wait on one that is not.
+          timeout: 120_000,
         },
       );
     } finally {
