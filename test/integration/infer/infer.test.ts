@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -218,6 +218,18 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
     makeCodeCaches(image);
     const plan = codeCachePlanOf(image);
+    // One cache per entry point, each named by its bundle's digest.
+    expect(
+      readdirSync(join(image, 'functions', 'infer'))
+        .filter((f) => f.endsWith('.cache'))
+        .map((f) => f.replace(/\.bundle\.js\.[0-9a-f]{16}\.cache$/, ''))
+        .sort(),
+    ).toEqual(['batch-handler', 'http-handler', 'stream-handler']);
+    const memoryOf = (entry: string) => {
+      const memoryMb = plan[`${entry}-handler`];
+      if (memoryMb === undefined) throw new Error(`function.yml gives ${entry}-handler no memory size`);
+      return memoryMb;
+    };
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     /**
      * Runs `script` in a process of its own, as a Lambda instance of the entry point's function: with
@@ -228,7 +240,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       entry: 'stream' | 'http' | 'batch',
       script: string,
       args: string[] = [],
-      flags = lambdaNodeFlags(plan[`${entry}-handler`] ?? 0),
+      flags = lambdaNodeFlags(memoryOf(entry)),
     ) =>
       await promisify(execFile)(process.execPath, [...flags, '-e', script, ...args], {
         env: {
