@@ -11,8 +11,7 @@ import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
-import { bundleInference, codeCachePlanOf, makeCodeCaches, THIS_NODE } from '../functions/infer/bundle';
-import { lambdaNodeFlags } from '../functions/infer/code-cache';
+import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
@@ -194,8 +193,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     const image = join(workDir, 'image');
     const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
     makeCodeCaches(image);
-    const memoryMb = codeCachePlanOf(image)['stream-handler'];
-    if (memoryMb === undefined) throw new Error('the code cache plan names no stream-handler');
+    const flags = nodeFlagsOf(image, 'stream-handler');
     const probe = join(workDir, 'cold.js');
     writeFileSync(
       probe,
@@ -217,7 +215,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       // Asynchronously: the local cloud answering the probe runs in this very process.
       const { stdout: out, stderr } = await promisify(execFile)(
         process.execPath,
-        [...lambdaNodeFlags(memoryMb), probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
+        [...flags, probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
         {
           cwd: REPO,
           env: {
@@ -260,7 +258,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         modelLoadAndFirstPredictionMs: Number(untilPredictionMs.toFixed(1)),
         firstPutRecordsMs: Number(firstWriteMs.toFixed(1)),
         modelBytes: readFileSync(tar).byteLength,
-        nodeFlags: lambdaNodeFlags(memoryMb).join(' '),
+        nodeFlags: flags.join(' '),
       },
     });
     log(

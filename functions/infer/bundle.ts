@@ -3,7 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import { bundleDigest, CODE_CACHE_PLAN, type CodeCachePlan } from './code-cache';
+import {
+  bundleDigest,
+  CODE_CACHE_PLAN,
+  type CodeCachePlan,
+  entryNodeFlags,
+  readCodeCachePlan,
+} from './code-cache';
 
 /**
  * The inference image's bundles: the stream, HTTPS and batch entry points, built one way for the
@@ -70,9 +76,9 @@ const codeCachePlan = (): CodeCachePlan => {
   return plan;
 };
 
-/** The plan `bundleInference` wrote in `outdir`: each entry point's memory size. */
-export const codeCachePlanOf = (outdir: string): CodeCachePlan =>
-  JSON.parse(readFileSync(join(outdir, 'functions', 'infer', CODE_CACHE_PLAN), 'utf8')) as CodeCachePlan;
+/** The flags Lambda starts an entry point's function with, by the plan `bundleInference` wrote. */
+export const nodeFlagsOf = (outdir: string, name: (typeof INFERENCE_ENTRY_POINTS)[number]) =>
+  entryNodeFlags(readCodeCachePlan(join(outdir, 'functions', 'infer')), name);
 
 /**
  * Makes the bundles' code caches with this machine's node, as the image's last stage does with its

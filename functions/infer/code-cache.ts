@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire, wrap } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { constants, Script } from 'node:vm';
 
 /**
@@ -85,3 +85,14 @@ export const loadBundle = (bundle: string, digest: string) => {
 /** Beside the bundles: the memory size of each entry point's function, from its function.yml. */
 export const CODE_CACHE_PLAN = 'code-cache.json';
 export type CodeCachePlan = Record<string, number>;
+
+/** The plan beside the bundles in `dir`. */
+export const readCodeCachePlan = (dir: string): CodeCachePlan =>
+  JSON.parse(readFileSync(join(dir, CODE_CACHE_PLAN), 'utf8')) as CodeCachePlan;
+
+/** The flags Lambda starts `entry`'s function with, by its memory size in `plan`. */
+export const entryNodeFlags = (plan: CodeCachePlan, entry: string): string[] => {
+  const memoryMb = plan[entry];
+  if (memoryMb === undefined) throw new Error(`${CODE_CACHE_PLAN} gives ${entry} no memory size`);
+  return lambdaNodeFlags(memoryMb);
+};

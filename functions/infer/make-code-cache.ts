@@ -2,14 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  bundleDigest,
-  CODE_CACHE_PLAN,
-  type CodeCachePlan,
-  codeCacheOf,
-  lambdaNodeFlags,
-  loadBundle,
-} from './code-cache';
+import { bundleDigest, codeCacheOf, entryNodeFlags, loadBundle, readCodeCachePlan } from './code-cache';
 
 // Makes the code caches of the inference image's bundles (code-cache.ts): kept apart from the loader,
 // which every cold start runs, for what this needs (child_process alone is ~6 ms to load there).
@@ -93,31 +86,26 @@ const prime = async (bundle: string, pipelinesDir: string) => {
  * make-code-cache.bundle.js make <pipelines dir>`) with the image's node; so do the bench and a test.
  */
 const makeCodeCaches = (dir: string, pipelinesDir: string) => {
-  const plan = JSON.parse(readFileSync(join(dir, CODE_CACHE_PLAN), 'utf8')) as CodeCachePlan;
-  for (const [entry, memoryMb] of Object.entries(plan)) {
+  const plan = readCodeCachePlan(dir);
+  for (const entry of Object.keys(plan)) {
     const bundle = join(dir, `${entry}.bundle.js`);
+    const flags = entryNodeFlags(plan, entry);
     const scratch = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
     try {
-      execFileSync(
-        process.execPath,
-        [...lambdaNodeFlags(memoryMb), __filename, 'prime', bundle, pipelinesDir],
-        {
-          // None of this machine's AWS settings (an endpoint of the local cloud, a profile) may reach it.
-          env: {
-            ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
-            ...primingEnvironment(scratch),
-          },
-          stdio: ['ignore', 'ignore', 'inherit'],
-          // Its requests are refused at once; a build must not wait on one that is not.
-          timeout: 120_000,
+      execFileSync(process.execPath, [...flags, __filename, 'prime', bundle, pipelinesDir], {
+        // None of this machine's AWS settings (an endpoint of the local cloud, a profile) may reach it.
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
+          ...primingEnvironment(scratch),
         },
-      );
+        stdio: ['ignore', 'ignore', 'inherit'],
+        // Its requests are refused at once; a build must not wait on one that is not.
+        timeout: 120_000,
+      });
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-    console.log(
-      `${codeCacheOf(bundle, bundleDigest(readFileSync(bundle)))}: made under ${lambdaNodeFlags(memoryMb).join(' ')}`,
-    );
+    console.log(`${bundle}: code cache made under ${flags.join(' ')}`);
   }
 };
 

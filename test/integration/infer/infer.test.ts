@@ -11,12 +11,11 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
-import { bundleInference, codeCachePlanOf, makeCodeCaches, THIS_NODE } from '../../../functions/infer/bundle';
-import { lambdaNodeFlags } from '../../../functions/infer/code-cache';
+import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../../../functions/infer/bundle';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { readStream } from '../../../local/kinesis';
@@ -217,7 +216,6 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const image = join(dataDir, 'image');
     const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
     makeCodeCaches(image);
-    const plan = codeCachePlanOf(image);
     // One cache per entry point, each named by its bundle's digest.
     expect(
       readdirSync(join(image, 'functions', 'infer'))
@@ -225,11 +223,6 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
         .map((f) => f.replace(/\.bundle\.js\.[0-9a-f]{16}\.cache$/, ''))
         .sort(),
     ).toEqual(['batch-handler', 'http-handler', 'stream-handler']);
-    const memoryOf = (entry: string) => {
-      const memoryMb = plan[`${entry}-handler`];
-      if (memoryMb === undefined) throw new Error(`function.yml gives ${entry}-handler no memory size`);
-      return memoryMb;
-    };
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     /**
      * Runs `script` in a process of its own, as a Lambda instance of the entry point's function: with
@@ -240,7 +233,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       entry: 'stream' | 'http' | 'batch',
       script: string,
       args: string[] = [],
-      flags = lambdaNodeFlags(memoryOf(entry)),
+      flags = nodeFlagsOf(image, `${entry}-handler`),
     ) =>
       await promisify(execFile)(process.execPath, [...flags, '-e', script, ...args], {
         env: {
@@ -254,19 +247,28 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
         timeout: 60_000,
       });
 
+    /** The stream bundle's answer to one Kinesis event, and what it wrote to stderr. */
+    const streamInInstance = async (records: KinesisStreamRecord[], flags?: string[]) => {
+      const { stdout, stderr } = await inInstance(
+        'stream',
+        `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
+           (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
+           (e) => { console.error(e); process.exit(1); })`,
+        [JSON.stringify({ Records: records } satisfies KinesisStreamEvent)],
+        flags,
+      );
+      const result = JSON.parse(
+        stdout.slice(stdout.lastIndexOf('RESULT ') + 7),
+      ) as KinesisStreamBatchResponse;
+      return { result, stderr };
+    };
+
     const records = [
       ...penguins.slice(0, 20).map((row, i) => ({ id: `bundle-${i}`, data: event(`bundle-${i}`, row) })),
       { id: 'bundle-poison', data: '{"pipeline": "penguins", "id": ' },
     ].map(({ id, data }, i) => kinesisRecord(id, data, 5000 + i));
-    const { stdout, stderr } = await inInstance(
-      'stream',
-      `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
-         (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
-         (e) => { console.error(e); process.exit(1); })`,
-      [JSON.stringify({ Records: records } satisfies KinesisStreamEvent)],
-    );
+    const { result, stderr } = await streamInInstance(records);
     expect(stderr).not.toContain('code cache rejected');
-    const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as KinesisStreamBatchResponse;
     expect(result.batchItemFailures).toEqual([]);
     const got = await predictionsOf('bundle-');
     expect(got.map((p) => p.id).sort()).toEqual(
@@ -295,24 +297,12 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
 
     // Started with other flags than the cache was made under, V8 refuses it: the function says so,
     // compiles its bundle as without one, and still scores.
-    const other = await inInstance(
-      'stream',
-      `require(${JSON.stringify(bundled('stream-handler'))}).handler(JSON.parse(process.argv[1])).then(
-         (r) => process.stdout.write('RESULT ' + JSON.stringify(r) + String.fromCharCode(10), () => process.exit(0)),
-         (e) => { console.error(e); process.exit(1); })`,
-      [
-        JSON.stringify({
-          Records: [
-            kinesisRecord('bundle-other-flags', event('bundle-other-flags', penguins[0] ?? {}), 6000),
-          ],
-        }),
-      ],
+    const other = await streamInInstance(
+      [kinesisRecord('bundle-other-flags', event('bundle-other-flags', penguins[0] ?? {}), 6000)],
       ['--max-semi-space-size=1'],
     );
     expect(other.stderr).toContain('code cache rejected');
-    expect(JSON.parse(other.stdout.slice(other.stdout.lastIndexOf('RESULT ') + 7))).toEqual({
-      batchItemFailures: [],
-    });
+    expect(other.result).toEqual({ batchItemFailures: [] });
     expect((await predictionsOf('bundle-other-flags')).map((p) => p.id)).toEqual(['bundle-other-flags']);
   });
 
