@@ -22,7 +22,9 @@ const serve = async (dataDir: string, port: number, stage: string, io: CliIo): P
     },
   });
   io.out(`mlpipe local cloud up in ${Date.now() - started} ms (stage ${stage}, data in ${dataDir})`);
-  for (const [service, url] of Object.entries(cloud.endpoints)) io.out(`  ${service.padEnd(8)} ${url}`);
+  const endpoints = Object.entries(cloud.endpoints);
+  const width = Math.max(...endpoints.map(([service]) => service.length));
+  for (const [service, url] of endpoints) io.out(`  ${service.padEnd(width)} ${url}`);
   io.out(
     `  ${cloud.plan.buckets.length} buckets, ${cloud.plan.streams.length} streams, ${cloud.plan.functions.length} functions`,
   );

@@ -84,3 +84,36 @@ describe('mlpipe local status and reset', () => {
     mkdirSync(dataDir);
   });
 });
+
+describe('mlpipe local in the foreground', () => {
+  it('lists every endpoint in one column, writes endpoints.env, and stops on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-local-serve-'));
+    const out: string[] = [];
+    let up: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      up = resolve;
+    });
+    const served = main(['local', '--data-dir', dataDir, '--port', '0'], {
+      out: (l) => {
+        out.push(l);
+        if (l.startsWith('source ')) up();
+      },
+      err: (l) => out.push(l),
+    });
+    try {
+      await ready;
+      const endpoints = out.filter((l) => /^ {2}[A-Z0-9]+ +http:\/\/127\.0\.0\.1:\d+$/.test(l));
+      expect(endpoints.map((l) => l.trim().split(/ +/)[0])).toEqual(
+        expect.arrayContaining(['S3', 'KINESIS', 'SAGEMAKER', 'SFN', 'EVENTBRIDGE']),
+      );
+      // Every URL starts in the same column, whatever the service's name.
+      expect(new Set(endpoints.map((l) => l.indexOf('http://'))).size).toBe(1);
+      expect(existsSync(join(dataDir, 'endpoints.env'))).toBe(true);
+    } finally {
+      process.emit('SIGTERM');
+      expect(await served).toBe(0);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    expect(out.at(-1)).toBe('stopping…');
+  });
+});
