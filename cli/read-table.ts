@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -30,6 +31,8 @@ const readerFor = (file: string): string => {
 
 export const readRows = async (file: string): Promise<Record<string, unknown>[]> => {
   const source = readerFor(file);
+  // Checked here: DuckDB's own message for it quotes the query it was given.
+  if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new InputFileError(`${file}: no such file`);
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const connection = await instance.connect();
   try {

@@ -2,10 +2,12 @@ import { resolve } from 'node:path';
 import { loadServingModel, readBundle } from '../../core/model';
 import { type CliCommand, UsageError } from '../command';
 import { parseArgs } from '../options';
-import { readRows } from '../read-table';
+import { InputFileError, readRows } from '../read-table';
 
 /** Rows are scored in batches: one onnxruntime call each, as the inference function does. */
 const BATCH = 1000;
+
+const quoted = (names: readonly string[]) => names.map((n) => JSON.stringify(n)).join(', ');
 
 export const command: CliCommand = {
   name: 'predict',
@@ -20,6 +22,15 @@ export const command: CliCommand = {
     const model = await loadServingModel(await readBundle(resolve(flags.model)));
     const classes = model.classes ?? [];
     const rows = await readRows(resolve(file));
+    // A value missing here and there is scored as serving scores it (imputed, or the trees' default
+    // path); a column missing from the whole file is a wrong file, not data to score.
+    const present = new Set(rows.flatMap((row) => Object.keys(row)));
+    const absent = model.columns.filter((column) => !present.has(column));
+    if (rows.length > 0 && absent.length > 0) {
+      throw new InputFileError(
+        `${file}: no row has the column${absent.length > 1 ? 's' : ''} ${quoted(absent)}; the model reads ${quoted(model.columns)}`,
+      );
+    }
     for (let start = 0; start < rows.length; start += BATCH) {
       const batch = rows.slice(start, start + BATCH);
       const scored = await model.predict(batch);

@@ -11,6 +11,8 @@ import { createScorer, type Scored } from './scorer';
 export interface ServingModel {
   readonly version: string;
   readonly classes?: readonly string[];
+  /** The raw columns it reads: its fitted features' source columns, or its encodings' columns. */
+  readonly columns: readonly string[];
   predict(rows: readonly Readonly<Record<string, unknown>>[]): Promise<Scored>;
   /** predict's two steps apart, so a caller can tell the transform's time from the model's. */
   encode(rows: readonly Readonly<Record<string, unknown>>[]): Float32Array;
@@ -21,17 +23,18 @@ export interface ServingModel {
 export const loadServingModel = async (bundle: ModelBundle): Promise<ServingModel> => {
   const scorer = await createScorer(bundle);
   const { manifest } = bundle;
-  const encode = rowEncoder(
-    manifest.encodings,
+  const fitted =
     manifest.features === undefined
       ? undefined
-      : compileFeatures(
-          parseFittedFeatures(manifest.features, `model ${manifest.version}: manifest.json features`),
-        ),
-  );
+      : parseFittedFeatures(manifest.features, `model ${manifest.version}: manifest.json features`);
+  const inputs = new Set(manifest.encodings.map((e) => e.column));
+  const encode = rowEncoder(manifest.encodings, fitted === undefined ? undefined : compileFeatures(fitted));
   return {
     version: manifest.version,
     ...(manifest.classes ? { classes: manifest.classes } : {}),
+    columns: [
+      ...new Set(fitted ? fitted.features.filter((f) => inputs.has(f.name)).map((f) => f.from) : [...inputs]),
+    ],
     predict: (rows) => scorer.score(encode(rows), rows.length),
     encode,
     run: (matrix, rows) => scorer.score(matrix, rows),

@@ -221,6 +221,24 @@ describe('mlpipe predict', () => {
     expect(total).toBeCloseTo(1, 4);
   });
 
+  it('refuses a file that lacks a column the model reads in every row, naming the columns', async () => {
+    const root = await jobFolder('wrong-file', penguinParams, 'parquet');
+    expect(await runTraining(root, { log: () => {} })).toBe(0);
+    const input = join(root, 'cars.jsonl');
+    writeFileSync(input, `${JSON.stringify({ Name: 'chevrolet chevelle', Island: 'Dream' })}\n`);
+    const err: string[] = [];
+    const out: string[] = [];
+    const code = await main(['predict', '--model', join(root, 'model'), input], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err[0]).toContain(`${input}: no row has the columns "Beak Length (mm)"`);
+    expect(err[0]).toContain('"Sex"; the model reads "Island"');
+    expect(err[0]).not.toContain('no row has the columns "Island"');
+  });
+
   it('refuses a model whose ONNX file does not match its manifest', async () => {
     const root = await jobFolder('tampered', penguinParams, 'parquet');
     expect(await runTraining(root, { log: () => {} })).toBe(0);

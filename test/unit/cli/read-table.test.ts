@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputFileError, readRows } from '../../../cli/read-table';
@@ -23,5 +23,13 @@ describe('reading an input file for mlpipe run and predict', () => {
     writeFileSync(join(dir, 'torn.json'), '[{"Title": "Alien"');
     await expect(readRows(join(dir, 'torn.json'))).rejects.toThrow(InputFileError);
     await expect(readRows(join(dir, 'torn.json'))).rejects.toThrow(/torn\.json/);
+  });
+
+  it('says a file that is not there is not there, and not with the query it would have run', async () => {
+    const missing = join(dir, 'missing.csv');
+    await expect(readRows(missing)).rejects.toThrow(new InputFileError(`${missing}: no such file`));
+    const folder = join(dir, 'folder.csv');
+    mkdirSync(folder);
+    await expect(readRows(folder)).rejects.toThrow(new InputFileError(`${folder}: no such file`));
   });
 });
