@@ -75,14 +75,27 @@ export const batchOutputKeys = (pipelineName: string, inputName: string) => {
   };
 };
 
-/** The flat output row: the cleaned fields, then the model's answer. */
-const outputRow = (input: InferenceInput, prediction: Prediction): Record<string, unknown> => {
-  const row: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input.fields)) row[k] = v instanceof Date ? v.toISOString() : v;
-  row.prediction = prediction.prediction;
-  for (const [c, p] of Object.entries(prediction.probabilities ?? {})) row[`probability_${c}`] = p;
-  row.model_version = prediction.modelVersion;
-  return row;
+/**
+ * The flat output row: its number in the input (the number errors.jsonl gives a rejected row), the
+ * input's columns in the input's order (the spec's cleaned, any other as read, so a key of the
+ * caller's own comes back to join on), then the model's answer.
+ */
+const outputRow = (
+  row: number,
+  input: InferenceInput,
+  read: Readonly<Record<string, string | null>>,
+  prediction: Prediction,
+): Record<string, unknown> => {
+  const out: Record<string, unknown> = { input_row: row };
+  for (const column of [...Object.keys(read), ...Object.keys(input.fields)]) {
+    if (column in out) continue;
+    const value = column in input.fields ? input.fields[column] : read[column];
+    out[column] = value instanceof Date ? value.toISOString() : value;
+  }
+  out.prediction = prediction.prediction;
+  for (const [c, p] of Object.entries(prediction.probabilities ?? {})) out[`probability_${c}`] = p;
+  out.model_version = prediction.modelVersion;
+  return out;
 };
 
 export const scoreBatchObject = async (
@@ -151,7 +164,7 @@ export const scoreBatchObject = async (
     const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
     try {
       for await (const chunk of table.chunks()) {
-        const items: { index: number; input: InferenceInput }[] = [];
+        const items: { index: number; input: InferenceInput; read: Record<string, string | null> }[] = [];
         for (const values of chunk) {
           tally.rowsIn++;
           const row = tally.rowsIn;
@@ -162,7 +175,7 @@ export const scoreBatchObject = async (
               ? UNREADABLE_LINE
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
-            items.push({ index: row, input: result.input });
+            items.push({ index: row, input: result.input, read: fields });
             continue;
           }
           tally.rowsRejected++;
@@ -186,7 +199,9 @@ export const scoreBatchObject = async (
           'champion',
         );
         for (const [k, item] of items.entries()) {
-          await scored.write(`${JSON.stringify(outputRow(item.input, predictions[k] as Prediction))}\n`);
+          await scored.write(
+            `${JSON.stringify(outputRow(item.index, item.input, item.read, predictions[k] as Prediction))}\n`,
+          );
           tally.rowsScored++;
         }
       }

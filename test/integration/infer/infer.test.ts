@@ -486,7 +486,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   const text = async (key: string) =>
     (await (await s3.send(new GetObjectCommand({ Bucket: RAW, Key: key }))).Body?.transformToString()) ?? '';
 
-  it('scores a CSV dropped under batch-input into batch-output, every row accounted for', async () => {
+  it('scores a CSV dropped under batch-input into batch-output, every row accounted for by its number', async () => {
     await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1');
     await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
     const columns = [
@@ -498,12 +498,16 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       'Body Mass (g)',
       'Sex',
     ];
-    const rows = penguins.map((r) =>
-      columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))),
+    // A column of the caller's own, which the spec does not know: it comes back to join on.
+    const rows = penguins.map((r, i) => [
+      `ring-${i}`,
+      ...columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))),
+    ]);
+    rows.splice(10, 0, ['ring-atlantis', 'Adelie', 'Atlantis', '39', '18', '181', '3750', 'MALE']);
+    rows.splice(20, 0, ['ring-long', 'Adelie', 'Dream', 'long', '18', '181', '3750', 'MALE']);
+    const csv = [['ring', ...columns].map((c) => `"${c}"`).join(','), ...rows.map((r) => r.join(','))].join(
+      '\n',
     );
-    rows.splice(10, 0, ['Adelie', 'Atlantis', '39', '18', '181', '3750', 'MALE']);
-    rows.splice(20, 0, ['Adelie', 'Dream', 'long', '18', '181', '3750', 'MALE']);
-    const csv = [columns.map((c) => `"${c}"`).join(','), ...rows.map((r) => r.join(','))].join('\n');
     await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/penguins/week 47.csv', Body: csv }));
     await cloud.settle();
     const report = JSON.parse(await text('batch-output/penguins/week 47.report.json')) as BatchReport;
@@ -520,10 +524,26 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     ]);
     const lines = (await text('batch-output/penguins/week 47.csv')).trim().split('\n');
     expect(lines).toHaveLength(report.rowsScored + 1);
-    expect(lines[0]).toContain('prediction');
-    expect(lines[0]).toContain('probability_Gentoo');
+    expect(lines[0]?.split(',')).toEqual([
+      'input_row',
+      'ring',
+      ...columns,
+      'prediction',
+      'probability_Adelie',
+      'probability_Chinstrap',
+      'probability_Gentoo',
+      'model_version',
+    ]);
+    const scored = lines.slice(1).map((l) => l.split(','));
+    // Each scored row carries its number in the input and the caller's own key from that row.
+    for (const cells of scored) expect(cells[1]).toBe(rows[Number(cells[0]) - 1]?.[0]);
     const errors = (await text('batch-output/penguins/week 47.errors.jsonl')).trim().split('\n');
-    expect(errors.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([11, 21]);
+    const rejected = errors.map((l) => (JSON.parse(l) as { row: number }).row);
+    expect(rejected).toEqual([11, 21]);
+    // Every input row is in exactly one of the two files.
+    expect([...scored.map((cells) => Number(cells[0])), ...rejected].sort((a, b) => a - b)).toEqual(
+      rows.map((_, i) => i + 1),
+    );
   });
 
   it('answers gzip JSON Lines in kind, and reports a file it cannot score as rejected with the reason', async () => {
