@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AwsServiceError } from '../protocol/errors';
 import { startJsonService } from '../protocol/json';
+import type { QueryDialect } from '../protocol/query';
 import { openJsonStore } from '../protocol/store';
 import type { RunningService } from '../types';
 
@@ -46,6 +47,18 @@ export interface RunningCloudWatch extends RunningService {
 
 /** Datapoints older than this are dropped: the local cloud answers questions about recent traffic. */
 const RETENTION_MS = 24 * 3600 * 1000;
+
+/** The query protocol, which AWS CLIs before 2.13 speak to CloudWatch: lists in `<member>`. */
+const CLOUDWATCH_QUERY: QueryDialect = {
+  namespace: 'http://monitoring.amazonaws.com/doc/2010-08-01/',
+  maps: ['ExtendedStatistics'],
+};
+
+/** A timestamp as the JSON protocol sends it (epoch seconds) or the query protocol (ISO 8601), in ms. */
+const epochMs = (value: unknown): number =>
+  typeof value === 'number' || /^\d+(\.\d+)?$/.test(String(value))
+    ? Number(value) * 1000
+    : Date.parse(String(value));
 
 const dimensionsOf = (list: unknown): Dimensions =>
   Object.fromEntries(
@@ -148,17 +161,19 @@ export const startCloudWatch = async ({
     {
       key: 'CLOUDWATCH',
       protocol: 'awsJson1_0',
+      query: CLOUDWATCH_QUERY,
       operations: {
         PutMetricData: async (input) => {
           const namespace = String(input.Namespace ?? '');
           for (const d of (input.MetricData ?? []) as Json[]) {
-            const values = d.Values ? (d.Values as number[]) : [Number(d.Value)];
+            // Numbers arrive as text over the query protocol.
+            const values = d.Values ? (d.Values as unknown[]).map(Number) : [Number(d.Value)];
             for (const value of values) {
               add({
                 namespace,
                 name: String(d.MetricName),
                 dimensions: dimensionsOf(d.Dimensions),
-                at: d.Timestamp ? Number(d.Timestamp) * 1000 : Date.now(),
+                at: d.Timestamp ? epochMs(d.Timestamp) : Date.now(),
                 value,
                 ...(d.Unit ? { unit: String(d.Unit) } : {}),
               });
@@ -182,8 +197,8 @@ export const startCloudWatch = async ({
         },
         GetMetricStatistics: async (input) => {
           const period = Number(input.Period ?? 60);
-          const from = Number(input.StartTime) * 1000;
-          const to = Number(input.EndTime) * 1000;
+          const from = epochMs(input.StartTime);
+          const to = epochMs(input.EndTime);
           const points = select(
             String(input.Namespace),
             String(input.MetricName),
@@ -210,8 +225,8 @@ export const startCloudWatch = async ({
           };
         },
         GetMetricData: async (input) => {
-          const from = Number(input.StartTime) * 1000;
-          const to = Number(input.EndTime) * 1000;
+          const from = epochMs(input.StartTime);
+          const to = epochMs(input.EndTime);
           return {
             MetricDataResults: ((input.MetricDataQueries ?? []) as Json[]).map((q) => {
               const stat = (q.MetricStat ?? {}) as Json;

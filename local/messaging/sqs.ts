@@ -3,12 +3,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { AwsServiceError } from '../protocol/errors';
 import { startJsonService } from '../protocol/json';
+import type { QueryDialect } from '../protocol/query';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type RunningService } from '../types';
 
 /**
  * SQS over its JSON protocol for what mlpipe uses (the inference failure destination): queues,
  * send, receive with visibility timeout and long polling, delete. State is written to
- * `<dataDir>/sqs/state.json` after every change, so a restart loses no message.
+ * `<dataDir>/sqs/state.json` after every change, so a restart loses no message. It answers the
+ * query protocol too, which AWS CLIs before 2.13 speak to SQS.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_Operations.html
  */
 interface StoredMessage {
@@ -31,6 +33,26 @@ export interface RunningSqs extends RunningService {
   readonly port: number;
   queueUrl(name: string): string;
 }
+
+/** https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests-xml.html */
+const SQS_QUERY: QueryDialect = {
+  namespace: 'http://queue.amazonaws.com/doc/2012-11-05/',
+  inputNames: {
+    AttributeName: 'AttributeNames',
+    MessageAttributeName: 'MessageAttributeNames',
+    Attribute: 'Attributes',
+    SendMessageBatchRequestEntry: 'Entries',
+  },
+  inputMaps: ['Attributes'],
+  flattened: {
+    Messages: 'Message',
+    QueueUrls: 'QueueUrl',
+    Successful: 'SendMessageBatchResultEntry',
+    Failed: 'BatchResultErrorEntry',
+  },
+  flattenedMaps: { Attributes: 'Attribute' },
+  errorCodes: { QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue' },
+};
 
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
 const MAX_BATCH = 10;
@@ -89,6 +111,7 @@ export const startSqs = async ({ port, dataDir }: { port: number; dataDir: strin
     {
       key: 'SQS',
       protocol: 'awsJson1_0',
+      query: SQS_QUERY,
       operations: {
         CreateQueue: async (input) => {
           const name = String(input.QueueName ?? '');
@@ -156,7 +179,10 @@ export const startSqs = async ({ port, dataDir }: { port: number; dataDir: strin
           const Failed: unknown[] = [];
           for (const entry of entries) {
             try {
-              Successful.push({ Id: entry.Id, ...send(queue, entry.MessageBody, entry.DelaySeconds ?? 0) });
+              Successful.push({
+                Id: entry.Id,
+                ...send(queue, entry.MessageBody, Number(entry.DelaySeconds ?? 0)),
+              });
             } catch (error) {
               Failed.push({
                 Id: entry.Id,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { LOCAL_HOST, type LocalServiceKey, type RunningService } from '../types';
 import { AwsServiceError } from './errors';
 import { close, createLocalServer, listen, readBody } from './http';
+import { isQueryRequest, parseQuery, type QueryDialect, queryError, queryResponse } from './query';
 
 /**
  * The AWS JSON protocols (awsJson1_0 / awsJson1_1): every call is a POST to `/` naming the
@@ -14,6 +15,8 @@ export interface JsonServiceDefinition {
   readonly key: LocalServiceKey;
   readonly protocol: 'awsJson1_0' | 'awsJson1_1';
   readonly operations: Readonly<Record<string, JsonOperation>>;
+  /** Where the service also answers the query protocol, for AWS CLIs older than 2.13. */
+  readonly query?: QueryDialect;
 }
 
 const contentType = {
@@ -41,6 +44,30 @@ export const startJsonService = async (
       res.setHeader('x-amzn-errortype', error.code);
       reply(error.status, { __type: error.code, message: error.message, Message: error.message });
     };
+    const query = definition.query;
+    if (query && !req.headers['x-amz-target'] && isQueryRequest(req.headers['content-type'])) {
+      const answer = (status: number, xml: string) => {
+        res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
+        res.end(xml);
+      };
+      try {
+        const { action, input } = parseQuery((await readBody(req)).toString('utf8'), query);
+        const operation = definition.operations[action];
+        if (!operation)
+          throw new AwsServiceError(
+            'InvalidAction',
+            `operation ${action} is not supported by the local ${definition.key}`,
+          );
+        answer(200, queryResponse(action, await operation(input, req), query));
+      } catch (error) {
+        const failure =
+          error instanceof AwsServiceError
+            ? error
+            : new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500);
+        answer(failure.status, queryError(failure.code, failure.message, failure.status, query));
+      }
+      return;
+    }
     try {
       const target = String(req.headers['x-amz-target'] ?? '');
       const operationName = target.slice(target.lastIndexOf('.') + 1);

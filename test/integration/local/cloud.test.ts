@@ -31,7 +31,8 @@ const aws = async (dataDir: string, service: string, args: string[]) => {
     ['--endpoint-url', endpoint, service, ...args, '--output', 'json'],
     { env },
   );
-  return JSON.parse(stdout) as Record<string, unknown>;
+  // Some commands answer nothing (sqs delete-message).
+  return (stdout.trim() === '' ? {} : JSON.parse(stdout)) as Record<string, unknown>;
 };
 
 describe('the local cloud of the local stage', () => {
@@ -104,6 +105,108 @@ describe('the local cloud of the local stage', () => {
     expect(groups.map((g) => g.ModelPackageGroupName)).toEqual(
       expect.arrayContaining(['mlpipe-local-penguins', 'mlpipe-local-flights']),
     );
+  });
+
+  it("answers Debian's AWS CLI (2.9, the query protocol) for the failures queue and CloudWatch", async () => {
+    const { QueueUrl } = await aws(dataDir, 'sqs', [
+      'get-queue-url',
+      '--queue-name',
+      'mlpipe-local-infer-failures',
+    ]);
+    const body = '{"reason":"bad-json","detail":"<not> & \\"quoted\\""}';
+    const sent = await aws(dataDir, 'sqs', [
+      'send-message',
+      '--queue-url',
+      String(QueueUrl),
+      '--message-body',
+      body,
+    ]);
+    // The CLI checks each body against its MD5, so a badly escaped answer fails the call.
+    const got = await aws(dataDir, 'sqs', [
+      'receive-message',
+      '--queue-url',
+      String(QueueUrl),
+      '--max-number-of-messages',
+      '10',
+      '--attribute-names',
+      'All',
+    ]);
+    // The earlier test's record, which no pipeline claims, may be in the queue too: the stream
+    // function sent it there.
+    const messages = got.Messages as { MessageId: string; ReceiptHandle: string }[];
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          MessageId: sent.MessageId,
+          Body: body,
+          Attributes: expect.objectContaining({ ApproximateReceiveCount: '1' }),
+        }),
+      ]),
+    );
+    const receipt = messages.find((m) => m.MessageId === sent.MessageId)?.ReceiptHandle ?? '';
+    await aws(dataDir, 'sqs', [
+      'delete-message',
+      '--queue-url',
+      String(QueueUrl),
+      '--receipt-handle',
+      receipt,
+    ]);
+    const attributes = await aws(dataDir, 'sqs', [
+      'get-queue-attributes',
+      '--queue-url',
+      String(QueueUrl),
+      '--attribute-names',
+      'All',
+    ]);
+    const left = attributes.Attributes as Record<string, string>;
+    expect(left.QueueArn).toBe('arn:aws:sqs:us-east-1:000000000000:mlpipe-local-infer-failures');
+    // Deleted: of what was received, only the others are left (in flight).
+    expect(
+      Number(left.ApproximateNumberOfMessages) + Number(left.ApproximateNumberOfMessagesNotVisible),
+    ).toBe(messages.length - 1);
+    await expect(aws(dataDir, 'sqs', ['get-queue-url', '--queue-name', 'nope'])).rejects.toThrow(
+      /AWS\.SimpleQueueService\.NonExistentQueue/,
+    );
+
+    const metric = ['--namespace', 'cli/test', '--metric-name', 'Latency'];
+    await aws(dataDir, 'cloudwatch', [
+      'put-metric-data',
+      '--namespace',
+      'cli/test',
+      '--metric-data',
+      JSON.stringify([
+        {
+          MetricName: 'Latency',
+          Dimensions: [{ Name: 'Pipeline', Value: 'penguins' }],
+          Values: [10, 20, 30],
+        },
+      ]),
+    ]);
+    const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+    const stats = await aws(dataDir, 'cloudwatch', [
+      'get-metric-statistics',
+      ...metric,
+      '--dimensions',
+      'Name=Pipeline,Value=penguins',
+      '--start-time',
+      at(-60_000),
+      '--end-time',
+      at(60_000),
+      '--period',
+      '3600',
+      '--statistics',
+      'Sum',
+      '--extended-statistics',
+      'p50',
+    ]);
+    expect(stats.Datapoints).toEqual([
+      { Timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), Sum: 60, ExtendedStatistics: { p50: 20 } },
+    ]);
+    const alarms = (await aws(dataDir, 'cloudwatch', ['describe-alarms'])).MetricAlarms as {
+      AlarmName: string;
+      StateValue: string;
+    }[];
+    expect(alarms.map((a) => a.AlarmName)).toContain('mlpipe-local-penguins-challenger-errors');
   });
 
   it('keeps its objects and resources across a restart', async () => {
