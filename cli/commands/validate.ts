@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadSpecFile, SpecError, specFiles } from '../../core/spec';
 import type { CliCommand } from '../command';
@@ -7,12 +8,16 @@ export const PIPELINES_DIR = resolve(__dirname, '../../pipelines');
 export const command: CliCommand = {
   name: 'validate',
   summary: 'Check pipeline specs; lists every mistake with file, path and reason',
-  usage: 'mlpipe validate [file…]   (default: every pipelines/*.yml)',
+  usage: 'mlpipe validate [file or folder…]   (default: every pipelines/*.yml)',
   async run(args, io) {
-    const files = args.length > 0 ? args.map((a) => resolve(a)) : specFiles(PIPELINES_DIR);
+    // A folder stands for its *.yml files, as pipelines/ does by default.
+    const files = (args.length > 0 ? args.map((a) => resolve(a)) : [PIPELINES_DIR]).flatMap((path) =>
+      statSync(path, { throwIfNoEntry: false })?.isDirectory() ? specFiles(path) : [path],
+    );
     let failed = 0;
     for (const file of files) {
       try {
+        if (!statSync(file, { throwIfNoEntry: false })) throw new Error('no such file');
         const spec = loadSpecFile(file);
         io.out(`ok  ${spec.name} (${spec.target.task}, ${spec.features.length} features)`);
       } catch (error) {

@@ -258,7 +258,8 @@ export const pipelineSpecSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['split'],
-        message: `train + validation + test must be 1, got ${sum}`,
+        // Rounded: 0.7 + 0.2 + 0.2 is 1.0999999999999999 in floating point.
+        message: `train + validation + test must be 1, got ${Number(sum.toFixed(6))}`,
       });
     }
     if (spec.split.train <= 0)

@@ -40,6 +40,25 @@ describe('mlpipe validate', () => {
     expect(err.at(-1)).toBe('1 of 1 spec(s) invalid');
   });
 
+  it('checks every spec of a folder it is given, and names a path that is not there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-validate-'));
+    const text = readFileSync(join(__dirname, '../../../pipelines/penguins.yml'), 'utf8');
+    writeFileSync(join(dir, 'penguins.yml'), text);
+    writeFileSync(
+      join(dir, 'split.yml'),
+      text.replace('name: penguins', 'name: split').replace('test: 0.15', 'test: 0.25'),
+    );
+    writeFileSync(join(dir, 'notes.txt'), 'not a spec');
+    const { io, out, err } = capture();
+    await expect(main(['validate', dir, join(dir, 'gone.yml')], io)).resolves.toBe(1);
+    expect(out).toEqual(['ok  penguins (multiclass, 6 features)']);
+    expect(err).toEqual([
+      expect.stringMatching(/split\.yml: split: train \+ validation \+ test must be 1, got 1\.1$/),
+      `${join(dir, 'gone.yml')}: no such file`,
+      '2 of 3 spec(s) invalid',
+    ]);
+  });
+
   it('rejects a spec whose name does not match its file name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-validate-'));
     const file = join(dir, 'penguin.yml');
