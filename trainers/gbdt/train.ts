@@ -13,7 +13,12 @@ import {
 } from './booster';
 import { readChannel } from './channels';
 import { type Encoder, fitEncoder, matrixOf, type Prepared, prepare } from './dataset';
-import { type Hyperparameters, type Objective, parseHyperparameters } from './hyperparameters';
+import {
+  HyperparameterError,
+  type Hyperparameters,
+  type Objective,
+  parseHyperparameters,
+} from './hyperparameters';
 import { toOnnx } from './onnx';
 
 /**
@@ -119,7 +124,7 @@ export const trainFromFolder = async (
     ...(labelsAreIndexes && features?.parsed.classes ? { classes: features.parsed.classes } : {}),
   });
   if (params.objective === 'multi:softprob' && (encoder.classes?.length ?? 0) > params.num_class) {
-    throw new Error(
+    throw new HyperparameterError(
       `hyperparameter num_class is ${params.num_class}, but the train channel has ${encoder.classes?.length} classes: ${encoder.classes?.join(', ')}`,
     );
   }

@@ -101,7 +101,7 @@ describe('the SageMaker training contract', () => {
     [{ ...penguinParams, target: 'species' }, 'DatasetError: train channel: no column "species"'],
     [
       { ...penguinParams, num_class: '2' },
-      'hyperparameter num_class is 2, but the train channel has 3 classes',
+      'HyperparameterError: hyperparameter num_class is 2, but the train channel has 3 classes',
     ],
   ])('writes why it failed to output/failure and exits 1 (%#)', async (params, reason) => {
     const root = await jobFolder(`bad-${Math.random().toString(36).slice(2)}`, params, 'parquet');
