@@ -24,9 +24,13 @@ export const command: CliCommand = {
     const rows = await readRows(resolve(file));
     // A value missing here and there is scored as serving scores it (imputed, or the trees' default
     // path); a column missing from the whole file is a wrong file, not data to score.
-    const present = new Set(rows.flatMap((row) => Object.keys(row)));
-    const absent = model.columns.filter((column) => !present.has(column));
-    if (rows.length > 0 && absent.length > 0) {
+    const unseen = new Set(model.columns);
+    for (const row of rows) {
+      for (const column of Object.keys(row)) unseen.delete(column);
+      if (unseen.size === 0) break;
+    }
+    if (rows.length > 0 && unseen.size > 0) {
+      const absent = [...unseen];
       throw new InputFileError(
         `${file}: no row has the column${absent.length > 1 ? 's' : ''} ${quoted(absent)}; the model reads ${quoted(model.columns)}`,
       );

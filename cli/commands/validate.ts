@@ -16,8 +16,12 @@ export const command: CliCommand = {
     );
     let failed = 0;
     for (const file of files) {
+      if (!statSync(file, { throwIfNoEntry: false })) {
+        failed += 1;
+        io.err(`${file}: no such file`);
+        continue;
+      }
       try {
-        if (!statSync(file, { throwIfNoEntry: false })) throw new Error('no such file');
         const spec = loadSpecFile(file);
         io.out(`ok  ${spec.name} (${spec.target.task}, ${spec.features.length} features)`);
       } catch (error) {

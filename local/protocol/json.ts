@@ -63,7 +63,9 @@ export const startJsonService = async (
         const failure =
           error instanceof AwsServiceError
             ? error
-            : new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500);
+            : new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500, {
+                cause: error,
+              });
         answer(failure.status, queryError(failure.code, failure.message, failure.status, query));
       }
       return;
