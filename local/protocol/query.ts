@@ -27,6 +27,8 @@ export interface QueryDialect {
 
 type Json = Record<string, unknown>;
 
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
 export const isQueryRequest = (contentType: string | undefined): boolean =>
   (contentType ?? '').startsWith('application/x-www-form-urlencoded');
 
@@ -41,6 +43,8 @@ export const parseQuery = (body: string, dialect: QueryDialect): { action: strin
   for (const [key, value] of params) {
     if (key === 'Action' || key === 'Version') continue;
     const path = key.split('.').filter((segment) => segment !== 'member');
+    // A name no AWS shape has, which would reach Object.prototype through the assignments below.
+    if (path.some((segment) => FORBIDDEN.has(segment))) continue;
     const first = path[0] as string;
     path[0] = dialect.inputNames?.[first] ?? first;
     let node: Json | unknown[] = root;

@@ -46,6 +46,15 @@ describe('the query protocol of the local cloud', () => {
     });
   });
 
+  it('ignores a parameter whose name would reach Object.prototype', () => {
+    const { input } = parseQuery(
+      'Action=GetQueueUrl&__proto__.polluted=yes&a.constructor.b=1&QueueName=q',
+      sqs,
+    );
+    expect(input).toEqual({ QueueName: 'q' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('writes flattened or member lists, both kinds of maps, ISO timestamps and escaped text', () => {
     expect(
       queryResponse(
