@@ -4,11 +4,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
 import { NOT_JSON, reasonKind } from '../../core/ingest/validate';
+import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat } from '../../core/spec/schema';
 import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
-import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
+import { openSource, openTable, parquetColumnTypes, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
 import type { Validators } from './scoring';
 
@@ -219,7 +220,12 @@ export const scoreBatchObject = async (
     const written =
       format === 'jsonl' || tally.rowsScored === 0
         ? scoredFile
-        : await convert(scoredFile, outputFile, format);
+        : await convert(
+            scoredFile,
+            outputFile,
+            format,
+            format === 'parquet' ? await passedThroughTypes(plain, Object.keys(spec.columns)) : new Map(),
+          );
     await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.output }, written);
     if (tally.rowsRejected > 0)
       await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.errors }, errorsFile);
@@ -245,8 +251,29 @@ export const scoreBatchObject = async (
   }
 };
 
-/** JSON Lines → the input's format, by DuckDB. */
-const convert = async (jsonl: string, out: string, format: InputFormat): Promise<string> => {
+/**
+ * Types whose values come back unchanged from their text (DuckDB's `CAST(… AS VARCHAR)`, which is how
+ * the rows were read): a Parquet input's other columns get them back. Anything else (lists,
+ * structs, blobs) stays text.
+ */
+const ROUND_TRIP_TYPES =
+  /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|UUID)$/;
+
+/** The columns of a Parquet input that the spec does not clean, with the type each had. */
+const passedThroughTypes = async (file: string, specColumns: readonly string[]) =>
+  new Map(
+    [...(await parquetColumnTypes(file))].filter(
+      ([column, type]) => !specColumns.includes(column) && ROUND_TRIP_TYPES.test(type),
+    ),
+  );
+
+/** JSON Lines → the input's format, by DuckDB, with the passed-through columns' types given back. */
+const convert = async (
+  jsonl: string,
+  out: string,
+  format: InputFormat,
+  types: ReadonlyMap<string, string>,
+): Promise<string> => {
   const source = `read_json(${quoteSql(jsonl)}, format = 'newline_delimited')`;
   const options =
     format === 'csv'
@@ -254,6 +281,8 @@ const convert = async (jsonl: string, out: string, format: InputFormat): Promise
       : format === 'json'
         ? '(FORMAT json, ARRAY true)'
         : '(FORMAT parquet)';
-  await runSql([`COPY (SELECT * FROM ${source}) TO ${quoteSql(out)} ${options}`]);
+  const typed = [...types].map(([c, t]) => `CAST(${quoteIdent(c)} AS ${t}) AS ${quoteIdent(c)}`);
+  const select = typed.length > 0 ? `SELECT * REPLACE (${typed.join(', ')})` : 'SELECT *';
+  await runSql([`COPY (${select} FROM ${source}) TO ${quoteSql(out)} ${options}`]);
   return out;
 };

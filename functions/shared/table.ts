@@ -135,6 +135,15 @@ export const columnsOf = async (sql: string): Promise<string[]> => {
   }
 };
 
+/** A Parquet file's columns and their DuckDB types, in file order. */
+export const parquetColumnTypes = async (file: string): Promise<Map<string, string>> =>
+  new Map(
+    (await readSql(`DESCRIBE SELECT * FROM read_parquet(${quote(file)})`)).map((row) => [
+      String(row.column_name),
+      String(row.column_type),
+    ]),
+  );
+
 /** runSql for a query over a user's file: a failure is the file's (TableReadError). */
 export const readSql = async (sql: string): Promise<Record<string, unknown>[]> => {
   try {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import type { BatchReport } from '../../../functions/infer/batch';
 import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../../../functions/infer/bundle';
+import { runSql } from '../../../functions/shared/table';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
 import { readStream } from '../../../local/kinesis';
@@ -544,6 +545,51 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect([...scored.map((cells) => Number(cells[0])), ...rejected].sort((a, b) => a - b)).toEqual(
       rows.map((_, i) => i + 1),
     );
+  });
+
+  it('answers Parquet in kind, giving the columns it passes through their types back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-batch-parquet-'));
+    const input = join(dir, 'input.parquet');
+    // A key and a date of the caller's own beside the spec's columns: typed, as Parquet keeps them.
+    const rows = penguins
+      .slice(0, 30)
+      .map((r, i) => ({ ...r, ring: 9000 + i, seen: `2024-06-${String((i % 28) + 1).padStart(2, '0')}` }));
+    const json = join(dir, 'rows.json');
+    writeFileSync(json, JSON.stringify(rows));
+    await runSql([
+      `COPY (SELECT * REPLACE (CAST(ring AS BIGINT) AS ring, CAST(seen AS DATE) AS seen) FROM read_json_auto('${json}')) TO '${input}' (FORMAT parquet)`,
+    ]);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: RAW,
+        Key: 'batch-input/penguins/tagged.parquet',
+        Body: readFileSync(input),
+      }),
+    );
+    await cloud.settle();
+    const output = join(dir, 'output.parquet');
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: RAW, Key: 'batch-output/penguins/tagged.parquet' }),
+    );
+    writeFileSync(
+      output,
+      await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    const types = await runSql([`DESCRIBE SELECT * FROM read_parquet('${output}')`]);
+    expect(Object.fromEntries(types.map((t) => [t.column_name, t.column_type]))).toMatchObject({
+      input_row: 'BIGINT',
+      ring: 'BIGINT',
+      seen: 'DATE',
+      prediction: 'VARCHAR',
+    });
+    const scored = await runSql([
+      `SELECT input_row, ring, CAST(seen AS VARCHAR) AS seen FROM read_parquet('${output}') ORDER BY input_row`,
+    ]);
+    expect(scored).toHaveLength(30);
+    expect(scored.map((r) => [Number(r.input_row), Number(r.ring), r.seen])).toEqual(
+      rows.map((r, i) => [i + 1, r.ring, r.seen]),
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers gzip JSON Lines in kind, and reports a file it cannot score as rejected with the reason', async () => {
