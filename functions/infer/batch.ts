@@ -6,7 +6,7 @@ import { checkFormat } from '../../core/ingest/formats';
 import { NOT_JSON, reasonKind } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
-import type { InputFormat } from '../../core/spec/schema';
+import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
 import { openSource, openTable, parquetColumnTypes, quoteSql, runSql, TableReadError } from '../shared/table';
@@ -224,7 +224,7 @@ export const scoreBatchObject = async (
             scoredFile,
             outputFile,
             format,
-            format === 'parquet' ? await passedThroughTypes(plain, Object.keys(spec.columns)) : new Map(),
+            format === 'parquet' ? await parquetOutputTypes(plain, spec) : new Map(),
           );
     await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.output }, written);
     if (tally.rowsRejected > 0)
@@ -257,15 +257,23 @@ export const scoreBatchObject = async (
  * structs, blobs) stays text.
  */
 const ROUND_TRIP_TYPES =
-  /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|UUID)$/;
+  /^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|UUID)$/;
 
-/** The columns of a Parquet input that the spec does not clean, with the type each had. */
-const passedThroughTypes = async (file: string, specColumns: readonly string[]) =>
-  new Map(
+/**
+ * The types a Parquet output pins: the input's own for the columns the spec does not clean, and
+ * text for the spec's string columns. Without them, DuckDB's JSON reader, which converts the scored
+ * rows, guesses a type from each value, and text that looks like a date would become a DATE.
+ */
+const parquetOutputTypes = async (file: string, spec: PipelineSpec) => {
+  const types = new Map(
     [...(await parquetColumnTypes(file))].filter(
-      ([column, type]) => !specColumns.includes(column) && ROUND_TRIP_TYPES.test(type),
+      ([column, type]) => !(column in spec.columns) && ROUND_TRIP_TYPES.test(type),
     ),
   );
+  for (const [column, definition] of Object.entries(spec.columns))
+    if (definition.type === 'string') types.set(column, 'VARCHAR');
+  return types;
+};
 
 /** JSON Lines → the input's format, by DuckDB, with the passed-through columns' types given back. */
 const convert = async (

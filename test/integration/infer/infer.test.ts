@@ -550,14 +550,16 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   it('answers Parquet in kind, giving the columns it passes through their types back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-batch-parquet-'));
     const input = join(dir, 'input.parquet');
-    // A key and a date of the caller's own beside the spec's columns: typed, as Parquet keeps them.
-    const rows = penguins
-      .slice(0, 30)
-      .map((r, i) => ({ ...r, ring: 9000 + i, seen: `2024-06-${String((i % 28) + 1).padStart(2, '0')}` }));
+    // A key, a date and a note of the caller's own beside the spec's columns, typed as Parquet
+    // keeps them; the note is text that looks like a date, and stays text.
+    const rows = penguins.slice(0, 30).map((r, i) => {
+      const day = `2024-06-${String((i % 28) + 1).padStart(2, '0')}`;
+      return { ...r, ring: 9000 + i, seen: day, note: day };
+    });
     const json = join(dir, 'rows.json');
     writeFileSync(json, JSON.stringify(rows));
     await runSql([
-      `COPY (SELECT * REPLACE (CAST(ring AS BIGINT) AS ring, CAST(seen AS DATE) AS seen) FROM read_json_auto('${json}')) TO '${input}' (FORMAT parquet)`,
+      `COPY (SELECT * REPLACE (CAST(ring AS BIGINT) AS ring, CAST(seen AS DATE) AS seen, CAST(note AS VARCHAR) AS note) FROM read_json_auto('${json}')) TO '${input}' (FORMAT parquet)`,
     ]);
     await s3.send(
       new PutObjectCommand({
@@ -580,6 +582,8 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       input_row: 'BIGINT',
       ring: 'BIGINT',
       seen: 'DATE',
+      note: 'VARCHAR',
+      Island: 'VARCHAR',
       prediction: 'VARCHAR',
     });
     const scored = await runSql([
