@@ -87,10 +87,11 @@ const outputRow = (
   read: Readonly<Record<string, string | null>>,
   prediction: Prediction,
 ): Record<string, unknown> => {
-  const out: Record<string, unknown> = { input_row: row };
+  // Without a prototype, a column named `constructor` or `__proto__` is a column like any other.
+  const out: Record<string, unknown> = Object.assign(Object.create(null), { input_row: row });
   for (const column of [...Object.keys(read), ...Object.keys(input.fields)]) {
-    if (column in out) continue;
-    const value = column in input.fields ? input.fields[column] : read[column];
+    if (Object.hasOwn(out, column)) continue;
+    const value = Object.hasOwn(input.fields, column) ? input.fields[column] : read[column];
     out[column] = value instanceof Date ? value.toISOString() : value;
   }
   out.prediction = prediction.prediction;
@@ -267,7 +268,7 @@ const ROUND_TRIP_TYPES =
 const parquetOutputTypes = async (file: string, spec: PipelineSpec) => {
   const types = new Map(
     [...(await parquetColumnTypes(file))].filter(
-      ([column, type]) => !(column in spec.columns) && ROUND_TRIP_TYPES.test(type),
+      ([column, type]) => !Object.hasOwn(spec.columns, column) && ROUND_TRIP_TYPES.test(type),
     ),
   );
   for (const [column, definition] of Object.entries(spec.columns))

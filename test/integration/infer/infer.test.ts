@@ -554,7 +554,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     // keeps them; the note is text that looks like a date, and stays text.
     const rows = penguins.slice(0, 30).map((r, i) => {
       const day = `2024-06-${String((i % 28) + 1).padStart(2, '0')}`;
-      return { ...r, ring: 9000 + i, seen: day, note: day };
+      return { ...r, ring: 9000 + i, seen: day, note: day, constructor: `c${i}` };
     });
     const json = join(dir, 'rows.json');
     writeFileSync(json, JSON.stringify(rows));
@@ -583,15 +583,16 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       ring: 'BIGINT',
       seen: 'DATE',
       note: 'VARCHAR',
+      constructor: 'VARCHAR',
       Island: 'VARCHAR',
       prediction: 'VARCHAR',
     });
     const scored = await runSql([
-      `SELECT input_row, ring, CAST(seen AS VARCHAR) AS seen FROM read_parquet('${output}') ORDER BY input_row`,
+      `SELECT input_row, ring, CAST(seen AS VARCHAR) AS seen, "constructor" FROM read_parquet('${output}') ORDER BY input_row`,
     ]);
     expect(scored).toHaveLength(30);
-    expect(scored.map((r) => [Number(r.input_row), Number(r.ring), r.seen])).toEqual(
-      rows.map((r, i) => [i + 1, r.ring, r.seen]),
+    expect(scored.map((r) => [Number(r.input_row), Number(r.ring), r.seen, r.constructor])).toEqual(
+      rows.map((r, i) => [i + 1, r.ring, r.seen, r.constructor]),
     );
     rmSync(dir, { recursive: true, force: true });
   });
