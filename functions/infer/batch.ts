@@ -9,7 +9,7 @@ import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
-import { openSource, openTable, parquetColumnTypes, quoteSql, runSql, TableReadError } from '../shared/table';
+import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
 import type { Validators } from './scoring';
 
@@ -225,7 +225,7 @@ export const scoreBatchObject = async (
             scoredFile,
             outputFile,
             format,
-            format === 'parquet' ? await parquetOutputTypes(plain, spec) : new Map(),
+            rows.types ? parquetOutputTypes(rows.types, spec) : new Map(),
           );
     await putFile(deps.s3, { bucket: deps.settings.bucket, key: keys.output }, written);
     if (tally.rowsRejected > 0)
@@ -265,9 +265,9 @@ const ROUND_TRIP_TYPES =
  * text for the spec's string columns. Without them, DuckDB's JSON reader, which converts the scored
  * rows, guesses a type from each value, and text that looks like a date would become a DATE.
  */
-const parquetOutputTypes = async (file: string, spec: PipelineSpec) => {
+const parquetOutputTypes = (input: ReadonlyMap<string, string>, spec: PipelineSpec) => {
   const types = new Map(
-    [...(await parquetColumnTypes(file))].filter(
+    [...input].filter(
       ([column, type]) => !Object.hasOwn(spec.columns, column) && ROUND_TRIP_TYPES.test(type),
     ),
   );

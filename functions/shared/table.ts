@@ -46,6 +46,8 @@ export interface Source {
   readonly columns: readonly string[];
   /** A boolean column of `sql`, not among `columns`: true where the reader could not parse the row. */
   readonly unreadable?: string;
+  /** A Parquet file's own column types (DuckDB's names), which `sql` casts to text. */
+  readonly types?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -63,7 +65,11 @@ export const openSource = async (
   maxLineBytes: number,
 ): Promise<Source> => {
   const reader = readerSql(file, format, delimiter, maxLineBytes);
-  if (format !== 'json' && format !== 'jsonl') return { sql: reader, columns: await columnsOf(reader) };
+  if (format === 'parquet') {
+    const types = await parquetColumnTypes(file);
+    return { sql: reader, columns: [...types.keys()], types };
+  }
+  if (format === 'csv') return { sql: reader, columns: await columnsOf(reader) };
   const keys = await readSql(
     `SELECT k FROM (SELECT r, unnest(ks) AS k, unnest(range(len(ks))) AS i FROM (SELECT row_number() OVER () AS r, json_keys(json) AS ks FROM (${reader}))) GROUP BY k ORDER BY min(r), arg_min(i, r)`,
   );
@@ -136,7 +142,7 @@ export const columnsOf = async (sql: string): Promise<string[]> => {
 };
 
 /** A Parquet file's columns and their DuckDB types, in file order. */
-export const parquetColumnTypes = async (file: string): Promise<Map<string, string>> =>
+const parquetColumnTypes = async (file: string): Promise<Map<string, string>> =>
   new Map(
     (await readSql(`DESCRIBE SELECT * FROM read_parquet(${quote(file)})`)).map((row) => [
       String(row.column_name),

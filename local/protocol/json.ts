@@ -24,6 +24,35 @@ const contentType = {
   awsJson1_1: 'application/x-amz-json-1.1',
 } as const;
 
+/** The operation a JSON-protocol request names (`X-Amz-Target`), and its input. */
+const jsonCall = async (
+  req: IncomingMessage,
+): Promise<{ action: string; input: Record<string, unknown> }> => {
+  const target = String(req.headers['x-amz-target'] ?? '');
+  if (req.method !== 'POST' || !target) {
+    throw new AwsServiceError(
+      'UnknownOperationException',
+      `expected a POST with an X-Amz-Target header, got ${req.method} ${req.url}`,
+    );
+  }
+  const raw = (await readBody(req)).toString('utf8');
+  let input: unknown;
+  try {
+    input = raw.trim() === '' ? {} : JSON.parse(raw);
+  } catch (error) {
+    throw new AwsServiceError(
+      'SerializationException',
+      `request body is not valid JSON: ${(error as Error).message}`,
+      400,
+      { cause: error },
+    );
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new AwsServiceError('SerializationException', 'request body must be a JSON object');
+  }
+  return { action: target.slice(target.lastIndexOf('.') + 1), input: input as Record<string, unknown> };
+};
+
 export const startJsonService = async (
   definition: JsonServiceDefinition,
   port: number,
@@ -44,72 +73,38 @@ export const startJsonService = async (
       res.setHeader('x-amzn-errortype', error.code);
       reply(error.status, { __type: error.code, message: error.message, Message: error.message });
     };
-    const query = definition.query;
-    if (query && !req.headers['x-amz-target'] && isQueryRequest(req.headers['content-type'])) {
-      const answer = (status: number, xml: string) => {
-        res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
-        res.end(xml);
-      };
-      try {
-        const { action, input } = parseQuery((await readBody(req)).toString('utf8'), query);
-        const operation = definition.operations[action];
-        if (!operation)
-          throw new AwsServiceError(
-            'InvalidAction',
-            `operation ${action} is not supported by the local ${definition.key}`,
-          );
-        answer(200, queryResponse(action, await operation(input, req), query));
-      } catch (error) {
-        const failure =
-          error instanceof AwsServiceError
-            ? error
-            : new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500, {
-                cause: error,
-              });
-        answer(failure.status, queryError(failure.code, failure.message, failure.status, query));
-      }
-      return;
-    }
+    // AWS CLIs before 2.13 speak the query protocol to some services: answered in kind, in XML.
+    const query =
+      definition.query && !req.headers['x-amz-target'] && isQueryRequest(req.headers['content-type'])
+        ? definition.query
+        : undefined;
+    const xml = (status: number, text: string) => {
+      res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
     try {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const operationName = target.slice(target.lastIndexOf('.') + 1);
-      if (req.method !== 'POST' || !target) {
-        throw new AwsServiceError(
-          'UnknownOperationException',
-          `expected a POST with an X-Amz-Target header, got ${req.method} ${req.url}`,
-        );
-      }
-      const operation = definition.operations[operationName];
+      const { action, input } = query
+        ? parseQuery((await readBody(req)).toString('utf8'), query)
+        : await jsonCall(req);
+      const operation = definition.operations[action];
       if (!operation) {
         throw new AwsServiceError(
-          'UnknownOperationException',
-          `operation ${operationName} is not supported by the local ${definition.key}`,
+          query ? 'InvalidAction' : 'UnknownOperationException',
+          `operation ${action} is not supported by the local ${definition.key}`,
         );
       }
-      const raw = (await readBody(req)).toString('utf8');
-      let input: unknown;
-      try {
-        input = raw.trim() === '' ? {} : JSON.parse(raw);
-      } catch (error) {
-        throw new AwsServiceError(
-          'SerializationException',
-          `request body is not valid JSON: ${(error as Error).message}`,
-          400,
-          { cause: error },
-        );
-      }
-      if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-        throw new AwsServiceError('SerializationException', 'request body must be a JSON object');
-      }
-      reply(200, await operation(input as Record<string, unknown>, req));
+      const result = await operation(input, req);
+      if (query) xml(200, queryResponse(action, result, query));
+      else reply(200, result);
     } catch (error) {
-      if (error instanceof AwsServiceError) fail(error);
-      else
-        fail(
-          new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500, {
-            cause: error,
-          }),
-        );
+      const failure =
+        error instanceof AwsServiceError
+          ? error
+          : new AwsServiceError('InternalFailure', (error as Error).message ?? String(error), 500, {
+              cause: error,
+            });
+      if (query) xml(failure.status, queryError(failure.code, failure.message, failure.status, query));
+      else fail(failure);
     }
   });
   const bound = await listen(server, port);
