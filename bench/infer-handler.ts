@@ -15,6 +15,7 @@ import type { InferenceMetrics } from '../functions/infer/metrics';
 import { bundleCachePath, ServingModels } from '../functions/infer/models';
 import { RecentlyWritten, Validators } from '../functions/infer/scoring';
 import { STREAM_STEPS, type StreamStep, scoreStreamBatch } from '../functions/infer/stream';
+import { loadConfig } from '../functions/shared/config';
 import { withoutSdkLogging } from '../functions/shared/sdk';
 import { lambdaKinesisRecord } from '../local/event-sources/kinesis';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types';
@@ -121,6 +122,8 @@ export const benchDeployment = () => {
 export interface HandlerMeasures {
   readonly bareMs: number;
   readonly handlerMs: number;
+  /** onnxruntime's intra-op threads, the handler's session and the bare one alike (0: its default). */
+  readonly threads: number;
   /** Medians of the handler's own timings, the steps of its batch. */
   readonly steps: Readonly<Record<StreamStep, number>>;
 }
@@ -130,12 +133,13 @@ export const measureHandler = async (
   batch: readonly Record<string, unknown>[],
   scratch: string,
   repeats: number,
+  threads: number,
 ): Promise<HandlerMeasures> => {
   // The model as it serves; its own encode builds the tensor the bare runs are given, and its own
   // session runs them. (Its options leave a run back to back as fast as onnxruntime's defaults do:
   // 13.9-14.0 against 14.1-14.6 ms. A second session with the defaults would not do: its threads,
   // spinning after each bare run, took a core from the handler's batch that followed.)
-  const model = await loadServingModel(await readBundle(tar));
+  const model = await loadServingModel(await readBundle(tar), { threads });
   const matrix = model.encode(batch);
   const { location, record } = benchDeployment();
   // The deployment record is served from the TTL cache in steady state; the bundle from /tmp.
@@ -149,6 +153,7 @@ export const measureHandler = async (
     scratchDir: scratch,
     recordTtlMs: 5_000,
     memoryBudgetBytes: 2 ** 30,
+    scorerThreads: threads,
   });
   const cached = bundleCachePath(scratch, location);
   mkdirSync(dirname(cached), { recursive: true });
@@ -204,6 +209,7 @@ export const measureHandler = async (
   return {
     bareMs: median(bare),
     handlerMs: median(handler),
+    threads,
     steps: Object.fromEntries(STREAM_STEPS.map((k) => [k, median(parts[k])])) as HandlerMeasures['steps'],
   };
 };
@@ -212,7 +218,9 @@ export const measureHandler = async (
 if (resolve(process.argv[1] ?? '') === __filename) {
   const [tar = '', rowsFile = '', scratch = '', repeats = '100'] = process.argv.slice(2);
   const rows = JSON.parse(readFileSync(rowsFile, 'utf8')) as Record<string, unknown>[];
-  measureHandler(tar, rows, scratch, Number(repeats)).then(
+  // onnxruntime's threads as the function has them: from its memory, which the bench passes as
+  // Lambda does (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+  measureHandler(tar, rows, scratch, Number(repeats), loadConfig('scorerThreads').scorerThreads).then(
     (measures) => process.stdout.write(`${JSON.stringify(measures)}\n`, () => process.exit(0)),
     (error: Error) => {
       process.stderr.write(`${error.stack}\n`);

@@ -11,7 +11,13 @@ import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
-import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../functions/infer/bundle';
+import {
+  bundleInference,
+  entryMemoryMb,
+  makeCodeCaches,
+  nodeFlagsOf,
+  THIS_NODE,
+} from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
@@ -116,7 +122,9 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const rows: BenchRow[] = [];
 
   // 1. Handler vs bare session.run, same 1,000 rows, in a fresh process as a Lambda instance is:
-  // not in this one, whose heap holds the training data and the local cloud.
+  // not in this one, whose heap holds the training data and the local cloud. Lambda tells the
+  // function its memory, from which it sizes onnxruntime's threads (functions/shared/config.ts).
+  const memoryMb = String(entryMemoryMb('stream-handler'));
   const batchFile = join(workDir, 'batch.json');
   writeFileSync(batchFile, JSON.stringify(batch));
   const { stdout: measured } = await promisify(execFile)(
@@ -134,6 +142,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       env: {
         ...process.env,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memoryMb,
       },
       maxBuffer: 2 ** 24,
       timeout: 600_000,
@@ -153,12 +162,16 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       handlerRecordsPerSecond: Math.round((BATCH * 1000) / m.handlerMs),
       ...m.steps,
       trees,
+      functionMemoryMb: Number(memoryMb),
+      onnxruntimeThreads: m.threads,
     },
   });
   log(
     `handler ${m.handlerMs.toFixed(1)} ms (${Object.entries(m.steps)
       .map(([step, ms]) => `${step.replace(/Ms$/, '')} ${ms.toFixed(2)}`)
-      .join(', ')}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH}`,
+      .join(
+        ', ',
+      )}) vs session.run ${m.bareMs.toFixed(1)} ms per ${BATCH}, ${m.threads} onnxruntime thread(s) as at ${memoryMb} MB`,
   );
   const { location, record } = benchDeployment();
 
@@ -225,6 +238,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
             TMPDIR: tmp,
             NODE_PATH: join(REPO, 'node_modules'),
             LAMBDA_TASK_ROOT: REPO,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memoryMb,
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
             POWERTOOLS_METRICS_DISABLED: 'true',
             // Powertools' default level, as deployed: the handler logs its batch's step times.

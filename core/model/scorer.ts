@@ -41,9 +41,20 @@ const SESSION_OPTIONS: Session.SessionOptions = {
   extra: { session: { intra_op: { allow_spinning: '0' } } },
 };
 
-export const createScorer = async (bundle: ModelBundle): Promise<ModelScorer> => {
+export interface ScorerOptions {
+  /** onnxruntime's intra-op threads; 0 or none: its default, one per physical core. */
+  readonly threads?: number;
+}
+
+export const createScorer = async (
+  bundle: ModelBundle,
+  options: ScorerOptions = {},
+): Promise<ModelScorer> => {
   const { InferenceSession, Tensor } = runtime();
-  const session: Session = await InferenceSession.create(bundle.onnx, SESSION_OPTIONS);
+  const session: Session = await InferenceSession.create(
+    bundle.onnx,
+    options.threads ? { ...SESSION_OPTIONS, intraOpNumThreads: options.threads } : SESSION_OPTIONS,
+  );
   const { manifest } = bundle;
   const width = manifest.inputs.length;
   const score = async (matrix: Float32Array, rows: number): Promise<Scored> => {

@@ -1,7 +1,7 @@
 import { compileFeatures, parseFittedFeatures } from '../features/transform';
 import type { ModelBundle } from './bundle';
 import { rowEncoder } from './encoding';
-import { createScorer, type Scored } from './scorer';
+import { createScorer, type Scored, type ScorerOptions } from './scorer';
 
 /**
  * A model as it serves: raw records (keyed by the spec's column names) → the bundle's own fitted
@@ -20,8 +20,11 @@ export interface ServingModel {
   release(): Promise<void>;
 }
 
-export const loadServingModel = async (bundle: ModelBundle): Promise<ServingModel> => {
-  const scorer = await createScorer(bundle);
+export const loadServingModel = async (
+  bundle: ModelBundle,
+  options: ScorerOptions = {},
+): Promise<ServingModel> => {
+  const scorer = await createScorer(bundle, options);
   const { manifest } = bundle;
   const fitted =
     manifest.features === undefined

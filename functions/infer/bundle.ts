@@ -76,6 +76,13 @@ const codeCachePlan = (): CodeCachePlan => {
   return plan;
 };
 
+/** The memory (MB) of the function an entry point runs as, by its function.yml. */
+export const entryMemoryMb = (name: (typeof INFERENCE_ENTRY_POINTS)[number]): number => {
+  const memory = codeCachePlan()[name];
+  if (memory === undefined) throw new Error(`functions/infer/function.yml runs no function from ${name}`);
+  return memory;
+};
+
 /** The flags Lambda starts an entry point's function with, by the plan `bundleInference` wrote. */
 export const nodeFlagsOf = (outdir: string, name: (typeof INFERENCE_ENTRY_POINTS)[number]) =>
   entryNodeFlags(readCodeCachePlan(join(outdir, 'functions', 'infer')), name);

@@ -25,6 +25,8 @@ export interface ModelsSettings {
   readonly scratchDir: string;
   readonly recordTtlMs: number;
   readonly memoryBudgetBytes: number;
+  /** onnxruntime's intra-op threads per session (config.ts, `scorerThreads`); 0: its default. */
+  readonly scorerThreads: number;
 }
 
 export class InferenceModelError extends Error {
@@ -165,7 +167,7 @@ export class ServingModels {
       rmSync(file, { force: true });
       throw new ModelUnavailableError(`${where}: ${(error as Error).message}`, { cause: error });
     }
-    const model = await loadServingModel(bundle);
+    const model = await loadServingModel(bundle, { threads: this.settings.scorerThreads });
     const loaded = { model, bytes: bundle.onnx.byteLength * SESSION_OVERHEAD };
     this.loaded.set(version, loaded);
     this.usedBytes += loaded.bytes;

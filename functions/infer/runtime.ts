@@ -17,6 +17,7 @@ const settings = loadConfig(
   'scratchDir',
   'modelRecordTtlMs',
   'modelMemoryBudgetBytes',
+  'scorerThreads',
 );
 
 export const s3 = tracer.captureAWSv3Client(new S3Client({}));
@@ -25,6 +26,7 @@ export const models = new ServingModels(s3, {
   scratchDir: settings.scratchDir,
   recordTtlMs: settings.modelRecordTtlMs,
   memoryBudgetBytes: settings.modelMemoryBudgetBytes,
+  scorerThreads: settings.scorerThreads,
 });
 export const specs = new SpecCatalog(settings.pipelinesDir);
 export const validators = new Validators(specs);

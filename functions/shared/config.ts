@@ -28,6 +28,13 @@ const number = (name: string, fallback?: number): number => {
   return n;
 };
 
+/**
+ * The whole vCPUs a Lambda function of `memoryMb` has: Lambda gives one vCPU-second of credits a
+ * second at 1,769 MB, in proportion to memory, though it shows the function two cores up to
+ * 3,008 MB. https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+ */
+export const lambdaWholeVcpus = (memoryMb: number): number => Math.max(1, Math.floor(memoryMb / 1769));
+
 const SETTINGS = {
   stage: () => read('MLPIPE_STAGE'),
   rawBucket: () => read('RAW_BUCKET'),
@@ -64,6 +71,24 @@ const SETTINGS = {
   modelMemoryBudgetBytes: () =>
     number('MODEL_MEMORY_BUDGET_MB', Math.floor(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 1024) / 2)) *
     2 ** 20,
+  /**
+   * onnxruntime's intra-op threads per model: the function's whole vCPUs unless set, 0 (its
+   * default, a thread per core it sees) outside Lambda. At 2,048 MB the function sees two cores but
+   * has 1.16 vCPU: pinned to one core, a flights batch of 1,000 took 35-38 ms with one thread and
+   * 47-59 ms with two (bench/README.md).
+   */
+  scorerThreads: () => {
+    const memory = process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+    const threads = number(
+      'MLPIPE_SCORER_THREADS',
+      memory ? lambdaWholeVcpus(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE')) : 0,
+    );
+    if (!Number.isInteger(threads) || threads < 0)
+      throw new ConfigurationError(
+        `environment variable MLPIPE_SCORER_THREADS is not a whole number ≥ 0: ${threads}`,
+      );
+    return threads;
+  },
   /** Largest HTTPS request body taken (function URLs accept up to 6 MB). */
   httpMaxBodyBytes: () => number('HTTP_MAX_BODY_BYTES', 2 ** 20),
   httpMaxRecords: () => number('HTTP_MAX_RECORDS', 1_000),

@@ -77,6 +77,7 @@ describe("the inference function's models, several pipelines on one instance", (
       scratchDir: join(dataDir, 'instance-tmp'),
       recordTtlMs: 1000,
       memoryBudgetBytes: (charged[0] ?? 0) + (charged[1] ?? 0),
+      scorerThreads: 0,
     });
     try {
       const penguinA = await models.model('penguins-a', where('penguins', 'penguins-a'));

@@ -72,6 +72,7 @@ describe('the stream entry point when its writes fail', () => {
       scratchDir: scratch,
       recordTtlMs: 1_000,
       memoryBudgetBytes: 2 ** 28,
+      scorerThreads: 0,
     });
   }, 60_000);
   beforeEach(() => {
