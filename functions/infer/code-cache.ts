@@ -82,6 +82,9 @@ export const loadBundle = (bundle: string, digest: string) => {
   return { exports: module.exports, cache, script };
 };
 
+/** Beside the bundles: the image's specs, compiled as the code caches are made (core/spec/load.ts). */
+export const COMPILED_SPECS = 'specs.json';
+
 /** Beside the bundles: the memory size of each entry point's function, from its function.yml. */
 export const CODE_CACHE_PLAN = 'code-cache.json';
 export type CodeCachePlan = Record<string, number>;

@@ -2,7 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleDigest, codeCacheOf, entryNodeFlags, loadBundle, readCodeCachePlan } from './code-cache';
+import { compileSpecs } from '../../core/spec/load';
+import {
+  bundleDigest,
+  COMPILED_SPECS,
+  codeCacheOf,
+  entryNodeFlags,
+  loadBundle,
+  readCodeCachePlan,
+} from './code-cache';
 
 // Makes the code caches of the inference image's bundles (code-cache.ts): kept apart from the loader,
 // which every cold start runs, for what this needs (child_process alone is ~6 ms to load there).
@@ -86,6 +94,8 @@ const prime = async (bundle: string, pipelinesDir: string) => {
  * make-code-cache.bundle.js make <pipelines dir>`) with the image's node; so do the bench and a test.
  */
 const makeCodeCaches = (dir: string, pipelinesDir: string) => {
+  // First the specs, so that the priming runs read them as the functions will.
+  writeFileSync(join(dir, COMPILED_SPECS), JSON.stringify(compileSpecs(pipelinesDir)));
   const plan = readCodeCachePlan(dir);
   for (const entry of Object.keys(plan)) {
     const bundle = join(dir, `${entry}.bundle.js`);

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SpecCatalog } from '../../core/spec/load';
+import { readCompiledSpecs, SpecCatalog } from '../../core/spec/load';
 import { loadConfig } from '../shared/config';
+import { COMPILED_SPECS } from './code-cache';
 import { powertoolsMetrics } from './metrics';
 import { ServingModels } from './models';
 import { Validators } from './scoring';
@@ -28,7 +30,12 @@ export const models = new ServingModels(s3, {
   memoryBudgetBytes: settings.modelMemoryBudgetBytes,
   scorerThreads: settings.scorerThreads,
 });
-export const specs = new SpecCatalog(settings.pipelinesDir);
+// The image carries its specs compiled beside this module's bundle (make-code-cache.ts); run from
+// source, as locally and in tests, there are none and the YAML is read.
+export const specs = new SpecCatalog(
+  settings.pipelinesDir,
+  readCompiledSpecs(join(__dirname, COMPILED_SPECS)),
+);
 export const validators = new Validators(specs);
 export const metrics = powertoolsMetrics();
 export const logger = new Logger({ serviceName: 'mlpipe-infer' });

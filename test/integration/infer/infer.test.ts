@@ -14,8 +14,10 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
+import { loadSpecFile, readCompiledSpecs } from '../../../core/spec/load';
 import type { BatchReport } from '../../../functions/infer/batch';
 import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../../../functions/infer/bundle';
+import { COMPILED_SPECS } from '../../../functions/infer/code-cache';
 import { runSql } from '../../../functions/shared/table';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
@@ -224,6 +226,10 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
         .map((f) => f.replace(/\.bundle\.js\.[0-9a-f]{16}\.cache$/, ''))
         .sort(),
     ).toEqual(['batch-handler', 'http-handler', 'stream-handler']);
+    // Beside them, the specs compiled from the pipelines folder, which the functions read instead.
+    expect(
+      readCompiledSpecs(join(image, 'functions', 'infer', COMPILED_SPECS))?.specs.penguins?.spec,
+    ).toEqual(loadSpecFile(join(__dirname, '../../../pipelines/penguins.yml')));
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     /**
      * Runs `script` in a process of its own, as a Lambda instance of the entry point's function: with

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderSchema, SCHEMA_FILE } from '../../../cli/commands/schema';
 import {
+  compileSpecs,
   durationSeconds,
   loadSpecs,
   parseSpec,
+  readCompiledSpecs,
   SpecCatalog,
   SpecValidationError,
   UnknownPipelineError,
@@ -132,6 +134,40 @@ describe('pipeline specs', () => {
     expect(catalog.find('penguins')).toBe(catalog.find('penguins'));
     expect(() => catalog.find('broken')).toThrow(SpecValidationError);
     expect(catalog.find('bikes')).toBeUndefined();
+  });
+
+  it('serves a compiled spec while its file says what it was compiled from, and reads the file once it changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-specs-'));
+    writeFileSync(join(dir, 'penguins.yml'), penguinsText);
+    const file = join(dir, 'specs.json');
+    writeFileSync(file, JSON.stringify(compileSpecs(dir)));
+    const compiled = readCompiledSpecs(file);
+    const served = new SpecCatalog(dir, compiled).get('penguins');
+    expect(served).toBe(compiled?.specs.penguins?.spec);
+    expect(served).toStrictEqual(loadSpecs(dir).get('penguins'));
+
+    writeFileSync(
+      join(dir, 'penguins.yml'),
+      penguinsText.replace(/^description: .*$/m, 'description: edited'),
+    );
+    const reread = new SpecCatalog(dir, compiled).get('penguins');
+    expect(reread).not.toBe(compiled?.specs.penguins?.spec);
+    expect(reread.description).toBe('edited');
+  });
+
+  it('keeps every shipped spec whole through its compiled JSON', () => {
+    const compiled = compileSpecs(PIPELINES);
+    expect(Object.keys(compiled.specs)).toEqual(['cars', 'flights', 'movies', 'penguins']);
+    expect(JSON.parse(JSON.stringify(compiled))).toStrictEqual(compiled);
+  });
+
+  it('reads no compiled specs where there is no file, and refuses a file of another format', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-specs-'));
+    expect(readCompiledSpecs(join(dir, 'specs.json'))).toBeUndefined();
+    writeFileSync(join(dir, 'specs.json'), JSON.stringify({ format: 'other', specs: {} }));
+    expect(() => readCompiledSpecs(join(dir, 'specs.json'))).toThrow(
+      /specs\.json: format: expected "mlpipe-specs\/1"/,
+    );
   });
 
   it('reads durations as people write them', () => {
