@@ -29,11 +29,11 @@ const number = (name: string, fallback?: number): number => {
 };
 
 /**
- * The whole vCPUs a Lambda function of `memoryMb` has: Lambda gives one vCPU-second of credits a
- * second at 1,769 MB, in proportion to memory, though it shows the function two cores up to
- * 3,008 MB. https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+ * The vCPUs a Lambda function of `memoryMb` has, to the nearest whole one (at least one): Lambda
+ * gives one vCPU-second of credits a second at 1,769 MB, in proportion to memory, though it shows
+ * the function two cores up to 3,008 MB. https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
  */
-export const lambdaWholeVcpus = (memoryMb: number): number => Math.max(1, Math.floor(memoryMb / 1769));
+export const lambdaVcpus = (memoryMb: number): number => Math.max(1, Math.round(memoryMb / 1769));
 
 const SETTINGS = {
   stage: () => read('MLPIPE_STAGE'),
@@ -72,16 +72,16 @@ const SETTINGS = {
     number('MODEL_MEMORY_BUDGET_MB', Math.floor(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 1024) / 2)) *
     2 ** 20,
   /**
-   * onnxruntime's intra-op threads per model: the function's whole vCPUs unless set, 0 (its
-   * default, a thread per core it sees) outside Lambda. At 2,048 MB the function sees two cores but
-   * has 1.16 vCPU: pinned to one core, a flights batch of 1,000 took 35-38 ms with one thread and
-   * 47-59 ms with two (bench/README.md).
+   * onnxruntime's intra-op threads per model: the function's vCPUs unless set, 0 (its default, a
+   * thread per core it sees) outside Lambda. At 2,048 MB the function sees two cores but has 1.16
+   * vCPU: pinned to one core, a flights batch of 1,000 took 35-38 ms with one thread and 47-59 ms
+   * with two (bench/README.md).
    */
   scorerThreads: () => {
     const memory = process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
     const threads = number(
       'MLPIPE_SCORER_THREADS',
-      memory ? lambdaWholeVcpus(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE')) : 0,
+      memory ? lambdaVcpus(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE')) : 0,
     );
     if (!Number.isInteger(threads) || threads < 0)
       throw new ConfigurationError(

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServingModel, readBundle } from '../../../core/model';
-import { lambdaWholeVcpus, loadConfig } from '../../../functions/shared/config';
+import { lambdaVcpus, loadConfig } from '../../../functions/shared/config';
 import { jsonDataset } from '../../support/datasets';
 import { PENGUIN_HYPERPARAMETERS, trainModel } from '../../support/models';
 
@@ -28,20 +28,15 @@ const threadsWith = (env: Record<string, string | undefined>) =>
   withEnv(env, () => loadConfig('scorerThreads').scorerThreads);
 
 describe("onnxruntime's threads", () => {
-  it("gives a Lambda function's session one thread per whole vCPU its memory pays for", () => {
-    expect(threadsWith({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024', MLPIPE_SCORER_THREADS: undefined })).toBe(
-      1,
+  it("gives a Lambda function's session a thread per vCPU its memory pays for, to the nearest whole one", () => {
+    const byMemory = Object.fromEntries(
+      ['128', '1024', '2048', '3008', '3538', '10240'].map((memory) => [
+        memory,
+        threadsWith({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memory, MLPIPE_SCORER_THREADS: undefined }),
+      ]),
     );
-    expect(threadsWith({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048', MLPIPE_SCORER_THREADS: undefined })).toBe(
-      1,
-    );
-    expect(threadsWith({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '3538', MLPIPE_SCORER_THREADS: undefined })).toBe(
-      2,
-    );
-    expect(threadsWith({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '10240', MLPIPE_SCORER_THREADS: undefined })).toBe(
-      5,
-    );
-    expect(lambdaWholeVcpus(128)).toBe(1);
+    expect(byMemory).toEqual({ 128: 1, 1024: 1, 2048: 1, 3008: 2, 3538: 2, 10240: 6 });
+    expect(lambdaVcpus(1769)).toBe(1);
   });
 
   it("leaves onnxruntime's own default outside Lambda, and takes MLPIPE_SCORER_THREADS over both", () => {
