@@ -13,6 +13,7 @@ import {
   type LocalServiceKey,
   type RunningService,
 } from '../types';
+import { ExecutionHistory, type HistoryEvent } from './history';
 import { destroyClients, runTask, serviceClients, TaskError, taskStates } from './tasks';
 
 /**
@@ -30,14 +31,6 @@ interface StoredMachine {
   roleArn: string;
   type: string;
   createdAt: number;
-}
-
-interface HistoryEvent {
-  timestamp: number;
-  type: string;
-  id: number;
-  previousEventId: number;
-  [details: string]: unknown;
 }
 
 interface StoredExecution {
@@ -151,72 +144,30 @@ export const startSfn = async ({
   const running = new Map<string, { abort: () => void; done: Promise<void> }>();
   const tokens = new Map<string, { resolve: (output: unknown) => void; reject: (error: Error) => void }>();
 
-  /**
-   * The engine reports state events through an async generator that may lag behind the task
-   * handlers, so events are placed by when they happened (state entered before its task's events,
-   * exited after them) and renumbered: the history reads in the order AWS would write it.
-   */
-  const rank = (type: string) =>
-    type === 'ExecutionStarted'
-      ? 0
-      : type.endsWith('StateEntered')
-        ? 1
-        : type.startsWith('Task')
-          ? 2
-          : type.endsWith('StateExited')
-            ? 3
-            : 4;
-  /** The state each task event belongs to (the history's own shape does not say). */
-  const taskState = new WeakMap<HistoryEvent, string>();
-  const record = (
-    execution: StoredExecution,
-    type: string,
-    details: Record<string, unknown> = {},
-    at = Date.now(),
-    state?: string,
-  ) => {
-    const event: HistoryEvent = { timestamp: at, type, id: 0, previousEventId: 0, ...details };
-    if (state !== undefined) taskState.set(event, state);
-    const entered = (details.stateEnteredEventDetails as { name?: string } | undefined)?.name;
-    const goesBefore = (before: HistoryEvent): boolean => {
-      if (before.timestamp !== at) return before.timestamp > at;
-      if (rank(before.type) <= rank(type)) return false;
-      // Within one millisecond a state's entry goes before its own task's events, never before
-      // another state's: when a task fails and a Catch enters the next state, the failure came first.
-      if (entered !== undefined && rank(before.type) === 2) return taskState.get(before) === entered;
-      return true;
-    };
-    const history = execution.history;
-    let index = history.length;
-    while (index > 0 && goesBefore(history[index - 1] as HistoryEvent)) index -= 1;
-    history.splice(index, 0, event);
-    for (let i = index; i < history.length; i++) {
-      const e = history[i] as HistoryEvent;
-      e.id = i + 1;
-      e.previousEventId = i;
-    }
-    dirty = true;
-  };
-
   const start = (machine: StoredMachine, execution: StoredExecution) => {
     const definition = JSON.parse(machine.definition) as Record<string, unknown>;
     const taskToken = Buffer.from(`${execution.arn}#${randomUUID()}`).toString('base64');
+    const history = new ExecutionHistory(execution.history, () => {
+      dirty = true;
+    });
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [name, task] of taskStates(definition)) {
       handlers[name] = (input: unknown) =>
         runTask(task.Resource, (input ?? {}) as Record<string, unknown>, clients, {
           pollMillis,
           taskToken,
-          record: (type, details) => record(execution, type, details, Date.now(), name),
+          record: (type, details) => history.task(name, type, details, Date.now()),
           waitForToken: (token) =>
             new Promise((resolve, reject) => {
               tokens.set(token, { resolve, reject });
             }),
         }) as Promise<never>;
     }
-    record(execution, 'ExecutionStarted', {
-      executionStartedEventDetails: { input: execution.input, roleArn: machine.roleArn },
-    });
+    history.engine(
+      'ExecutionStarted',
+      { executionStartedEventDetails: { input: execution.input, roleArn: machine.roleArn } },
+      Date.now(),
+    );
     const engine = new StateMachine(definition as never, {
       validationOptions: { checkArn: false, checkPaths: false },
     });
@@ -237,21 +188,26 @@ export const startSfn = async ({
     const follow = (async () => {
       for await (const event of run.eventLogs) {
         if (event.type === 'StateEntered' || event.type === 'StateExited') {
-          const kind = `${STATE_EVENT[event.state.type] ?? event.state.type}State${event.type === 'StateEntered' ? 'Entered' : 'Exited'}`;
-          const key = event.type === 'StateEntered' ? 'stateEnteredEventDetails' : 'stateExitedEventDetails';
-          record(
-            execution,
+          const entering = event.type === 'StateEntered';
+          const kind = `${STATE_EVENT[event.state.type] ?? event.state.type}State${entering ? 'Entered' : 'Exited'}`;
+          history.engine(
             kind,
             {
-              [key]: {
+              [entering ? 'stateEnteredEventDetails' : 'stateExitedEventDetails']: {
                 name: event.state.name,
-                [event.type === 'StateEntered' ? 'input' : 'output']: JSON.stringify(
-                  (event.type === 'StateEntered' ? event.state.input : event.state.output) ?? null,
+                [entering ? 'input' : 'output']: JSON.stringify(
+                  (entering ? event.state.input : event.state.output) ?? null,
                 ),
               },
             },
             event.timestamp,
+            { name: event.state.name, entering },
           );
+        } else if (event.type.startsWith('MapIteration')) {
+          // https://docs.aws.amazon.com/step-functions/latest/apireference/API_MapIterationEventDetails.html
+          const { parentState, index } = event as { parentState: { name: string }; index: number };
+          const key = `${event.type[0]?.toLowerCase()}${event.type.slice(1)}EventDetails`;
+          history.engine(event.type, { [key]: { name: parentState.name, index } }, event.timestamp);
         }
       }
     })().catch(() => {});
@@ -262,20 +218,26 @@ export const startSfn = async ({
         await follow;
         execution.status = 'SUCCEEDED';
         execution.output = JSON.stringify(output ?? null);
-        record(execution, 'ExecutionSucceeded', {
-          executionSucceededEventDetails: { output: execution.output },
-        });
+        history.engine(
+          'ExecutionSucceeded',
+          { executionSucceededEventDetails: { output: execution.output } },
+          Date.now(),
+        );
       },
       async (error: Error) => {
         await follow;
         Object.assign(execution, endingOf(error, closing));
         const aborted = execution.status === 'ABORTED';
-        record(execution, aborted ? 'ExecutionAborted' : 'ExecutionFailed', {
-          [aborted ? 'executionAbortedEventDetails' : 'executionFailedEventDetails']: {
-            error: execution.error,
-            cause: execution.cause,
+        history.engine(
+          aborted ? 'ExecutionAborted' : 'ExecutionFailed',
+          {
+            [aborted ? 'executionAbortedEventDetails' : 'executionFailedEventDetails']: {
+              error: execution.error,
+              cause: execution.cause,
+            },
           },
-        });
+          Date.now(),
+        );
       },
     );
     const settled = done.then(() => {

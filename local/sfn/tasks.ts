@@ -144,20 +144,22 @@ export const runTask = async (
   const [kind, service] = resource.startsWith('arn:aws:lambda:')
     ? ['function', 'lambda']
     : ([resource.replace(/^arn:aws:states:::/, ''), resource.split(':')[5] ?? ''] as const);
+  // The history names the service and its action apart, as AWS does: "lambda" and "invoke".
+  const action = kind.startsWith(`${service}:`) ? kind.slice(service.length + 1) : kind;
   context.record('TaskScheduled', {
     taskScheduledEventDetails: {
       resourceType: service,
-      resource: kind,
+      resource: action,
       region: 'us-east-1',
       parameters: JSON.stringify(input),
     },
   });
-  context.record('TaskStarted', { taskStartedEventDetails: { resourceType: service, resource: kind } });
+  context.record('TaskStarted', { taskStartedEventDetails: { resourceType: service, resource: action } });
   const succeeded = (output: unknown) => {
     context.record('TaskSucceeded', {
       taskSucceededEventDetails: {
         resourceType: service,
-        resource: kind,
+        resource: action,
         output: JSON.stringify(output ?? null),
       },
     });
@@ -180,7 +182,7 @@ export const runTask = async (
       case 'lambda:invoke.waitForTaskToken': {
         await invokeLambda(clients.lambda, String(input.FunctionName), input.Payload);
         context.record('TaskSubmitted', {
-          taskSubmittedEventDetails: { resourceType: service, resource: kind, output: '{}' },
+          taskSubmittedEventDetails: { resourceType: service, resource: action, output: '{}' },
         });
         return succeeded(await context.waitForToken(context.taskToken));
       }
@@ -236,7 +238,7 @@ export const runTask = async (
         ? error
         : new TaskError((error as Error).name ?? 'States.TaskFailed', (error as Error).message);
     context.record('TaskFailed', {
-      taskFailedEventDetails: { resourceType: service, resource: kind, error: e.name, cause: e.message },
+      taskFailedEventDetails: { resourceType: service, resource: action, error: e.name, cause: e.message },
     });
     throw e;
   }

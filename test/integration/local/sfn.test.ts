@@ -7,6 +7,7 @@ import {
   type DescribeExecutionCommandOutput,
   ExecutionAlreadyExists,
   GetExecutionHistoryCommand,
+  type HistoryEvent,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -114,6 +115,30 @@ const waitingForApproval = async (arn: string) => {
   throw new Error('never waited for approval');
 };
 
+/**
+ * What breaks the order AWS writes a run of states one after another in: a state entered before the
+ * one before it exited, a task's event outside its state, event ids out of sequence.
+ */
+const orderProblems = (events: readonly HistoryEvent[]): string[] => {
+  const problems: string[] = [];
+  let inside: string | undefined;
+  events.forEach((e, i) => {
+    if (e.id !== i + 1 || e.previousEventId !== i) problems.push(`event ${i + 1} numbered ${e.id}`);
+    const entered = e.stateEnteredEventDetails?.name;
+    const exited = e.stateExitedEventDetails?.name;
+    if (entered !== undefined) {
+      if (inside !== undefined) problems.push(`${entered} entered at ${e.id} before ${inside} exited`);
+      inside = entered;
+    } else if (exited !== undefined) {
+      if (exited !== inside) problems.push(`${exited} exited at ${e.id} while in ${inside}`);
+      inside = undefined;
+    } else if (e.type?.startsWith('Task') && inside === undefined) {
+      problems.push(`${e.type} at ${e.id} outside any state`);
+    }
+  });
+  return problems;
+};
+
 describe('the local Step Functions', () => {
   it('runs Lambda tasks, a Wait from a path and a task token answered by `mlpipe approve`', async () => {
     const executionArn = await start('run-1', { value: 21, query: 'echo', pause: 1 });
@@ -150,6 +175,17 @@ describe('the local Step Functions', () => {
     expect(JSON.parse(scheduled?.taskScheduledEventDetails?.parameters ?? '{}')).toMatchObject({
       Payload: { op: 'double', value: 21 },
     });
+    expect(scheduled?.taskScheduledEventDetails).toMatchObject({
+      resourceType: 'lambda',
+      resource: 'invoke',
+    });
+    // State by state, as AWS writes it, though the engine reports its states late.
+    expect(orderProblems(history.events ?? [])).toEqual([]);
+    expect(
+      (history.events ?? [])
+        .filter((e) => e.stateEnteredEventDetails)
+        .map((e) => e.stateEnteredEventDetails?.name),
+    ).toEqual(['Double', 'Query', 'Pause', 'AwaitApproval', 'Approved']);
   });
 
   it('records a rejection from `mlpipe reject` as the reviewer error the state machine catches', async () => {
@@ -200,6 +236,7 @@ describe('the local Step Functions', () => {
     expect(lastFailure).toBeLessThan(caught);
     expect(queryExited).toBeGreaterThan(lastFailure);
     expect(queryExited).toBeLessThan(caught);
+    expect(orderProblems(events)).toEqual([]);
   });
 
   it('refuses a second execution with the same name', async () => {

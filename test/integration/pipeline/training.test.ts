@@ -79,6 +79,7 @@ describe('the training pipeline, driven by nothing but files dropped into the lo
       report,
       execution,
       states,
+      events: history.events ?? [],
       record,
       output: execution.output ? (JSON.parse(execution.output) as RunState) : undefined,
     };
@@ -106,6 +107,23 @@ describe('the training pipeline, driven by nothing but files dropped into the lo
       expect.arrayContaining(['PlanFeatures', 'Train', 'Evaluate', 'Register', 'Deploy', 'NotifyDeployed']),
     );
     expect(run.states).not.toContain('CanaryWindow');
+    // The history reads as AWS writes it: each feature query in an iteration of the Map, and the
+    // Map exited before Train is entered.
+    const at = (type: string, name?: string) =>
+      run.events.findIndex(
+        (e) =>
+          e.type === type &&
+          (name === undefined ||
+            e.stateEnteredEventDetails?.name === name ||
+            e.stateExitedEventDetails?.name === name),
+      );
+    const iterations = run.events.filter((e) => e.type === 'MapIterationStarted');
+    expect(iterations.length).toBe(run.states.filter((s) => s === 'RunFeatureQuery').length);
+    expect(iterations.map((e) => e.mapIterationStartedEventDetails?.name)).toEqual(
+      iterations.map(() => 'ExtractFeatures'),
+    );
+    expect(at('MapStateExited', 'ExtractFeatures')).toBeLessThan(at('TaskStateEntered', 'Train'));
+    expect(at('TaskStateExited', 'Train')).toBeLessThan(at('TaskStateEntered', 'Evaluate'));
     expect(run.record?.champion?.version).toBe(evaluated?.version);
     expect(run.record?.challenger).toBeNull();
     versions.push(evaluated?.version as string);

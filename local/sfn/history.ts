@@ -1,0 +1,75 @@
+export interface HistoryEvent {
+  timestamp: number;
+  type: string;
+  id: number;
+  previousEventId: number;
+  [details: string]: unknown;
+}
+
+/**
+ * One execution's history, in the order AWS writes it: a state's entry, its task's events, its exit,
+ * then the next state's entry.
+ *
+ * The engine reports executions, states and map iterations through an async generator that lags
+ * behind the task handlers, so a task's events often arrive before its state's entry, and the
+ * previous state's exit, the next state's entry and its task's first events share a millisecond.
+ * Ordering by time put a task's events before the exit of the state before it. Events are placed by
+ * cause instead: the engine's keep the engine's order; a task's events go in as they come while
+ * their state is entered, and otherwise wait for its next entry.
+ */
+export class ExecutionHistory {
+  /** How many times each state is entered and not yet exited (a Map runs its iterations at once). */
+  private readonly entered = new Map<string, number>();
+  /** Task events that came before their state's entry. */
+  private readonly early = new Map<string, HistoryEvent[]>();
+
+  constructor(
+    readonly events: HistoryEvent[],
+    private readonly changed: () => void = () => {},
+  ) {}
+
+  /** An event of the engine's own; `state` is the state it enters or exits, if it does. */
+  engine(
+    type: string,
+    details: Record<string, unknown>,
+    at: number,
+    state?: { readonly name: string; readonly entering: boolean },
+  ): void {
+    this.append(type, details, at);
+    if (!state) return;
+    const open = this.entered.get(state.name) ?? 0;
+    if (!state.entering) {
+      this.entered.set(state.name, Math.max(0, open - 1));
+      return;
+    }
+    this.entered.set(state.name, open + 1);
+    const early = this.early.get(state.name);
+    this.early.delete(state.name);
+    for (const event of early ?? []) this.push(event);
+  }
+
+  /** An event of the task that state `state` runs. */
+  task(state: string, type: string, details: Record<string, unknown>, at: number): void {
+    if ((this.entered.get(state) ?? 0) > 0) {
+      this.append(type, details, at);
+      return;
+    }
+    const early = this.early.get(state) ?? [];
+    early.push({ ...details, timestamp: at, type, id: 0, previousEventId: 0 });
+    this.early.set(state, early);
+  }
+
+  private append(type: string, details: Record<string, unknown>, at: number): void {
+    this.push({ ...details, timestamp: at, type, id: 0, previousEventId: 0 });
+  }
+
+  private push(event: HistoryEvent): void {
+    const last = this.events.at(-1);
+    // A history's times never go back, though an event that waited for its state may be older.
+    event.timestamp = Math.max(event.timestamp, last?.timestamp ?? event.timestamp);
+    event.id = this.events.length + 1;
+    event.previousEventId = this.events.length;
+    this.events.push(event);
+    this.changed();
+  }
+}
