@@ -14,6 +14,9 @@ import { scoreInputs, type Validators } from './scoring';
  * Accepted bodies: `{"pipeline": "p", "id": "1", ...fields}`, `[{...}, ...]`, or
  * `{"pipeline": "p", "records": [{...}, ...]}` (each record may name its own pipeline). A record
  * without an id gets one (returned), so it is routed like any other.
+ *
+ * A direct invocation (`aws lambda invoke`, the SDK's Invoke) has no request around it: its payload
+ * is the body, answered alike. Before, it was refused as "body: not JSON", having none.
  */
 export interface HttpSettings {
   readonly maxBodyBytes: number;
@@ -62,13 +65,24 @@ const recordsOf = (body: unknown): unknown[] | { error: string } => {
   );
 };
 
-export const answerHttp = async (event: LambdaFunctionURLEvent, deps: HttpDeps): Promise<HttpResult> => {
+/** A function URL's request event, as opposed to a payload invoked directly. */
+const isRequest = (event: unknown): event is LambdaFunctionURLEvent =>
+  typeof event === 'object' && event !== null && !Array.isArray(event) && 'requestContext' in event;
+
+/** The request's body bytes: a function URL request's body, or a direct invocation's whole payload. */
+const bodyOf = (event: unknown): Buffer => {
+  if (!isRequest(event)) return Buffer.from(JSON.stringify(event) ?? '', 'utf8');
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+};
+
+/** Answers a function URL request, or a payload invoked directly. */
+export const answerHttp = async (event: unknown, deps: HttpDeps): Promise<HttpResult> => {
   const now = deps.now ?? Date.now;
   const started = now();
-  const method = event.requestContext?.http?.method ?? 'POST';
+  const method = isRequest(event) ? (event.requestContext?.http?.method ?? 'POST') : 'POST';
   if (method !== 'POST') return refuse(405, `${method}: only POST is answered`, undefined, { allow: 'POST' });
-  const raw = event.body ?? '';
-  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  const bytes = bodyOf(event);
   if (bytes.byteLength > deps.settings.maxBodyBytes)
     return refuse(413, `body: ${bytes.byteLength} bytes, over the limit of ${deps.settings.maxBodyBytes}`);
   let body: unknown;

@@ -460,6 +460,21 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     // A record without an id gets one, and says which.
     const anonymous = await post([{ pipeline: 'penguins', ...penguins[1] }]);
     expect((anonymous.body.predictions as Prediction[])[0]?.id).toMatch(/^[0-9a-f-]{36}$/);
+    // Invoked directly (`aws lambda invoke`), the payload is the body, answered alike.
+    const direct = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'mlpipe-local-infer-http',
+        Payload: JSON.stringify({ pipeline: 'penguins', id: 'h-direct', ...penguins[0] }),
+      }),
+    );
+    const answer = JSON.parse(Buffer.from(direct.Payload ?? []).toString('utf8')) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body).predictions).toEqual([
+      expect.objectContaining({ id: 'h-direct', prediction: penguins[0]?.Species }),
+    ]);
   });
 
   it('refuses bad input whole with 400 and a message per record and field, and unsigned requests with 403', async () => {
