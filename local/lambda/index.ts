@@ -47,11 +47,17 @@ export const functionNameOf = (reference: string): string => {
   return match?.[1] ?? decoded;
 };
 
+/**
+ * A function's configuration as AWS reports it: a zip function's runtime and handler, or an image
+ * function's command. https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
+ */
 const configuration = (pool: FunctionPool) => ({
   FunctionName: pool.fn.functionName,
   FunctionArn: pool.arn,
-  Runtime: 'nodejs20.x',
-  Handler: pool.fn.handler,
+  PackageType: pool.fn.packageType ?? 'Zip',
+  ...(pool.fn.packageType === 'Image'
+    ? { ImageConfigResponse: { ImageConfig: { Command: [pool.fn.handler] } } }
+    : { Runtime: pool.fn.runtime ?? 'nodejs22.x', Handler: pool.fn.handler }),
   Timeout: pool.fn.timeoutSeconds,
   MemorySize: pool.fn.memorySize,
   Environment: { Variables: pool.fn.environment },

@@ -17,6 +17,9 @@ export interface LocalFunction {
   readonly functionName: string;
   /** `path/to/module.export`, relative to `root`. */
   readonly handler: string;
+  /** As deployed (Zip unless said): what GetFunction and ListFunctions report. */
+  readonly packageType?: 'Zip' | 'Image';
+  readonly runtime?: string;
   readonly root: string;
   readonly environment: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;

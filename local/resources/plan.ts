@@ -10,6 +10,9 @@ export interface PlannedFunction {
   readonly functionName: string;
   /** `path/module.export` relative to the repository (image functions: their command). */
   readonly handler: string;
+  readonly packageType: 'Zip' | 'Image';
+  /** A zip function's runtime (nodejs22.x); an image brings its own. */
+  readonly runtime?: string;
   readonly environment: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;
   readonly memorySize: number;
@@ -116,6 +119,8 @@ export const localPlan = (template: CfnTemplate, stackName: string, sqsEndpoint?
           logicalId,
           functionName: resolver.physicalName(logicalId),
           handler,
+          packageType: image ? 'Image' : 'Zip',
+          ...(!image && p.Runtime !== undefined ? { runtime: String(p.Runtime) } : {}),
           environment: Object.fromEntries(
             Object.entries(
               (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},

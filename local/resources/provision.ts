@@ -37,6 +37,8 @@ export const provision = async (plan: LocalPlan, t: ProvisionTargets): Promise<v
     t.lambda.register({
       functionName: fn.functionName,
       handler: fn.handler,
+      packageType: fn.packageType,
+      ...(fn.runtime !== undefined ? { runtime: fn.runtime } : {}),
       root: t.root,
       environment: { ...fn.environment, ...t.environment },
       timeoutSeconds: fn.timeoutSeconds,

@@ -113,6 +113,15 @@ describe('the local Lambda', () => {
     expect(got.Configuration?.FunctionArn).toBe(
       'arn:aws:lambda:us-east-1:000000000000:function:mlpipe-local-probe',
     );
+    expect(got.Configuration).toMatchObject({ PackageType: 'Zip', Runtime: 'nodejs22.x' });
+    // An image function reports its command, and no runtime of its own.
+    lambda.register({ ...probe('mlpipe-local-image', 10, 1), packageType: 'Image' });
+    const image = await client.send(new GetFunctionCommand({ FunctionName: 'mlpipe-local-image' }));
+    expect(image.Configuration).toMatchObject({
+      PackageType: 'Image',
+      ImageConfigResponse: { ImageConfig: { Command: [probe('mlpipe-local-image', 10, 1).handler] } },
+    });
+    expect(image.Configuration?.Runtime).toBeUndefined();
     await expect(client.send(new InvokeCommand({ FunctionName: 'nope' }))).rejects.toBeInstanceOf(
       ResourceNotFoundException,
     );

@@ -42,9 +42,13 @@ describe('the local plan read from a packaged template', () => {
   });
 
   it('runs an image function from the handler its command names', () => {
-    expect(plan.functions.find((f) => f.functionName === 'mlpipe-local-infer')?.handler).toBe(
-      'functions/infer/handler.stream',
-    );
+    const infer = plan.functions.find((f) => f.functionName === 'mlpipe-local-infer');
+    expect(infer).toMatchObject({ handler: 'functions/infer/handler.stream', packageType: 'Image' });
+    expect(infer?.runtime).toBeUndefined();
+    expect(plan.functions.find((f) => f.functionName === 'mlpipe-local-ingest')).toMatchObject({
+      packageType: 'Zip',
+      runtime: 'nodejs22.x',
+    });
   });
 
   it('reads a Kinesis event source mapping with all its settings', () => {
