@@ -175,6 +175,11 @@ export const startAthena = async (options: AthenaOptions): Promise<RunningServic
           await connection.run(`CREATE TABLE ${name} (${columns.join(', ')})`);
         }
       }
+      // The context's database is where unqualified names are looked up, as in Athena.
+      if (q.database) {
+        await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(q.database)}`);
+        await connection.run(`SET search_path = ${quote(`${q.database},main`)}`);
+      }
       const cutoff = workGroups[q.workGroup]?.bytesScannedCutoff;
       if (cutoff !== undefined && q.bytesScanned > cutoff) {
         throw new Error(
@@ -307,6 +312,9 @@ export const startAthena = async (options: AthenaOptions): Promise<RunningServic
             },
           };
         },
+        ListWorkGroups: async () => ({
+          WorkGroups: Object.values(workGroups).map((wg) => ({ Name: wg.name, State: 'ENABLED' })),
+        }),
         StartQueryExecution: async (input) => {
           const workGroup = String(input.WorkGroup ?? 'primary');
           const wg = workGroups[workGroup];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { runSql } from '../../../functions/shared/table';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import type { CfnTemplate } from '../../../local/resources/intrinsics';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localS3Config } from '../../../local/types';
@@ -207,6 +208,57 @@ describe('the local cloud of the local stage', () => {
       StateValue: string;
     }[];
     expect(alarms.map((a) => a.AlarmName)).toContain('mlpipe-local-penguins-challenger-errors');
+  });
+
+  it('answers the AWS CLI for Athena: its work groups, and a query naming a table of its context database', async () => {
+    const groups = (await aws(dataDir, 'athena', ['list-work-groups'])).WorkGroups as { Name: string }[];
+    expect(groups.map((g) => g.Name)).toContain('mlpipe-local');
+    // One curated file of penguins, where the Glue table curated_penguins looks.
+    const file = join(dataDir, 'curated.parquet');
+    await runSql([
+      `COPY (SELECT * FROM (VALUES ('Adelie', 39.1), ('Gentoo', 46.1)) AS t("Species", "Beak Length (mm)")) TO '${file}' (FORMAT parquet)`,
+    ]);
+    await s3Of(cloud).send(
+      new PutObjectCommand({
+        Bucket: 'mlpipe-local-curated',
+        Key: 'curated/penguins/ingest=cli/split=train/part-00000.parquet',
+        Body: readFileSync(file),
+      }),
+    );
+    const { QueryExecutionId } = await aws(dataDir, 'athena', [
+      'start-query-execution',
+      '--query-string',
+      'SELECT split, count(*) AS n FROM curated_penguins GROUP BY split',
+      '--query-execution-context',
+      'Database=mlpipe_local',
+      '--work-group',
+      'mlpipe-local',
+    ]);
+    let state = 'QUEUED';
+    for (let i = 0; i < 100 && (state === 'QUEUED' || state === 'RUNNING'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const { QueryExecution } = await aws(dataDir, 'athena', [
+        'get-query-execution',
+        '--query-execution-id',
+        String(QueryExecutionId),
+      ]);
+      const status = (QueryExecution as { Status: { State: string; StateChangeReason?: string } }).Status;
+      state = status.State;
+      expect(status.StateChangeReason).toBeUndefined();
+    }
+    expect(state).toBe('SUCCEEDED');
+    const results = await aws(dataDir, 'athena', [
+      'get-query-results',
+      '--query-execution-id',
+      String(QueryExecutionId),
+    ]);
+    const rows = (results.ResultSet as { Rows: { Data: { VarCharValue?: string }[] }[] }).Rows.map((r) =>
+      r.Data.map((d) => d.VarCharValue),
+    );
+    expect(rows).toEqual([
+      ['split', 'n'],
+      ['train', '2'],
+    ]);
   });
 
   it('keeps its objects and resources across a restart', async () => {
