@@ -51,7 +51,7 @@ const status = async (dataDir: string, execution: string | undefined, io: CliIo)
     if (execution === undefined) {
       const statuses = await executionStatuses(sfn);
       io.out(
-        `local cloud on ${dataDir} (stage ${cloud.stage}, pid ${cloud.pid}): ${statuses.length} executions`,
+        `local cloud on ${dataDir} (stage ${cloud.stage}, pid ${cloud.pid}): ${statuses.length} execution${statuses.length === 1 ? '' : 's'}`,
       );
       for (const s of statuses) io.out(`  ${formatStatus(s)}`);
       return 0;

@@ -52,7 +52,7 @@ describe('mlpipe local status and reset', () => {
 
     const listed = await cli(['local', 'status', '--data-dir', dataDir]);
     expect(listed.code).toBe(0);
-    expect(listed.out[0]).toBe(`local cloud on ${dataDir} (stage local, pid ${process.pid}): 1 executions`);
+    expect(listed.out[0]).toBe(`local cloud on ${dataDir} (stage local, pid ${process.pid}): 1 execution`);
     expect(listed.out[1]).toMatch(
       /^ {2}FAILED +\S+ \S+ \d+\.\d s {2}mlpipe-local-training:broken-input {2}TrainingPipelineFailed: /,
     );
