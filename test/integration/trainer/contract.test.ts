@@ -219,6 +219,38 @@ describe('mlpipe predict', () => {
     expect(['Adelie', 'Chinstrap', 'Gentoo']).toContain(first.prediction);
     const total = Object.values(first.probabilities).reduce((a, b) => a + b, 0);
     expect(total).toBeCloseTo(1, 4);
+    expect(out.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual(out.map((_, i) => i + 1));
+  });
+
+  it("refuses each row that breaks the pipeline's spec by row, field and reason, and scores the rest", async () => {
+    const root = await jobFolder('bad-rows', penguinParams, 'parquet');
+    expect(await runTraining(root, { log: () => {} })).toBe(0);
+    const penguins = JSON.parse(readFileSync(datasetPath('penguins.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >[];
+    const rows = penguins.slice(0, 4);
+    rows[1] = { ...rows[1], 'Flipper Length (mm)': 'long' };
+    rows[2] = { ...rows[2], Island: 'Atlantis' };
+    const input = join(root, 'rows.json');
+    writeFileSync(input, JSON.stringify(rows));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['predict', '--model', join(root, 'model'), input], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    expect(code).toBe(1);
+    const lines = out.map((l) => JSON.parse(l) as { row: number; prediction?: string; problems?: unknown });
+    expect(lines.map((l) => [l.row, l.prediction !== undefined, l.problems])).toEqual([
+      [1, true, undefined],
+      [2, false, [{ field: 'Flipper Length (mm)', reason: '"long" is not a number' }]],
+      [3, false, [{ field: 'Island', reason: '"Atlantis" is not one of Biscoe, Dream, Torgersen' }]],
+      [4, true, undefined],
+    ]);
+    expect(err).toEqual([
+      `mlpipe predict: 2 of 4 rows of ${input} break the penguins spec and were not scored; their lines name the field and reason`,
+    ]);
   });
 
   it('refuses a file that lacks a column the model reads in every row, naming the columns', async () => {
