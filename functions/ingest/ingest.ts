@@ -173,8 +173,14 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       try {
         return loadSpecFile(join(settings.pipelinesDir, `${pipelineName}.yml`));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-          throw new Rejection(`unknown pipeline "${pipelineName}": no pipelines/${pipelineName}.yml`);
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          const known = safeList(settings.pipelinesDir)
+            .filter((f) => /\.ya?ml$/.test(f))
+            .map((f) => f.replace(/\.ya?ml$/, ''));
+          throw new Rejection(
+            `unknown pipeline "${pipelineName}": no pipelines/${pipelineName}.yml (known pipelines: ${known.join(', ') || 'none'})`,
+          );
+        }
         throw new Rejection(`the spec of pipeline ${pipelineName} is invalid: ${(error as Error).message}`);
       }
     })();

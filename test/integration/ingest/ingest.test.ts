@@ -341,6 +341,8 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
   it('rejects a file for a pipeline that has no spec, naming it', async () => {
     const report = await drop('zebras', 'z.csv', 'a,b\n1,2\n');
     expect(report.status).toBe('rejected');
-    expect(report.rejection).toBe('unknown pipeline "zebras": no pipelines/zebras.yml');
+    expect(report.rejection).toBe(
+      'unknown pipeline "zebras": no pipelines/zebras.yml (known pipelines: cars, flights, movies, penguins)',
+    );
   });
 });
