@@ -35,6 +35,12 @@ export class ExecutionHistory {
     at: number,
     state?: { readonly name: string; readonly entering: boolean },
   ): void {
+    // An execution's end comes last: a task event still waiting for a state the engine never
+    // reported entering goes in before it rather than being lost.
+    if (type.startsWith('Execution') && type !== 'ExecutionStarted') {
+      for (const early of this.early.values()) for (const event of early) this.push(event);
+      this.early.clear();
+    }
     this.append(type, details, at);
     if (!state) return;
     const open = this.entered.get(state.name) ?? 0;
