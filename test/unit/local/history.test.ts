@@ -2,11 +2,12 @@ import { ExecutionHistory, type HistoryEvent } from '../../../local/sfn/history'
 
 const entered = (name: string) => ({ stateEnteredEventDetails: { name } });
 const exited = (name: string) => ({ stateExitedEventDetails: { name } });
+/** Each event's type, and the state it enters or exits. */
 const typesOf = (events: readonly HistoryEvent[]) =>
-  events.map(
-    (e) =>
-      `${e.type}${(e.stateEnteredEventDetails ?? e.stateExitedEventDetails) ? ` ${(e.stateEnteredEventDetails as { name: string } | undefined)?.name ?? (e.stateExitedEventDetails as { name: string }).name}` : ''}`,
-  );
+  events.map((e) => {
+    const state = (e.stateEnteredEventDetails ?? e.stateExitedEventDetails) as { name: string } | undefined;
+    return state ? `${e.type} ${state.name}` : e.type;
+  });
 
 describe("an execution's history", () => {
   it("places a task's events after its state's entry when they come before it, and numbers events as they go in", () => {
