@@ -16,7 +16,7 @@ import {
 import { type DeploySummary, type Judgement, runStateSchema } from '../../core/pipeline';
 import { loadSpecFile } from '../../core/spec/load';
 import { durationSeconds } from '../../core/spec/schema';
-import { getText, putJson } from '../shared/s3';
+import { getTextVersion, isLostRace, putJson } from '../shared/s3';
 
 /**
  * The deploy step moves models by writing the pipeline's deployment record, never by deploying
@@ -52,20 +52,51 @@ interface Deps {
   readonly now?: () => Date;
 }
 
-const readRecord = async (deps: Deps, pipeline: string): Promise<DeploymentRecord> => {
+/** The record as read, with the ETag it was read at (null: there was none). */
+interface ReadRecord {
+  readonly record: DeploymentRecord;
+  readonly etag: string | null;
+}
+
+const readRecord = async (deps: Deps, pipeline: string): Promise<ReadRecord> => {
   const key = deploymentRecordKey(pipeline);
-  const text = await getText(deps.s3, { bucket: deps.settings.artifactsBucket, key });
-  return text
-    ? parseDeploymentRecord(text, key)
-    : emptyDeployment(pipeline, (deps.now ?? (() => new Date()))());
+  const read = await getTextVersion(deps.s3, { bucket: deps.settings.artifactsBucket, key });
+  return read
+    ? { record: parseDeploymentRecord(read.text, key), etag: read.etag }
+    : { record: emptyDeployment(pipeline, (deps.now ?? (() => new Date()))()), etag: null };
 };
 
-const writeRecord = (deps: Deps, record: DeploymentRecord) =>
-  putJson(
-    deps.s3,
-    { bucket: deps.settings.artifactsBucket, key: deploymentRecordKey(record.pipeline) },
-    record,
-  );
+/** How many times a step reads the record again after another writer changed it under it. */
+const WRITE_ATTEMPTS = 5;
+
+/**
+ * Reads the record, lets `change` decide what to write (nothing: undefined), and writes it only
+ * over the version it read. Two executions of a pipeline can deploy or judge at once; without the
+ * condition the later write would silently undo the earlier (a canary started, then overwritten by
+ * a record read before it). On a lost race the step reads again and decides again.
+ */
+const updateRecord = async <T>(
+  deps: Deps,
+  pipeline: string,
+  change: (record: DeploymentRecord) => { readonly write?: DeploymentRecord; readonly answer: T },
+): Promise<T> => {
+  for (let attempt = 1; ; attempt++) {
+    const { record, etag } = await readRecord(deps, pipeline);
+    const { write, answer } = change(record);
+    if (!write) return answer;
+    try {
+      await putJson(
+        deps.s3,
+        { bucket: deps.settings.artifactsBucket, key: deploymentRecordKey(pipeline) },
+        write,
+        { over: etag },
+      );
+      return answer;
+    } catch (error) {
+      if (!isLostRace(error) || attempt === WRITE_ATTEMPTS) throw error;
+    }
+  }
+};
 
 export const deployModel = async (event: DeployEvent, deps: Deps): Promise<DeploySummary> => {
   const evaluated = event.run.evaluated?.result;
@@ -76,44 +107,46 @@ export const deployModel = async (event: DeployEvent, deps: Deps): Promise<Deplo
     durationSeconds(spec.deployment.canaryWindow ?? deps.settings.canaryWindow),
     durationSeconds(deps.settings.canaryWindowMax),
   );
-  let record = await readRecord(deps, spec.name);
-  const already =
-    record.champion?.version === evaluated.version || record.challenger?.version === evaluated.version;
-  if (!already) {
+  const summary = (record: DeploymentRecord): DeploySummary => {
+    const onCanary = record.challenger?.version === evaluated.version;
+    return {
+      canary: onCanary,
+      canaryWindowSeconds: onCanary ? window : 0,
+      champion: record.champion?.version ?? null,
+      challenger: record.challenger?.version ?? null,
+      weight: record.challenger?.weight ?? 0,
+    };
+  };
+  return updateRecord(deps, spec.name, (record) => {
+    if (record.champion?.version === evaluated.version || record.challenger?.version === evaluated.version)
+      return { answer: summary(record) };
     const why = `gate passed on ${evaluated.gate.comparedOn} (execution ${event.execution})`;
-    record = startCanary(
+    const write = startCanary(
       record,
       { version: evaluated.version, model: evaluated.model },
       weight,
       (deps.now ?? (() => new Date()))(),
       why,
     );
-    await writeRecord(deps, record);
-  }
-  const onCanary = record.challenger?.version === evaluated.version;
-  return {
-    canary: onCanary,
-    canaryWindowSeconds: onCanary ? window : 0,
-    champion: record.champion?.version ?? null,
-    challenger: record.challenger?.version ?? null,
-    weight: record.challenger?.weight ?? 0,
-  };
+    return { write, answer: summary(write) };
+  });
 };
 
 export const judgeDeployment = async (event: DeployEvent, deps: Deps): Promise<Judgement> => {
   const version = event.run.evaluated?.result.version;
   if (!version) throw new DeployStepError('the state carries no evaluated model to judge');
   const pipeline = event.run.pipeline;
-  const record = await readRecord(deps, pipeline);
-  if (record.challenger?.version !== version) {
-    // Judged before (a retry), or moved by hand: report what the record says.
+  // Judged before (a retry), or moved by hand or by another execution: report what the record says.
+  const settled = (record: DeploymentRecord): Judgement => {
     const promoted = record.champion?.version === version;
     return {
       promoted,
       reason: `the record already shows ${version} as ${promoted ? 'champion' : 'not serving'}`,
       alarms: [],
     };
-  }
+  };
+  const { record: before } = await readRecord(deps, pipeline);
+  if (before.challenger?.version !== version) return settled(before);
   const names = canaryAlarmNames(deps.settings.alarmPrefix, pipeline);
   const { MetricAlarms = [] } = await deps.cloudwatch.send(
     new DescribeAlarmsCommand({ AlarmNames: [names.errors, names.latency] }),
@@ -125,11 +158,13 @@ export const judgeDeployment = async (event: DeployEvent, deps: Deps): Promise<J
   }));
   const verdict = judgeCanary(version, readings);
   const now = (deps.now ?? (() => new Date()))();
-  await writeRecord(
-    deps,
-    verdict.promote
-      ? promoteChallenger(record, version, now, verdict.reason)
-      : rollBackChallenger(record, version, now, verdict.reason),
-  );
-  return { promoted: verdict.promote, reason: verdict.reason, alarms: [...verdict.alarms] };
+  return updateRecord(deps, pipeline, (record) => {
+    if (record.challenger?.version !== version) return { answer: settled(record) };
+    return {
+      write: verdict.promote
+        ? promoteChallenger(record, version, now, verdict.reason)
+        : rollBackChallenger(record, version, now, verdict.reason),
+      answer: { promoted: verdict.promote, reason: verdict.reason, alarms: [...verdict.alarms] },
+    };
+  });
 };

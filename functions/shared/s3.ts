@@ -38,16 +38,50 @@ export const getText = async (s3: S3Client, at: S3Pointer): Promise<string | und
   }
 };
 
-export const putJson = async (s3: S3Client, at: S3Pointer, value: unknown): Promise<void> => {
+/** The object's text and ETag (unquoted), or undefined when it does not exist. */
+export const getTextVersion = async (
+  s3: S3Client,
+  at: S3Pointer,
+): Promise<{ text: string; etag: string } | undefined> => {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
+    const text = await (got.Body as { transformToString(): Promise<string> }).transformToString();
+    return { text, etag: unquoted(got.ETag) ?? '' };
+  } catch (error) {
+    if (isNoSuchKey(error)) return undefined;
+    throw error;
+  }
+};
+
+/**
+ * Writes JSON; with `over`, only over the version read (its ETag) or, with null, only where there
+ * was none. A write that lost a race fails with isLostRace true.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ */
+export const putJson = async (
+  s3: S3Client,
+  at: S3Pointer,
+  value: unknown,
+  { over }: { over?: string | null } = {},
+): Promise<void> => {
   await s3.send(
     new PutObjectCommand({
       Bucket: at.bucket,
       Key: at.key,
       Body: `${JSON.stringify(value, null, 2)}\n`,
       ContentType: 'application/json',
+      ...(over === undefined ? {} : over === null ? { IfNoneMatch: '*' } : { IfMatch: `"${over}"` }),
     }),
   );
 };
+
+/**
+ * A conditional write that another writer got in before: the object changed (412), appeared (412),
+ * went away (404 to If-Match) or was being written at the same moment (409).
+ */
+export const isLostRace = (error: unknown): boolean =>
+  ['PreconditionFailed', 'ConditionalRequestConflict', 'NoSuchKey'].includes((error as Error).name) ||
+  [409, 412].includes((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0);
 
 /** Uploads a file streamed from disk (its length given, as S3 needs for a stream body). */
 export const putFile = async (s3: S3Client, at: S3Pointer, file: string): Promise<void> => {

@@ -3,6 +3,7 @@
 // from the rest of the local cloud, and reports its port and its object events over IPC.
 'use strict';
 const S3rver = require('s3rver');
+const S3Error = require('s3rver/lib/models/error');
 
 const server = new S3rver({
   address: '127.0.0.1',
@@ -10,6 +11,65 @@ const server = new S3rver({
   directory: process.env.MLPIPE_S3_DIR,
   silent: true,
 });
+
+/**
+ * Conditional writes, which s3rver predates: a PutObject with If-None-Match: * fails with 412 when
+ * the key exists; one with If-Match fails with 412 when the object's ETag differs, and 404 when
+ * there is none. Conditional writes of one key take turns, so a check and its write are one step.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ */
+const turns = new Map();
+const conditionalWrites = async (ctx, next) => {
+  const ifMatch = ctx.get('if-match');
+  const ifNoneMatch = ctx.get('if-none-match');
+  const [, bucket, ...rest] = ctx.path.split('/');
+  const key = rest.map(decodeURIComponent).join('/');
+  if (ctx.method !== 'PUT' || (!ifMatch && !ifNoneMatch) || !bucket || !key || ctx.get('x-amz-copy-source'))
+    return next();
+  const id = `${decodeURIComponent(bucket)}/${key}`;
+  const before = turns.get(id) ?? Promise.resolve();
+  let done = () => {};
+  const mine = before.then(() => new Promise((resolve) => (done = resolve)));
+  turns.set(id, mine);
+  await before;
+  try {
+    let etag;
+    try {
+      etag = (await server.store.getMetadata(decodeURIComponent(bucket), key)).etag.replace(/"/g, '');
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    if (ifNoneMatch) {
+      if (ifNoneMatch.trim() !== '*') throw new S3Error('InvalidArgument', 'If-None-Match accepts only *');
+      if (etag !== undefined)
+        throw new S3Error(
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          {
+            Condition: 'If-None-Match',
+          },
+        );
+    }
+    if (ifMatch) {
+      if (etag === undefined)
+        throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key });
+      if (ifMatch.replace(/"/g, '').trim() !== etag)
+        throw new S3Error(
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          {
+            Condition: 'If-Match',
+          },
+        );
+    }
+    await next();
+  } finally {
+    done();
+    if (turns.get(id) === mine) turns.delete(id);
+  }
+};
+// Before s3rver's router, its last middleware: the request is path-style (/bucket/key).
+server.middleware.splice(server.middleware.length - 1, 0, conditionalWrites);
 server.on('event', (event) => process.send?.({ type: 'event', event }));
 // s3rver emits an object's event before it answers the PUT, but IPC and HTTP are separate pipes:
 // the parent can see the answer first. A flush answered on the IPC pipe comes after every event

@@ -112,6 +112,39 @@ describe('the local S3', () => {
     expect((await record).eventName).toBe('ObjectCreated:CompleteMultipartUpload');
   });
 
+  it('writes conditionally as S3 does: If-None-Match only where there is none, If-Match only over that version', async () => {
+    const at = { Bucket: 'mlpipe-local-raw', Key: 'deployments/conditional/live.json' };
+    const put = (body: string, condition: { IfMatch?: string; IfNoneMatch?: string }) =>
+      client.send(new PutObjectCommand({ ...at, Body: body, ...condition })).then(
+        (r) => ({ etag: r.ETag }),
+        (e: Error & { $metadata?: { httpStatusCode?: number } }) => ({
+          error: e.name,
+          status: e.$metadata?.httpStatusCode,
+        }),
+      );
+    expect(await put('{"v":0}', { IfMatch: '"0123"' })).toEqual({ error: 'NoSuchKey', status: 404 });
+    const first = await put('{"v":1}', { IfNoneMatch: '*' });
+    expect(first).toEqual({ etag: expect.any(String) });
+    expect(await put('{"v":2}', { IfNoneMatch: '*' })).toEqual({ error: 'PreconditionFailed', status: 412 });
+    const second = await put('{"v":2}', { IfMatch: (first as { etag: string }).etag });
+    expect(second).toEqual({ etag: expect.any(String) });
+    expect(await put('{"v":3}', { IfMatch: (first as { etag: string }).etag })).toEqual({
+      error: 'PreconditionFailed',
+      status: 412,
+    });
+    // Writers that read the same version race: exactly one wins, the others are told.
+    const etag = (second as { etag: string }).etag;
+    const raced = await Promise.all([4, 5, 6, 7].map((v) => put(`{"v":${v}}`, { IfMatch: etag })));
+    expect(raced.filter((r) => 'etag' in r)).toHaveLength(1);
+    expect(raced.filter((r) => 'error' in r)).toEqual([
+      { error: 'PreconditionFailed', status: 412 },
+      { error: 'PreconditionFailed', status: 412 },
+      { error: 'PreconditionFailed', status: 412 },
+    ]);
+    const got = await client.send(new GetObjectCommand(at));
+    expect(got.ETag).toBe((raced.find((r) => 'etag' in r) as { etag: string }).etag);
+  });
+
   it('takes files from the real AWS CLI', async () => {
     const file = join(dataDir, 'upload.csv');
     writeFileSync(file, 'x\n1\n');
