@@ -27,17 +27,6 @@ export const parseS3Uri = (uri: string): S3Pointer => {
 export const isNoSuchKey = (error: unknown): boolean =>
   error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey' || (error as Error).name === 'NotFound';
 
-/** The object's text, or undefined when it does not exist. */
-export const getText = async (s3: S3Client, at: S3Pointer): Promise<string | undefined> => {
-  try {
-    const got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
-    return await (got.Body as { transformToString(): Promise<string> }).transformToString();
-  } catch (error) {
-    if (isNoSuchKey(error)) return undefined;
-    throw error;
-  }
-};
-
 /** The object's text and ETag (unquoted), or undefined when it does not exist. */
 export const getTextVersion = async (
   s3: S3Client,
@@ -52,6 +41,10 @@ export const getTextVersion = async (
     throw error;
   }
 };
+
+/** The object's text, or undefined when it does not exist. */
+export const getText = async (s3: S3Client, at: S3Pointer): Promise<string | undefined> =>
+  (await getTextVersion(s3, at))?.text;
 
 /**
  * Writes JSON; with `over`, only over the version read (its ETag) or, with null, only where there
