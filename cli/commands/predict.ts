@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { type RowValidator, rowValidator } from '../../core/ingest/validate';
+import { recordValidator } from '../../core/inference';
+import type { RowValidator } from '../../core/ingest/validate';
 import { loadServingModel, readBundle } from '../../core/model';
 import { SpecCatalog } from '../../core/spec/load';
 import { type CliCommand, type CliIo, UsageError } from '../command';
@@ -30,7 +31,7 @@ const validatorOf = (pipeline: string | null, dir: string, io: CliIo): RowValida
     );
     return undefined;
   }
-  return rowValidator(spec, { without: [spec.target.column] });
+  return recordValidator(spec);
 };
 
 export const command: CliCommand = {

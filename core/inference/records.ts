@@ -97,11 +97,15 @@ export const decodeRecord = (data: string): Decoded => {
 export type InputValidator = (input: InferenceInput) => Decoded;
 
 /**
- * Validates an input's fields as ingest validates a row, without the target: at inference the label
+ * Validates a record's fields as ingest validates a row, without the target: at inference the label
  * is what is being predicted. Cleaned fields (trimmed, coerced) are what the model sees.
  */
+export const recordValidator = (spec: PipelineSpec): RowValidator =>
+  rowValidator(spec, { without: [spec.target.column] });
+
+/** recordValidator over an input, a refusal as a schema-violation poison. */
 export const inputValidator = (spec: PipelineSpec): InputValidator => {
-  const validate: RowValidator = rowValidator(spec, { without: [spec.target.column] });
+  const validate = recordValidator(spec);
   return (input) => {
     const outcome = validate(input.fields);
     if (outcome.ok) return { ok: true, input: { ...input, fields: outcome.row } };

@@ -70,18 +70,20 @@ const readRecord = async (deps: Deps, pipeline: string): Promise<ReadRecord> => 
 const WRITE_ATTEMPTS = 5;
 
 /**
- * Reads the record, lets `change` decide what to write (nothing: undefined), and writes it only
- * over the version it read. Two executions of a pipeline can deploy or judge at once; without the
- * condition the later write would silently undo the earlier (a canary started, then overwritten by
- * a record read before it). On a lost race the step reads again and decides again.
+ * Reads the record (or starts from `read`, a reading the caller already has), lets `change` decide
+ * what to write (nothing: undefined), and writes it only over the version it read. Two executions
+ * of a pipeline can deploy or judge at once; without the condition the later write would silently
+ * undo the earlier (a canary started, then overwritten by a record read before it). On a lost race
+ * the step reads again and decides again.
  */
 const updateRecord = async <T>(
   deps: Deps,
   pipeline: string,
   change: (record: DeploymentRecord) => { readonly write?: DeploymentRecord; readonly answer: T },
+  read?: ReadRecord,
 ): Promise<T> => {
   for (let attempt = 1; ; attempt++) {
-    const { record, etag } = await readRecord(deps, pipeline);
+    const { record, etag } = attempt === 1 && read ? read : await readRecord(deps, pipeline);
     const { write, answer } = change(record);
     if (!write) return answer;
     try {
@@ -145,8 +147,8 @@ export const judgeDeployment = async (event: DeployEvent, deps: Deps): Promise<J
       alarms: [],
     };
   };
-  const { record: before } = await readRecord(deps, pipeline);
-  if (before.challenger?.version !== version) return settled(before);
+  const before = await readRecord(deps, pipeline);
+  if (before.record.challenger?.version !== version) return settled(before.record);
   const names = canaryAlarmNames(deps.settings.alarmPrefix, pipeline);
   const { MetricAlarms = [] } = await deps.cloudwatch.send(
     new DescribeAlarmsCommand({ AlarmNames: [names.errors, names.latency] }),
@@ -158,13 +160,18 @@ export const judgeDeployment = async (event: DeployEvent, deps: Deps): Promise<J
   }));
   const verdict = judgeCanary(version, readings);
   const now = (deps.now ?? (() => new Date()))();
-  return updateRecord(deps, pipeline, (record) => {
-    if (record.challenger?.version !== version) return { answer: settled(record) };
-    return {
-      write: verdict.promote
-        ? promoteChallenger(record, version, now, verdict.reason)
-        : rollBackChallenger(record, version, now, verdict.reason),
-      answer: { promoted: verdict.promote, reason: verdict.reason, alarms: [...verdict.alarms] },
-    };
-  });
+  return updateRecord(
+    deps,
+    pipeline,
+    (record) => {
+      if (record.challenger?.version !== version) return { answer: settled(record) };
+      return {
+        write: verdict.promote
+          ? promoteChallenger(record, version, now, verdict.reason)
+          : rollBackChallenger(record, version, now, verdict.reason),
+        answer: { promoted: verdict.promote, reason: verdict.reason, alarms: [...verdict.alarms] },
+      };
+    },
+    before,
+  );
 };

@@ -16,7 +16,7 @@ import { scoreInputs, type Validators } from './scoring';
  * without an id gets one (returned), so it is routed like any other.
  *
  * A direct invocation (`aws lambda invoke`, the SDK's Invoke) has no request around it: its payload
- * is the body, answered alike. Before, it was refused as "body: not JSON", having none.
+ * is the body, answered alike.
  */
 export interface HttpSettings {
   readonly maxBodyBytes: number;

@@ -78,11 +78,8 @@ const SETTINGS = {
    * with two (bench/README.md).
    */
   scorerThreads: () => {
-    const memory = process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
-    const threads = number(
-      'MLPIPE_SCORER_THREADS',
-      memory ? lambdaVcpus(number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE')) : 0,
-    );
+    const memoryMb = number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 0);
+    const threads = number('MLPIPE_SCORER_THREADS', memoryMb > 0 ? lambdaVcpus(memoryMb) : 0);
     if (!Number.isInteger(threads) || threads < 0)
       throw new ConfigurationError(
         `environment variable MLPIPE_SCORER_THREADS is not a whole number ≥ 0: ${threads}`,

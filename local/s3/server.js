@@ -27,9 +27,11 @@ const conditionalWrites = async (ctx, next) => {
   if (ctx.method !== 'PUT' || (!ifMatch && !ifNoneMatch) || !bucket || !key || ctx.get('x-amz-copy-source'))
     return next();
   const id = `${decodeURIComponent(bucket)}/${key}`;
+  // Each conditional write of a key waits for the one queued before it.
   const before = turns.get(id) ?? Promise.resolve();
   let done = () => {};
-  const mine = before.then(() => new Promise((resolve) => (done = resolve)));
+  const finished = new Promise((resolve) => (done = resolve));
+  const mine = before.then(() => finished);
   turns.set(id, mine);
   await before;
   try {
