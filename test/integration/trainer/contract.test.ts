@@ -199,17 +199,24 @@ describe('categorical features', () => {
   });
 });
 
+/** `mlpipe predict` with a model and a file: its exit code and the lines it wrote to each stream. */
+const predict = async (model: string, file: string) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['predict', '--model', model, file], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+  });
+  return { code, out, err };
+};
+
 describe('mlpipe predict', () => {
   it('scores every row of a file with a model.tar.gz, one JSON line each', async () => {
     const root = await jobFolder('predict', penguinParams, 'parquet');
     expect(await runTraining(root, { log: () => {} })).toBe(0);
     const tarball = join(root, 'model.tar.gz');
     await packBundle(join(root, 'model'), tarball);
-    const out: string[] = [];
-    const code = await main(['predict', '--model', tarball, datasetPath('penguins.json')], {
-      out: (l) => out.push(l),
-      err: () => {},
-    });
+    const { code, out } = await predict(tarball, datasetPath('penguins.json'));
     expect(code).toBe(0);
     expect(out).toHaveLength(344);
     const first = JSON.parse(out[0] as string) as {
@@ -234,12 +241,7 @@ describe('mlpipe predict', () => {
     rows[2] = { ...rows[2], Island: 'Atlantis' };
     const input = join(root, 'rows.json');
     writeFileSync(input, JSON.stringify(rows));
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['predict', '--model', join(root, 'model'), input], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
+    const { code, out, err } = await predict(join(root, 'model'), input);
     expect(code).toBe(1);
     const lines = out.map((l) => JSON.parse(l) as { row: number; prediction?: string; problems?: unknown });
     expect(lines.map((l) => [l.row, l.prediction !== undefined, l.problems])).toEqual([
@@ -258,12 +260,7 @@ describe('mlpipe predict', () => {
     expect(await runTraining(root, { log: () => {} })).toBe(0);
     const input = join(root, 'cars.jsonl');
     writeFileSync(input, `${JSON.stringify({ Name: 'chevrolet chevelle', Island: 'Dream' })}\n`);
-    const err: string[] = [];
-    const out: string[] = [];
-    const code = await main(['predict', '--model', join(root, 'model'), input], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
+    const { code, out, err } = await predict(join(root, 'model'), input);
     expect(code).toBe(1);
     expect(out).toEqual([]);
     expect(err[0]).toContain(`${input}: no row has the columns "Beak Length (mm)"`);
@@ -278,13 +275,8 @@ describe('mlpipe predict', () => {
     onnx[onnx.length - 1] = (onnx[onnx.length - 1] ?? 0) ^ 0xff;
     writeFileSync(join(root, 'model/model.onnx'), onnx);
     await expect(readBundle(join(root, 'model'))).rejects.toThrow('refusing to load it');
-    const err: string[] = [];
-    expect(
-      await main(['predict', '--model', join(root, 'model'), datasetPath('penguins.json')], {
-        out: () => {},
-        err: (l) => err.push(l),
-      }),
-    ).toBe(1);
+    const { code, err } = await predict(join(root, 'model'), datasetPath('penguins.json'));
+    expect(code).toBe(1);
     expect(err[0]).toContain('ModelIntegrityError');
   });
 });
