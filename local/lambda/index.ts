@@ -10,8 +10,9 @@ export * from './urls';
 
 /**
  * Lambda's REST-JSON API on loopback for the operations mlpipe uses: Invoke (RequestResponse,
- * Event, DryRun), GetFunction and ListFunctions. Functions are registered from serverless.yml by the
- * provisioning step; each runs in a FunctionPool.
+ * Event, DryRun), GetFunction and ListFunctions, and GetFunctionUrlConfig and
+ * ListFunctionUrlConfigs, which is how a script finds a function's URL. Functions are registered
+ * from serverless.yml by the provisioning step; each runs in a FunctionPool.
  * https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
  */
 export interface RunningLambda extends RunningService {
@@ -74,9 +75,48 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     return pool.invoke(event);
   };
   const urls = new Map<string, FunctionUrl>();
+  const urlsCreated = new Map<string, string>();
+  let base = '';
+  /** https://docs.aws.amazon.com/lambda/latest/api/API_FunctionUrlConfig.html */
+  const urlConfiguration = (pool: FunctionPool) => {
+    const target = urls.get(pool.fn.functionName);
+    const created = urlsCreated.get(pool.fn.functionName);
+    if (!target || !created) return undefined;
+    return {
+      FunctionUrl: functionUrlOf(base, target.functionName),
+      FunctionArn: pool.arn,
+      AuthType: target.authType,
+      CreationTime: created,
+      LastModifiedTime: created,
+      InvokeMode: 'BUFFERED',
+    };
+  };
   const server = createLocalServer(async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${LOCAL_HOST}`);
     if (url.pathname.startsWith(FUNCTION_URL_PREFIX)) return serveFunctionUrl(req, res, urls, invoke);
+    const urlConfig = /^\/2021-10-31\/functions\/([^/]+)\/(url|urls)\/?$/.exec(url.pathname);
+    if (req.method === 'GET' && urlConfig) {
+      const name = functionNameOf(urlConfig[1] ?? '');
+      const pool = pools.get(name);
+      if (!pool)
+        return sendError(
+          res,
+          404,
+          'ResourceNotFoundException',
+          `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`,
+        );
+      const config = urlConfiguration(pool);
+      if (urlConfig[2] === 'urls') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ FunctionUrlConfigs: config ? [config] : [] }));
+        return;
+      }
+      if (!config)
+        return sendError(res, 404, 'ResourceNotFoundException', 'The resource you requested does not exist.');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(config));
+      return;
+    }
     const invocation = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
     const single = /^\/2015-03-31\/functions\/([^/]+)\/?$/.exec(url.pathname);
     if (req.method === 'GET' && /^\/2015-03-31\/functions\/?$/.test(url.pathname)) {
@@ -158,6 +198,7 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     res.end(JSON.stringify(result.ok ? result.payload : result.error));
   });
   const actual = await listen(server, port);
+  base = `http://${LOCAL_HOST}:${actual}`;
   return {
     key: 'LAMBDA',
     url: `http://${LOCAL_HOST}:${actual}`,
@@ -171,7 +212,8 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     invoke,
     registerUrl: (fnUrl) => {
       urls.set(fnUrl.functionName, fnUrl);
-      return functionUrlOf(`http://${LOCAL_HOST}:${actual}`, fnUrl.functionName);
+      if (!urlsCreated.has(fnUrl.functionName)) urlsCreated.set(fnUrl.functionName, new Date().toISOString());
+      return functionUrlOf(base, fnUrl.functionName);
     },
     stop: async () => {
       await Promise.allSettled([...background]);

@@ -2,8 +2,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   GetFunctionCommand,
+  GetFunctionUrlConfigCommand,
   InvokeCommand,
   LambdaClient,
+  ListFunctionUrlConfigsCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
 import { type LogLine, type RunningLambda, startLambda } from '../../../local/lambda';
@@ -125,5 +127,28 @@ describe('the local Lambda', () => {
     await expect(client.send(new InvokeCommand({ FunctionName: 'nope' }))).rejects.toBeInstanceOf(
       ResourceNotFoundException,
     );
+  });
+
+  it('tells a function URL through GetFunctionUrlConfig and ListFunctionUrlConfigs, as a script finds it in AWS', async () => {
+    lambda.register(probe('mlpipe-local-web', 10, 1));
+    const given = lambda.registerUrl({ functionName: 'mlpipe-local-web', authType: 'AWS_IAM' });
+    const config = await client.send(new GetFunctionUrlConfigCommand({ FunctionName: 'mlpipe-local-web' }));
+    expect(config).toMatchObject({
+      FunctionUrl: given,
+      FunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:mlpipe-local-web',
+      AuthType: 'AWS_IAM',
+      InvokeMode: 'BUFFERED',
+    });
+    expect(Date.parse(config.CreationTime ?? '')).not.toBeNaN();
+    // The URL it gives answers: unsigned, refused as AWS_IAM auth refuses it.
+    expect((await fetch(config.FunctionUrl ?? '', { method: 'POST', body: '{}' })).status).toBe(403);
+    const listed = await client.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'mlpipe-local-web' }));
+    expect(listed.FunctionUrlConfigs?.map((c) => c.FunctionUrl)).toEqual([given]);
+    // A function without a URL has none to list, and asking for it is ResourceNotFoundException.
+    const none = await client.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'mlpipe-local-probe' }));
+    expect(none.FunctionUrlConfigs).toEqual([]);
+    await expect(
+      client.send(new GetFunctionUrlConfigCommand({ FunctionName: 'mlpipe-local-probe' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 });
