@@ -6,6 +6,16 @@ export interface HistoryEvent {
   [details: string]: unknown;
 }
 
+/** An event without the data it carries: each of its details' `input` and `output`. */
+export const withoutData = (event: HistoryEvent): HistoryEvent =>
+  Object.fromEntries(
+    Object.entries(event).map(([key, value]) => {
+      if (!key.endsWith('EventDetails') || typeof value !== 'object' || value === null) return [key, value];
+      const { input: _input, output: _output, ...rest } = value as Record<string, unknown>;
+      return [key, rest];
+    }),
+  ) as HistoryEvent;
+
 /**
  * One execution's history, in the order AWS writes it: a state's entry, its task's events, its exit,
  * then the next state's entry.

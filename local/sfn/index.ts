@@ -13,7 +13,7 @@ import {
   type LocalServiceKey,
   type RunningService,
 } from '../types';
-import { ExecutionHistory, type HistoryEvent } from './history';
+import { ExecutionHistory, type HistoryEvent, withoutData } from './history';
 import { destroyClients, runTask, serviceClients, TaskError, taskStates } from './tasks';
 
 /**
@@ -414,9 +414,12 @@ export const startSfn = async ({
           const events = input.reverseOrder ? [...e.history].reverse() : e.history;
           const offset = Number(input.nextToken ?? 0);
           const max = Math.min(1000, Number(input.maxResults ?? 100) || 100);
+          // Without execution data, events keep their shape but not the states' input and output.
+          // https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html
+          const withData = input.includeExecutionData !== false;
           const page = events
             .slice(offset, offset + max)
-            .map((ev) => ({ ...ev, timestamp: seconds(ev.timestamp) }));
+            .map((ev) => ({ ...(withData ? ev : withoutData(ev)), timestamp: seconds(ev.timestamp) }));
           return {
             events: page,
             ...(offset + max < events.length ? { nextToken: String(offset + max) } : {}),

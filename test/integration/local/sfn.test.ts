@@ -186,6 +186,26 @@ describe('the local Step Functions', () => {
         .filter((e) => e.stateEnteredEventDetails)
         .map((e) => e.stateEnteredEventDetails?.name),
     ).toEqual(['Double', 'Query', 'Pause', 'AwaitApproval', 'Approved']);
+
+    // Without execution data: the same events, with no state's input or output in them.
+    const bare = await client.send(
+      new GetExecutionHistoryCommand({ executionArn, includeExecutionData: false }),
+    );
+    expect((bare.events ?? []).map((e) => [e.id, e.type])).toEqual(
+      (history.events ?? []).map((e) => [e.id, e.type]),
+    );
+    const data = (bare.events ?? []).flatMap((e) =>
+      Object.entries(e)
+        .filter(([key]) => key.endsWith('EventDetails'))
+        .flatMap(([, details]) =>
+          Object.keys(details as object).filter((k) => k === 'input' || k === 'output'),
+        ),
+    );
+    expect(data).toEqual([]);
+    expect(bare.events?.find((e) => e.type === 'TaskScheduled')?.taskScheduledEventDetails).toMatchObject({
+      resourceType: 'lambda',
+      resource: 'invoke',
+    });
   });
 
   it('records a rejection from `mlpipe reject` as the reviewer error the state machine catches', async () => {
