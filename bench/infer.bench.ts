@@ -11,18 +11,13 @@ import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
 import { compileTransform, labelOf } from '../core/features/transform';
 import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
-import {
-  bundleInference,
-  entryMemoryMb,
-  makeCodeCaches,
-  nodeFlagsOf,
-  THIS_NODE,
-} from '../functions/infer/bundle';
+import { bundleInference, entryMemoryMb, lambdaStartOf, makeCodeCaches } from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
 import { localClientConfig, localS3Config } from '../local/types';
 import { runTraining } from '../trainers/gbdt/train';
+import { imageNode } from './image-node';
 import { benchDeployment, type HandlerMeasures, kinesisEvent, median } from './infer-handler';
 import type { BenchContext, BenchRow } from './types';
 
@@ -122,13 +117,16 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const rows: BenchRow[] = [];
 
   // 1. Handler vs bare session.run, same 1,000 rows, in a fresh process as a Lambda instance is:
-  // not in this one, whose heap holds the training data and the local cloud. Lambda tells the
-  // function its memory, from which it sizes onnxruntime's threads (functions/shared/config.ts).
+  // not in this one, whose heap holds the training data and the local cloud; run by the node the
+  // image runs. Lambda tells the function its memory, from which it sizes onnxruntime's threads
+  // (functions/shared/config.ts).
+  const node = imageNode();
+  log(`probes run on node ${node.version}, the inference image's`);
   const memoryMb = String(entryMemoryMb('stream-handler'));
   const batchFile = join(workDir, 'batch.json');
   writeFileSync(batchFile, JSON.stringify(batch));
   const { stdout: measured } = await promisify(execFile)(
-    process.execPath,
+    node.bin,
     [
       join(REPO, 'bin/run-ts.js'),
       join(__dirname, 'infer-handler.ts'),
@@ -164,6 +162,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       trees,
       functionMemoryMb: Number(memoryMb),
       onnxruntimeThreads: m.threads,
+      node: node.version,
     },
   });
   log(
@@ -200,13 +199,16 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
     );
 
     // Cold start: a fresh process loads the bundle the image carries, reads the record, fetches and
-    // checks the model from S3, and answers one record, written to the predictions stream. It runs
-    // with the flags Lambda starts node with for the function's memory, and the code cache the
-    // image's build makes for them.
+    // checks the model from S3, and answers one record, written to the predictions stream. Node is
+    // the image's, started as Lambda starts it for the function's memory (the bootstrap's flags,
+    // through the image's start-node.sh), with the code cache the image's build makes for that.
     const image = join(workDir, 'image');
-    const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
-    makeCodeCaches(image);
-    const flags = nodeFlagsOf(image, 'stream-handler');
+    const bundled = await bundleInference({
+      outdir: image,
+      target: `node${node.version.slice(1).split('.')[0]}`,
+    });
+    makeCodeCaches(image, undefined, node.bin);
+    const start = lambdaStartOf(image, 'stream-handler', node.bin);
     const probe = join(workDir, 'cold.js');
     writeFileSync(
       probe,
@@ -216,19 +218,25 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
        handler(JSON.parse(process.argv[2])).then((r) => {
          const t2 = performance.now();
          // Open sockets and runtime threads would keep a finished process alive.
-         process.stdout.write(JSON.stringify({ moduleMs: t1 - t0, firstInvokeMs: t2 - t1, failures: r.batchItemFailures.length }), () => process.exit(0));
+         process.stdout.write(JSON.stringify({ moduleMs: t1 - t0, firstInvokeMs: t2 - t1, failures: r.batchItemFailures.length, execArgv: process.execArgv }), () => process.exit(0));
        }, (e) => { console.error(e); process.exit(1); });`,
     );
     const fnEnv =
       cloud.plan.functions.find((f) => f.functionName === 'mlpipe-local-infer-stream')?.environment ?? {};
-    const colds: { moduleMs: number; firstInvokeMs: number; failures: number; steps: BatchSteps }[] = [];
+    const colds: {
+      moduleMs: number;
+      firstInvokeMs: number;
+      failures: number;
+      execArgv: string[];
+      steps: BatchSteps;
+    }[] = [];
     for (let i = 0; i < (quick ? 2 : 5); i++) {
       const tmp = join(workDir, `cold-tmp-${i}`);
       mkdirSync(tmp, { recursive: true });
       // Asynchronously: the local cloud answering the probe runs in this very process.
       const { stdout: out, stderr } = await promisify(execFile)(
-        process.execPath,
-        [...flags, probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
+        start.file,
+        [...start.args, probe, JSON.stringify(kinesisEvent(batch.slice(0, 1), `cold${i}`))],
         {
           cwd: REPO,
           env: {
@@ -272,7 +280,8 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         modelLoadAndFirstPredictionMs: Number(untilPredictionMs.toFixed(1)),
         firstPutRecordsMs: Number(firstWriteMs.toFixed(1)),
         modelBytes: readFileSync(tar).byteLength,
-        nodeFlags: flags.join(' '),
+        node: node.version,
+        nodeFlags: colds[0]?.execArgv.join(' ') ?? '',
       },
     });
     log(

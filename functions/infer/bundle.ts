@@ -1,15 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import {
-  bundleDigest,
-  CODE_CACHE_PLAN,
-  type CodeCachePlan,
-  entryNodeFlags,
-  readCodeCachePlan,
-} from './code-cache';
+import { bundleDigest, CODE_CACHE_PLAN, type CodeCachePlan, entryStart, NODE_START } from './code-cache';
 
 /**
  * The inference image's bundles: the stream, HTTPS and batch entry points, built one way for the
@@ -20,7 +14,7 @@ import {
 const ROOT = join(__dirname, '..', '..');
 export const INFERENCE_ENTRY_POINTS = ['stream-handler', 'http-handler', 'batch-handler'] as const;
 
-/** The target for a bundle run here, by this machine's Node (the image's is node22). */
+/** The target for a bundle run here, by this machine's Node (the image's is node24). */
 export const THIS_NODE = `node${process.versions.node.split('.')[0]}`;
 
 /**
@@ -32,7 +26,7 @@ export const THIS_NODE = `node${process.versions.node.split('.')[0]}`;
  * load from ~110 to ~95 ms (`npm run bench -- infer`, cold start).
  * https://esbuild.github.io/api/#main-fields
  */
-export const bundleInference = async ({ outdir, target = 'node22' }: { outdir: string; target?: string }) => {
+export const bundleInference = async ({ outdir, target = 'node24' }: { outdir: string; target?: string }) => {
   const dir = join(outdir, 'functions', 'infer');
   await build({
     entryPoints: [...INFERENCE_ENTRY_POINTS, 'code-cache', 'make-code-cache'].map((name) =>
@@ -60,6 +54,9 @@ export const bundleInference = async ({ outdir, target = 'node22' }: { outdir: s
     );
   }
   writeFileSync(join(dir, CODE_CACHE_PLAN), JSON.stringify(codeCachePlan()));
+  // How the image starts node (the Dockerfile's AWS_LAMBDA_EXEC_WRAPPER), beside the bundles.
+  copyFileSync(join(ROOT, 'functions', 'infer', NODE_START), join(dir, NODE_START));
+  chmodSync(join(dir, NODE_START), 0o755);
   return (name: (typeof INFERENCE_ENTRY_POINTS)[number]) => join(dir, `${name}.js`);
 };
 
@@ -83,17 +80,27 @@ export const entryMemoryMb = (name: (typeof INFERENCE_ENTRY_POINTS)[number]): nu
   return memory;
 };
 
-/** The flags Lambda starts an entry point's function with, by the plan `bundleInference` wrote. */
-export const nodeFlagsOf = (outdir: string, name: (typeof INFERENCE_ENTRY_POINTS)[number]) =>
-  entryNodeFlags(readCodeCachePlan(join(outdir, 'functions', 'infer')), name);
+/**
+ * How Lambda starts node for an entry point's function from the bundles in `outdir` (code-cache.ts,
+ * `entryStart`): `node` (this one by default) through the image's start-node.sh.
+ */
+export const lambdaStartOf = (
+  outdir: string,
+  name: (typeof INFERENCE_ENTRY_POINTS)[number],
+  node = process.execPath,
+) => entryStart(join(outdir, 'functions', 'infer'), name, node);
 
 /**
- * Makes the bundles' code caches with this machine's node, as the image's last stage does with its
- * own (`node functions/infer/make-code-cache.bundle.js make <pipelines dir>`).
+ * Makes the bundles' code caches with `node` (this machine's by default), as the image's last stage
+ * does with its own (`node functions/infer/make-code-cache.bundle.js make <pipelines dir>`).
  */
-export const makeCodeCaches = (outdir: string, pipelinesDir = join(ROOT, 'pipelines')) =>
+export const makeCodeCaches = (
+  outdir: string,
+  pipelinesDir = join(ROOT, 'pipelines'),
+  node = process.execPath,
+) =>
   execFileSync(
-    process.execPath,
+    node,
     [join(outdir, 'functions', 'infer', 'make-code-cache.bundle.js'), 'make', pipelinesDir],
     // Where the image has its packages, beside the bundles; here, the repository's.
     { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') } },

@@ -13,18 +13,19 @@ import { constants, Script } from 'node:vm';
  *
  * V8 takes a cache only from the same V8 version and the same flags. An image freezes the first:
  * the cache is made in the image's last stage, by its own node. For the second, the cache is made
- * under the flags Lambda's Node.js runtime starts node with for the function's memory size
- * (`lambdaNodeFlags`). A cache V8 refuses costs only the read of the file: the bundle is then
- * compiled as without one, and the function logs a warning (`code cache rejected`).
+ * in a node started as Lambda starts the function's: the bootstrap's command line for its memory
+ * size (`lambdaNodeFlags`) through the image's start-node.sh (`lambdaStart`). A cache V8 refuses
+ * costs only the read of the file: the bundle is then compiled as without one, and the function
+ * logs a warning (`code cache rejected`).
  * https://v8.dev/blog/code-caching-for-devs
  */
 
 /**
  * The flags Lambda's Node.js runtime starts node with for a function of `memoryMb`: its bootstrap
  * script in the runtime's base image sizes V8's heap from the memory (a tenth for the young
- * generation, split in two semi-spaces; the rest for the old one) and exposes the GC. Any V8 flag
- * also costs node its own modules' embedded code cache (~14 ms more to load http, tls, crypto...):
- * the bench starts its cold starts with these flags, so it pays what Lambda pays.
+ * generation, split in two semi-spaces; the rest for the old one) and exposes the GC. Before node
+ * 24 any V8 flag cost node its own modules' embedded code cache (~14 ms more to load http, tls,
+ * crypto...); since, only `--expose-gc` does, and start-node.sh leaves it out.
  */
 export const lambdaNodeFlags = (memoryMb: number): string[] => {
   const newSpace = Math.floor(memoryMb / 10);
@@ -85,6 +86,27 @@ export const loadBundle = (bundle: string, digest: string) => {
 /** Beside the bundles: the image's specs, compiled as the code caches are made (core/spec/load.ts). */
 export const COMPILED_SPECS = 'specs.json';
 
+/**
+ * Beside the bundles: how the image starts node (the Dockerfile's AWS_LAMBDA_EXEC_WRAPPER), from
+ * functions/infer/start-node.sh.
+ */
+export const NODE_START = 'start-node.sh';
+
+/** A process to start: `file` with `args`, to which the script to run and its arguments are added. */
+export interface NodeStart {
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+/**
+ * A node started as Lambda starts an instance of the image in `dir` for a function of `memoryMb`:
+ * the bootstrap's command line (`node` and `lambdaNodeFlags`) handed to the image's start-node.sh.
+ */
+export const lambdaStart = (dir: string, memoryMb: number, node = process.execPath): NodeStart => ({
+  file: join(dir, NODE_START),
+  args: [node, ...lambdaNodeFlags(memoryMb)],
+});
+
 /** Beside the bundles: the memory size of each entry point's function, from its function.yml. */
 export const CODE_CACHE_PLAN = 'code-cache.json';
 export type CodeCachePlan = Record<string, number>;
@@ -93,9 +115,9 @@ export type CodeCachePlan = Record<string, number>;
 export const readCodeCachePlan = (dir: string): CodeCachePlan =>
   JSON.parse(readFileSync(join(dir, CODE_CACHE_PLAN), 'utf8')) as CodeCachePlan;
 
-/** The flags Lambda starts `entry`'s function with, by its memory size in `plan`. */
-export const entryNodeFlags = (plan: CodeCachePlan, entry: string): string[] => {
-  const memoryMb = plan[entry];
+/** How Lambda starts node for `entry`'s function from the image in `dir`, by the plan beside it. */
+export const entryStart = (dir: string, entry: string, node = process.execPath): NodeStart => {
+  const memoryMb = readCodeCachePlan(dir)[entry];
   if (memoryMb === undefined) throw new Error(`${CODE_CACHE_PLAN} gives ${entry} no memory size`);
-  return lambdaNodeFlags(memoryMb);
+  return lambdaStart(dir, memoryMb, node);
 };

@@ -7,8 +7,9 @@ import {
   bundleDigest,
   COMPILED_SPECS,
   codeCacheOf,
-  entryNodeFlags,
+  entryStart,
   loadBundle,
+  NODE_START,
   readCodeCachePlan,
 } from './code-cache';
 
@@ -68,7 +69,7 @@ const primingEnvironment = (scratch: string) => {
 };
 
 /**
- * In a process started with the function's flags: loads `bundle`, sends its handler one priming
+ * In a process started as Lambda starts the function's: loads `bundle`, sends its handler one priming
  * event, and writes what V8 compiled meanwhile as the bundle's cache.
  */
 const prime = async (bundle: string, pipelinesDir: string) => {
@@ -90,7 +91,7 @@ const prime = async (bundle: string, pipelinesDir: string) => {
 
 /**
  * Makes the cache of each bundle in `dir` that the plan names, each in a process of its own started
- * with the flags of its function's memory size. The Dockerfile's last stage runs this (`node
+ * as Lambda starts its function, by its memory size. The Dockerfile's last stage runs this (`node
  * make-code-cache.bundle.js make <pipelines dir>`) with the image's node; so do the bench and a test.
  */
 const makeCodeCaches = (dir: string, pipelinesDir: string) => {
@@ -99,10 +100,11 @@ const makeCodeCaches = (dir: string, pipelinesDir: string) => {
   const plan = readCodeCachePlan(dir);
   for (const entry of Object.keys(plan)) {
     const bundle = join(dir, `${entry}.bundle.js`);
-    const flags = entryNodeFlags(plan, entry);
+    // Started as Lambda starts the function: the bootstrap's flags, through the image's start-node.sh.
+    const start = entryStart(dir, entry);
     const scratch = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
     try {
-      execFileSync(process.execPath, [...flags, __filename, 'prime', bundle, pipelinesDir], {
+      execFileSync(start.file, [...start.args, __filename, 'prime', bundle, pipelinesDir], {
         // None of this machine's AWS settings (an endpoint of the local cloud, a profile) may reach it.
         env: {
           ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
@@ -115,7 +117,7 @@ const makeCodeCaches = (dir: string, pipelinesDir: string) => {
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-    console.log(`${bundle}: code cache made under ${flags.join(' ')}`);
+    console.log(`${bundle}: code cache made under ${start.args.slice(1).join(' ')} through ${NODE_START}`);
   }
 };
 

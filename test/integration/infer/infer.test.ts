@@ -16,8 +16,8 @@ import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
 import { loadSpecFile, readCompiledSpecs } from '../../../core/spec/load';
 import type { BatchReport } from '../../../functions/infer/batch';
-import { bundleInference, makeCodeCaches, nodeFlagsOf, THIS_NODE } from '../../../functions/infer/bundle';
-import { COMPILED_SPECS } from '../../../functions/infer/code-cache';
+import { bundleInference, lambdaStartOf, makeCodeCaches, THIS_NODE } from '../../../functions/infer/bundle';
+import { COMPILED_SPECS, lambdaNodeFlags } from '../../../functions/infer/code-cache';
 import { runSql } from '../../../functions/shared/table';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { lambdaKinesisRecord } from '../../../local/event-sources/kinesis';
@@ -233,16 +233,20 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const scratch = mkdtempSync(join(dataDir, 'bundle-tmp-'));
     /**
      * Runs `script` in a process of its own, as a Lambda instance of the entry point's function: with
-     * its settings, and the flags Lambda starts node with for its memory size (or `flags`);
-     * asynchronously, for the local cloud answers from this process.
+     * its settings, node started as Lambda starts it for its memory size, through the image's
+     * start-node.sh (or with `flags` alone); asynchronously, for the local cloud answers from this
+     * process.
      */
     const inInstance = async (
       entry: 'stream' | 'http' | 'batch',
       script: string,
       args: string[] = [],
-      flags = nodeFlagsOf(image, `${entry}-handler`),
-    ) =>
-      await promisify(execFile)(process.execPath, [...flags, '-e', script, ...args], {
+      flags?: string[],
+    ) => {
+      const start = flags
+        ? { file: process.execPath, args: flags }
+        : lambdaStartOf(image, `${entry}-handler`);
+      return await promisify(execFile)(start.file, [...start.args, '-e', script, ...args], {
         env: {
           ...process.env,
           ...cloud.plan.functions.find((f) => f.functionName === `mlpipe-local-infer-${entry}`)?.environment,
@@ -253,6 +257,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
         },
         timeout: 60_000,
       });
+    };
 
     /** The stream bundle's answer to one Kinesis event, and what it wrote to stderr. */
     const streamInInstance = async (records: KinesisStreamRecord[], flags?: string[]) => {
@@ -302,11 +307,11 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       });
     }
 
-    // Started with other flags than the cache was made under, V8 refuses it: the function says so,
-    // compiles its bundle as without one, and still scores.
+    // Started by the bootstrap's command line alone, --expose-gc and all, without start-node.sh, V8
+    // refuses the cache: the function says so, compiles its bundle as without one, and still scores.
     const other = await streamInInstance(
       [kinesisRecord('bundle-other-flags', event('bundle-other-flags', penguins[0] ?? {}), 6000)],
-      ['--max-semi-space-size=1'],
+      lambdaNodeFlags(2048),
     );
     expect(other.stderr).toContain('code cache rejected');
     expect(other.result).toEqual({ batchItemFailures: [] });

