@@ -74,20 +74,18 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     if (!pool) throw new Error(`no function ${name}`);
     return pool.invoke(event);
   };
-  const urls = new Map<string, FunctionUrl>();
-  const urlsCreated = new Map<string, string>();
+  const urls = new Map<string, FunctionUrl & { readonly created: string }>();
   let base = '';
   /** https://docs.aws.amazon.com/lambda/latest/api/API_FunctionUrlConfig.html */
   const urlConfiguration = (pool: FunctionPool) => {
     const target = urls.get(pool.fn.functionName);
-    const created = urlsCreated.get(pool.fn.functionName);
-    if (!target || !created) return undefined;
+    if (!target) return undefined;
     return {
       FunctionUrl: functionUrlOf(base, target.functionName),
       FunctionArn: pool.arn,
       AuthType: target.authType,
-      CreationTime: created,
-      LastModifiedTime: created,
+      CreationTime: target.created,
+      LastModifiedTime: target.created,
       InvokeMode: 'BUFFERED',
     };
   };
@@ -201,7 +199,7 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
   base = `http://${LOCAL_HOST}:${actual}`;
   return {
     key: 'LAMBDA',
-    url: `http://${LOCAL_HOST}:${actual}`,
+    url: base,
     port: actual,
     register: (fn) => {
       const pool = new FunctionPool(fn, onLog);
@@ -211,8 +209,8 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     pool: (name) => pools.get(name),
     invoke,
     registerUrl: (fnUrl) => {
-      urls.set(fnUrl.functionName, fnUrl);
-      if (!urlsCreated.has(fnUrl.functionName)) urlsCreated.set(fnUrl.functionName, new Date().toISOString());
+      const created = urls.get(fnUrl.functionName)?.created ?? new Date().toISOString();
+      urls.set(fnUrl.functionName, { ...fnUrl, created });
       return functionUrlOf(base, fnUrl.functionName);
     },
     stop: async () => {
