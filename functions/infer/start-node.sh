@@ -6,7 +6,7 @@
 # Why: node compiles its own modules (http, tls, crypto, stream...) from a V8 code cache built into
 # it, and V8 refuses a cache made under other V8 flags. Since node 24, V8 leaves the heap sizes out
 # of that check, so the bootstrap's --max-semi-space-size and --max-old-space-size keep the cache;
-# --expose-gc still loses it. Loading those modules took 21-23 ms with it and 8-9 ms without, on
+# --expose-gc still loses it. Loading those modules took 22-23 ms with it and 8-12 ms without, on
 # every cold start. Nothing in the image calls gc(), and the runtime's client for other base images
 # starts node without it. Lambda's command line has no argument after the runtime's script, so the
 # flag is dropped wherever it stands.
