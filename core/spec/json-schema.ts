@@ -7,6 +7,6 @@ import { pipelineSpecSchema } from './schema';
  * checked by `mlpipe validate` only.
  */
 export const pipelineSpecJsonSchema = (): Record<string, unknown> => ({
-  ...z.toJSONSchema(pipelineSpecSchema, { io: 'input', unrepresentable: 'any' }),
+  ...z.toJSONSchema(pipelineSpecSchema(), { io: 'input', unrepresentable: 'any' }),
   title: 'mlpipe pipeline spec',
 });

@@ -52,7 +52,7 @@ export const parseSpec = (text: string, file: string): PipelineSpec => {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new SpecValidationError(file, [{ path: '', message: 'expected a YAML mapping at the top level' }]);
   }
-  const result = pipelineSpecSchema.safeParse(raw, { reportInput: true });
+  const result = pipelineSpecSchema().safeParse(raw, { reportInput: true });
   if (!result.success) throw new SpecValidationError(file, result.error.issues.map(toProblem));
   return result.data;
 };
