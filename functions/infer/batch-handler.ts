@@ -1,11 +1,14 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { loadConfig } from '../shared/config';
 import { decodeEventKey } from '../shared/event';
 import { type BatchReport, scoreBatchObject } from './batch';
-import { logger, models, s3, specs, validators } from './runtime';
-import { annotate, traced } from './tracing';
+import { logger, models, specs, validators } from './runtime';
+import { annotate, traced, tracer } from './tracing';
 
 const config = loadConfig('rawBucket', 'scratchDir', 'maxLineBytes');
+// The files to score are read with S3's checksums checked, as the SDK does by default.
+const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const settings = {
   bucket: config.rawBucket,
   scratchDir: config.scratchDir,

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import { readCompiledSpecs, SpecCatalog } from '../../core/spec/load';
 import { loadConfig } from '../shared/config';
+import { selfCheckedObjectsClient } from '../shared/s3';
 import { COMPILED_SPECS } from './code-cache';
 import { powertoolsMetrics } from './metrics';
 import { ServingModels } from './models';
@@ -22,8 +22,9 @@ const settings = loadConfig(
   'scorerThreads',
 );
 
-export const s3 = tracer.captureAWSv3Client(new S3Client({}));
-export const models = new ServingModels(s3, {
+// Deployment records and bundles: both are checked once read (functions/shared/s3.ts).
+const modelStore = tracer.captureAWSv3Client(selfCheckedObjectsClient());
+export const models = new ServingModels(modelStore, {
   artifactsBucket: settings.artifactsBucket,
   scratchDir: settings.scratchDir,
   recordTtlMs: settings.modelRecordTtlMs,
