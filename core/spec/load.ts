@@ -60,10 +60,13 @@ export const parseSpec = (text: string, file: string): PipelineSpec => {
 export const loadSpecFile = (file: string, cwd = process.cwd()): PipelineSpec =>
   specOfText(readFileSync(file, 'utf8'), file, cwd);
 
+/** The pipeline a spec file is for: its name, without the folder and the extension. */
+const pipelineOfFile = (file: string) => file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+
 const specOfText = (text: string, file: string, cwd = process.cwd()): PipelineSpec => {
   const shown = relative(cwd, file) || file;
   const spec = parseSpec(text, shown);
-  const expected = shown.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  const expected = pipelineOfFile(shown);
   if (spec.name !== expected) {
     throw new SpecValidationError(shown, [
       { path: 'name', message: `must match the file name "${expected}", got "${spec.name}"` },
@@ -77,6 +80,9 @@ export const specFiles = (dir: string): string[] =>
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
     .map((f) => join(dir, f));
+
+/** The pipelines a folder has a spec file for, by name, without reading the files. */
+export const pipelineNames = (dir: string): string[] => specFiles(dir).map(pipelineOfFile);
 
 /** All specs of a folder by name; the first invalid file throws. */
 export const loadSpecs = (dir: string): Map<string, PipelineSpec> =>
@@ -143,7 +149,7 @@ export class SpecCatalog {
     readonly dir: string,
     private readonly compiled?: CompiledSpecs,
   ) {
-    this.files = new Map(specFiles(dir).map((f) => [f.replace(/^.*\//, '').replace(/\.ya?ml$/, ''), f]));
+    this.files = new Map(specFiles(dir).map((f) => [pipelineOfFile(f), f]));
   }
   get names(): string[] {
     return [...this.files.keys()];

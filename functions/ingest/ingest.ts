@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -30,7 +30,7 @@ import {
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
-import { loadSpecFile } from '../../core/spec/load';
+import { loadSpecFile, pipelineNames } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import {
@@ -174,9 +174,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
         return loadSpecFile(join(settings.pipelinesDir, `${pipelineName}.yml`));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          const known = safeList(settings.pipelinesDir)
-            .filter((f) => /\.ya?ml$/.test(f))
-            .map((f) => f.replace(/\.ya?ml$/, ''));
+          const known = existsSync(settings.pipelinesDir) ? pipelineNames(settings.pipelinesDir) : [];
           throw new Rejection(
             `unknown pipeline "${pipelineName}": no pipelines/${pipelineName}.yml (known pipelines: ${known.join(', ') || 'none'})`,
           );
