@@ -6,6 +6,15 @@ export interface HistoryEvent {
   [details: string]: unknown;
 }
 
+const eventOf = (type: string, details: Record<string, unknown>, at: number): HistoryEvent => ({
+  ...details,
+  timestamp: at,
+  type,
+  // Numbered as it goes into the history.
+  id: 0,
+  previousEventId: 0,
+});
+
 /** An event without the data it carries: each of its details' `input` and `output`. */
 export const withoutData = (event: HistoryEvent): HistoryEvent =>
   Object.fromEntries(
@@ -51,7 +60,7 @@ export class ExecutionHistory {
       for (const early of this.early.values()) for (const event of early) this.push(event);
       this.early.clear();
     }
-    this.append(type, details, at);
+    this.push(eventOf(type, details, at));
     if (!state) return;
     const open = this.entered.get(state.name) ?? 0;
     if (!state.entering) {
@@ -66,17 +75,14 @@ export class ExecutionHistory {
 
   /** An event of the task that state `state` runs. */
   task(state: string, type: string, details: Record<string, unknown>, at: number): void {
+    const event = eventOf(type, details, at);
     if ((this.entered.get(state) ?? 0) > 0) {
-      this.append(type, details, at);
+      this.push(event);
       return;
     }
     const early = this.early.get(state) ?? [];
-    early.push({ ...details, timestamp: at, type, id: 0, previousEventId: 0 });
+    early.push(event);
     this.early.set(state, early);
-  }
-
-  private append(type: string, details: Record<string, unknown>, at: number): void {
-    this.push({ ...details, timestamp: at, type, id: 0, previousEventId: 0 });
   }
 
   private push(event: HistoryEvent): void {
