@@ -7,7 +7,7 @@ import {
   bundleDigest,
   COMPILED_SPECS,
   codeCacheOf,
-  entryStart,
+  lambdaStart,
   loadBundle,
   NODE_START,
   readCodeCachePlan,
@@ -97,11 +97,10 @@ const prime = async (bundle: string, pipelinesDir: string) => {
 const makeCodeCaches = (dir: string, pipelinesDir: string) => {
   // First the specs, so that the priming runs read them as the functions will.
   writeFileSync(join(dir, COMPILED_SPECS), JSON.stringify(compileSpecs(pipelinesDir)));
-  const plan = readCodeCachePlan(dir);
-  for (const entry of Object.keys(plan)) {
+  for (const [entry, memoryMb] of Object.entries(readCodeCachePlan(dir))) {
     const bundle = join(dir, `${entry}.bundle.js`);
     // Started as Lambda starts the function: the bootstrap's flags, through the image's start-node.sh.
-    const start = entryStart(dir, entry);
+    const start = lambdaStart(dir, memoryMb);
     const scratch = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
     try {
       execFileSync(start.file, [...start.args, __filename, 'prime', bundle, pipelinesDir], {
