@@ -9,6 +9,15 @@ describe('RecentlyWritten', () => {
     for (let n = 25_000 - 1_000; n < 25_000; n++) expect(written.has(prediction(n))).toBe(true);
   });
 
+  it('keeps every id while its tables grow from a few thousand slots to their full size', () => {
+    const written = new RecentlyWritten(50_000);
+    for (let n = 0; n < 120_000; n++) written.add(prediction(n));
+    for (let n = 120_000 - 50_000; n < 120_000; n++) expect(written.has(prediction(n))).toBe(true);
+    const remembered = Array.from({ length: 120_000 }, (_, n) => n).filter((n) => written.has(prediction(n)));
+    expect(remembered.length).toBeLessThanOrEqual(100_000);
+    expect(written.has(prediction(0))).toBe(false);
+  });
+
   it('forgets predictions more than twice its capacity old, so an instance stays within its memory', () => {
     const written = new RecentlyWritten(1_000);
     for (let n = 0; n < 25_000; n++) written.add(prediction(n));
