@@ -7,16 +7,13 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { deploymentRecordKey } from '../core/deployment';
-import { fitFeatures, LABEL_COLUMN } from '../core/features/fitted';
-import { compileTransform, labelOf } from '../core/features/transform';
-import { packBundle } from '../core/model';
 import { loadSpecFile } from '../core/spec/load';
 import { bundleInference, entryMemoryMb, lambdaStartOf, makeCodeCaches } from '../functions/infer/bundle';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
 import { localClientConfig, localS3Config } from '../local/types';
-import { runTraining } from '../trainers/gbdt/train';
+import { trainOnRows } from '../trainers/gbdt/rows-job';
 import { imageNode } from './image-node';
 import { benchDeployment, type HandlerMeasures, kinesisEvent, median } from './infer-handler';
 import type { BenchContext, BenchRow } from './types';
@@ -63,46 +60,13 @@ const trainFlights = async (
   log: BenchContext['log'],
 ) => {
   const spec = loadSpecFile(join(REPO, 'pipelines/flights.yml'));
-  const frequencies: Record<string, { value: string; count: number }[]> = {};
-  for (const f of spec.features.filter((x) => x.encode === 'category')) {
-    const counts = new Map<string, number>();
-    for (const r of rows) counts.set(String(r[f.from]), (counts.get(String(r[f.from])) ?? 0) + 1);
-    frequencies[f.name] = [...counts]
-      .map(([value, count]) => ({ value, count }))
-      .sort((a, b) => b.count - a.count);
-  }
-  const fitted = fitFeatures(spec, { rows: rows.length, numeric: {}, frequencies });
-  const transform = compileTransform(fitted);
-  const root = join(workDir, 'flights-job');
-  for (const d of ['input/data/train', 'input/data/config', 'input/config'])
-    mkdirSync(join(root, d), { recursive: true });
-  const features = fitted.features.map((f) => f.name);
-  const lines = [[...features, LABEL_COLUMN].join(',')];
-  for (const r of rows) {
-    const out = transform(r);
-    lines.push([...features.map((f) => out[f] ?? ''), labelOf(fitted.label, r.delay) ?? ''].join(','));
-  }
-  writeFileSync(join(root, 'input/data/train/rows.csv'), `${lines.join('\n')}\n`);
-  writeFileSync(join(root, 'input/data/config/features.json'), JSON.stringify(fitted));
-  writeFileSync(
-    join(root, 'input/config/hyperparameters.json'),
-    JSON.stringify({
-      // The spec's hyperparameters (300 trees of depth 8), as SageMaker passes them: strings.
-      ...Object.fromEntries(
-        Object.entries(spec.trainer.hyperparameters).map(([name, value]) => [name, String(value)]),
-      ),
-      objective: 'binary:logistic',
-      ...(rounds === undefined ? {} : { num_round: String(rounds) }),
-      target: LABEL_COLUMN,
-      pipeline: 'flights',
-    }),
-  );
   const t = Date.now();
-  if ((await runTraining(root, { version: 'flights-bench', log: () => {} })) !== 0)
-    throw new Error(readFileSync(join(root, 'output/failure'), 'utf8'));
+  // The spec's hyperparameters (300 trees of depth 8), or fewer trees for a quick run.
+  const tar = await trainOnRows(spec, rows, join(workDir, 'flights-job'), {
+    version: 'flights-bench',
+    ...(rounds === undefined ? {} : { hyperparameters: { num_round: String(rounds) } }),
+  });
   log(`trained the flights model on ${rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  const tar = join(workDir, 'flights-model.tar.gz');
-  await packBundle(join(root, 'model'), tar);
   return { tar, trees: rounds ?? Number(spec.trainer.hyperparameters.num_round) };
 };
 

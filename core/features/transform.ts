@@ -51,7 +51,8 @@ const EXTRACTORS: Readonly<Record<Extract, (d: Date) => number>> = {
   year: (d) => d.getUTCFullYear(),
 };
 
-const toText = (v: unknown, type: FittedFeature['type']): string | null => {
+/** A category feature's value as its vocabulary holds it. */
+export const categoryText = (v: unknown, type: FittedFeature['type']): string | null => {
   if (missing(v)) return null;
   if (type === 'integer') {
     const n = toNumber(v);
@@ -74,7 +75,7 @@ const featureFunction = (f: FittedFeature): ((row: Readonly<Record<string, unkno
   }
   const vocabulary = new Set(f.vocabulary ?? []);
   return (row) => {
-    const text = toText(row[f.from], f.type);
+    const text = categoryText(row[f.from], f.type);
     if (text === null) return f.fill;
     return vocabulary.has(text) ? text : OTHER_CATEGORY;
   };

@@ -45,6 +45,24 @@ const OBJECTIVE = {
 } as const;
 const NUMBER = '([-+]?[0-9]*\\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|NaN)';
 
+/**
+ * What a pipeline's training job tells its trainer: the task's objective, the label column, the
+ * pipeline, the class count of a multiclass task, and the spec's own hyperparameters, which win.
+ * SageMaker passes every value as a string.
+ */
+export const trainerHyperparameters = (spec: PipelineSpec, classCount?: number): Record<string, string> => {
+  const hyperParameters: Record<string, string> = {
+    objective: OBJECTIVE[spec.target.task],
+    target: 'label',
+    pipeline: spec.name,
+  };
+  if (spec.target.task === 'multiclass' && classCount !== undefined)
+    hyperParameters.num_class = String(classCount);
+  for (const [name, value] of Object.entries(spec.trainer.hyperparameters))
+    hyperParameters[name] = String(value);
+  return hyperParameters;
+};
+
 /** The metric lines trainers print (`validation-auc=0.71`), as MetricDefinitions regexes. */
 export const metricDefinitions = (spec: PipelineSpec): { Name: string; Regex: string }[] =>
   ['train', 'validation'].flatMap((channel) =>
@@ -83,16 +101,7 @@ export const trainingJobParts = ({
   ingestId,
   classCount,
 }: TrainingJobInput): TrainingJobParts => {
-  const hyperParameters: Record<string, string> = {
-    objective: OBJECTIVE[spec.target.task],
-    target: 'label',
-    pipeline: spec.name,
-  };
-  if (spec.target.task === 'multiclass' && classCount !== undefined)
-    hyperParameters.num_class = String(classCount);
-  // Spec hyperparameters win over the defaults; SageMaker passes every value as a string.
-  for (const [name, value] of Object.entries(spec.trainer.hyperparameters))
-    hyperParameters[name] = String(value);
+  const hyperParameters = trainerHyperparameters(spec, classCount);
   const maxRuntime = durationSeconds(spec.trainer.maxRuntime);
   const channel = (name: string, uri: string, contentType = 'application/x-parquet') => ({
     ChannelName: name,

@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileSpecs } from '../../core/spec/load';
+import { type DeploymentRecord, deploymentRecordKey } from '../../core/deployment';
+import { exampleRows } from '../../core/spec/examples';
+import { compileSpecs, loadSpecs, pipelineNames } from '../../core/spec/load';
+import { trainOnRows } from '../../trainers/gbdt/rows-job';
 import {
   bundleDigest,
   COMPILED_SPECS,
@@ -12,6 +15,7 @@ import {
   NODE_START,
   readCodeCachePlan,
 } from './code-cache';
+import { startPrimingServices } from './priming';
 
 // Makes the code caches of the inference image's bundles (code-cache.ts): kept apart from the loader,
 // which every cold start runs, for what this needs (child_process alone is ~6 ms to load there).
@@ -48,6 +52,82 @@ const primingEvents = (pipeline: string): Record<string, unknown> => ({
   },
 });
 
+/**
+ * What a priming run needs to score: for each pipeline, a small model trained on rows its spec
+ * accepts (core/spec/examples.ts), the deployment record that serves it, and one record to score.
+ * `objects` are the files the S3 stand-in serves, by "bucket/key".
+ */
+interface PrimingKit {
+  readonly objects: Record<string, string>;
+  readonly records: {
+    readonly pipeline: string;
+    readonly id: string;
+    readonly fields: Record<string, unknown>;
+  }[];
+}
+
+const PRIMING_BUCKET = 'priming';
+
+const makePrimingKit = async (pipelinesDir: string, dir: string): Promise<PrimingKit> => {
+  const objects: Record<string, string> = {};
+  const records: PrimingKit['records'][number][] = [];
+  for (const [pipeline, spec] of loadSpecs(pipelinesDir)) {
+    const version = `${pipeline}-priming`;
+    const rows = exampleRows(spec, 12);
+    // Two trees of two levels: what runs is the same code whatever the model's size.
+    const tar = await trainOnRows(spec, rows, join(dir, pipeline), {
+      version,
+      hyperparameters: { num_round: '2', max_depth: '2' },
+    });
+    const model = { bucket: PRIMING_BUCKET, key: `models/${pipeline}/${version}/output/model.tar.gz` };
+    const since = new Date(0).toISOString();
+    const record: DeploymentRecord = {
+      pipeline,
+      champion: { version, model, since },
+      challenger: null,
+      updatedAt: since,
+      reason: 'priming the code cache',
+    };
+    const recordFile = join(dir, `${pipeline}.live.json`);
+    writeFileSync(recordFile, JSON.stringify(record));
+    objects[`${PRIMING_BUCKET}/${deploymentRecordKey(pipeline)}`] = recordFile;
+    objects[`${model.bucket}/${model.key}`] = tar;
+    const { [spec.target.column]: _target, ...fields } = rows[0] ?? {};
+    records.push({ pipeline, id: `priming-${pipeline}`, fields });
+  }
+  return { objects, records };
+};
+
+/** Events that score the kit's records: every pipeline's on the stream, the first's over HTTPS. */
+const scoringEvents = (kit: PrimingKit): Record<string, unknown> => {
+  const first = kit.records[0];
+  return {
+    'stream-handler': {
+      Records: kit.records.map((r, i) => ({
+        eventSource: 'aws:kinesis',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/priming',
+        kinesis: {
+          data: Buffer.from(JSON.stringify({ pipeline: r.pipeline, id: r.id, ...r.fields })).toString(
+            'base64',
+          ),
+          partitionKey: r.id,
+          sequenceNumber: String(i + 1),
+        },
+      })),
+    },
+    ...(first
+      ? {
+          'http-handler': {
+            body: JSON.stringify({ pipeline: first.pipeline, records: [{ id: first.id, ...first.fields }] }),
+            isBase64Encoded: false,
+            headers: { 'content-type': 'application/json' },
+            requestContext: { requestId: 'priming', http: { method: 'POST', path: '/' } },
+          },
+        }
+      : {}),
+  };
+};
+
 /** What the functions read from their environment, with nothing behind it: requests are refused. */
 const primingEnvironment = (scratch: string) => {
   const nowhere = 'http://127.0.0.1:9';
@@ -70,69 +150,114 @@ const primingEnvironment = (scratch: string) => {
 
 /**
  * In a process started as Lambda starts the function's: loads `bundle`, sends its handler one priming
- * event, and writes what V8 compiled meanwhile as the bundle's cache.
+ * event, and writes what V8 compiled meanwhile as the bundle's cache. Given the kit, the stream and
+ * HTTPS handlers get records they score, against stand-ins for S3 and Kinesis in this process.
  */
-const prime = async (bundle: string, pipelinesDir: string) => {
+const prime = async (bundle: string, pipelinesDir: string, kitFile?: string) => {
+  const entry = bundle.replace(/^.*\//, '').replace(/\.bundle\.js$/, '');
+  const kit = kitFile ? (JSON.parse(readFileSync(kitFile, 'utf8')) as PrimingKit) : undefined;
+  const scoring = kit ? scoringEvents(kit)[entry] : undefined;
+  // Its clients are built as the bundle loads: the stand-ins' addresses must be set before.
+  const services =
+    scoring && kit
+      ? await startPrimingServices(
+          new Map(Object.entries(kit.objects).map(([key, file]) => [key, readFileSync(file)])),
+        )
+      : undefined;
+  if (services) {
+    process.env.AWS_ENDPOINT_URL_S3 = services.s3Url;
+    process.env.AWS_ENDPOINT_URL_KINESIS = services.kinesisUrl;
+  }
   const digest = bundleDigest(readFileSync(bundle));
   const { exports, script } = loadBundle(bundle, digest);
-  const entry = bundle.replace(/^.*\//, '').replace(/\.bundle\.js$/, '');
-  const pipeline =
-    readdirSync(pipelinesDir)
-      .find((f) => f.endsWith('.yml'))
-      ?.replace(/\.yml$/, '') ?? 'priming';
+  const pipeline = kit?.records[0]?.pipeline ?? pipelineNames(pipelinesDir)[0] ?? 'priming';
   const handler = exports.handler as (event: unknown) => Promise<unknown>;
+  let outcome: string;
   try {
-    await handler(primingEvents(pipeline)[entry]);
-  } catch {
-    // Expected: nothing answers its requests. What it compiled on the way is what counts.
+    const answer = (await handler(scoring ?? primingEvents(pipeline)[entry])) as {
+      batchItemFailures?: unknown[];
+      statusCode?: number;
+    };
+    outcome = !scoring
+      ? 'stopped at its first request'
+      : answer.batchItemFailures !== undefined
+        ? `scored ${kit?.records.length} record(s), ${answer.batchItemFailures.length} failed, ${services?.written()} written`
+        : `answered ${answer.statusCode}`;
+  } catch (error) {
+    // Expected without a kit: nothing answers its requests. What it compiled on the way is what counts.
+    outcome = `stopped at ${(error as Error).name}`;
   }
   writeFileSync(codeCacheOf(bundle, digest), script.createCachedData());
+  process.stdout.write(`${JSON.stringify({ outcome })}\n`);
 };
 
 /**
  * Makes the cache of each bundle in `dir` that the plan names, each in a process of its own started
- * as Lambda starts its function, by its memory size. The Dockerfile's last stage runs this (`node
- * make-code-cache.bundle.js make <pipelines dir>`) with the image's node; so do the bench and a test.
+ * as Lambda starts its function, by its memory size. The stream and HTTPS entry points are primed
+ * with a batch they score and write, against stand-ins for S3 and Kinesis (priming.ts) serving
+ * models trained here on each spec's example rows: with only what a run that stops at its first
+ * request compiles, the first batch compiled the rest (the SDK's answers, the schemas, the write),
+ * 4-13 ms of every cold start. The Dockerfile's last stage runs this (`node make-code-cache.bundle.js
+ * make <pipelines dir>`) with the image's node; so do the bench and a test.
  */
-const makeCodeCaches = (dir: string, pipelinesDir: string) => {
+const makeCodeCaches = async (dir: string, pipelinesDir: string) => {
   // First the specs, so that the priming runs read them as the functions will.
   writeFileSync(join(dir, COMPILED_SPECS), JSON.stringify(compileSpecs(pipelinesDir)));
-  for (const [entry, memoryMb] of Object.entries(readCodeCachePlan(dir))) {
-    const bundle = join(dir, `${entry}.bundle.js`);
-    // Started as Lambda starts the function: the bootstrap's flags, through the image's start-node.sh.
-    const start = lambdaStart(dir, memoryMb);
-    const scratch = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
+  const work = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
+  try {
+    let kitFile: string | undefined = join(work, 'kit.json');
     try {
-      execFileSync(start.file, [...start.args, __filename, 'prime', bundle, pipelinesDir], {
-        // None of this machine's AWS settings (an endpoint of the local cloud, a profile) may reach it.
-        env: {
-          ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
-          ...primingEnvironment(scratch),
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-        // Its requests are refused at once; a build must not wait on one that is not.
-        timeout: 120_000,
-      });
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
+      writeFileSync(kitFile, JSON.stringify(await makePrimingKit(pipelinesDir, join(work, 'models'))));
+    } catch (error) {
+      // A spec this cannot make rows for costs its image a few milliseconds of cold start, not its build.
+      console.warn(
+        `no priming models (${(error as Error).message}): the caches are made from runs that stop at their first request`,
+      );
+      kitFile = undefined;
     }
-    console.log(`${bundle}: code cache made under ${start.args.slice(1).join(' ')} through ${NODE_START}`);
+    for (const [entry, memoryMb] of Object.entries(readCodeCachePlan(dir))) {
+      const bundle = join(dir, `${entry}.bundle.js`);
+      // Started as Lambda starts the function: the bootstrap's flags, through the image's start-node.sh.
+      const start = lambdaStart(dir, memoryMb);
+      const scratch = mkdtempSync(join(work, 'scratch-'));
+      const out = execFileSync(
+        start.file,
+        [...start.args, __filename, 'prime', bundle, pipelinesDir, ...(kitFile ? [kitFile] : [])],
+        {
+          // None of this machine's AWS settings (an endpoint of the local cloud, a profile) may reach it.
+          env: {
+            ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
+            ...primingEnvironment(scratch),
+          },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          // What it asks for is answered at once or refused; a build must not wait on anything else.
+          timeout: 120_000,
+        },
+      );
+      const { outcome } = JSON.parse(out.slice(out.lastIndexOf('{"outcome"'))) as { outcome: string };
+      console.log(
+        `${bundle}: code cache made under ${start.args.slice(1).join(' ')} through ${NODE_START}, after a priming run that ${outcome}`,
+      );
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 };
 
 if (require.main === module) {
-  const [command, first = '', second = ''] = process.argv.slice(2);
-  if (command === 'make') {
-    makeCodeCaches(__dirname, first);
-  } else if (command === 'prime') {
-    prime(first, second).then(
+  const [command, first = '', second = '', third] = process.argv.slice(2);
+  const done = (run: Promise<void>) =>
+    run.then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(error);
         process.exit(1);
       },
     );
-  } else {
+  if (command === 'make') done(makeCodeCaches(__dirname, first));
+  else if (command === 'prime') done(prime(first, second, third));
+  else {
     console.error('usage: node make-code-cache.bundle.js make <pipelines dir>');
     process.exit(2);
   }

@@ -14,7 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { CANARY_METRICS, chooseVariant } from '../../../core/deployment';
 import type { Prediction } from '../../../core/inference';
-import { loadSpecFile, readCompiledSpecs } from '../../../core/spec/load';
+import { loadSpecFile, pipelineNames, readCompiledSpecs } from '../../../core/spec/load';
 import type { BatchReport } from '../../../functions/infer/batch';
 import { bundleInference, lambdaStartOf, makeCodeCaches, THIS_NODE } from '../../../functions/infer/bundle';
 import { COMPILED_SPECS, lambdaNodeFlags } from '../../../functions/infer/code-cache';
@@ -218,7 +218,20 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
   it('scores from the bundles the image ships, compiled from their code caches: each prediction once, poison to the failure queue, and every entry point loads', async () => {
     const image = join(dataDir, 'image');
     const bundled = await bundleInference({ outdir: image, target: THIS_NODE });
-    makeCodeCaches(image);
+    const made = makeCodeCaches(image);
+    // The stream and HTTPS caches are made after a priming run that scored, one record of each
+    // pipeline on the stream (against the build's stand-ins for S3 and Kinesis, with models trained on
+    // the specs' example rows); the batch entry point's stops at its first request.
+    const pipelines = pipelineNames(join(__dirname, '../../../pipelines')).length;
+    expect(made).toContain(
+      `stream-handler.bundle.js: code cache made under ${lambdaNodeFlags(2048).join(' ')} through start-node.sh, after a priming run that scored ${pipelines} record(s), 0 failed, ${pipelines} written`,
+    );
+    expect(made).toMatch(
+      /http-handler\.bundle\.js: code cache made under .*, after a priming run that answered 200$/m,
+    );
+    expect(made).toMatch(
+      /batch-handler\.bundle\.js: code cache made under .*, after a priming run that stopped at \w+$/m,
+    );
     // One cache per entry point, each named by its bundle's digest.
     expect(
       readdirSync(join(image, 'functions', 'infer'))
