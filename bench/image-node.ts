@@ -54,3 +54,45 @@ export const imageNode = (): ImageNode => {
   }
   return { bin, version: execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim() };
 };
+
+/** Debian's package of mimalloc, as the Dockerfile's build stage installs it, and its library. */
+const ALLOCATOR_PACKAGE = 'libmimalloc2.0';
+const ALLOCATOR_LIBRARY = 'usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0';
+
+/**
+ * The allocator the inference image runs node on (start-node.sh preloads it when it sits beside
+ * it): Debian's mimalloc, fetched once into bench/out/ with `apt-get download`, which installs
+ * nothing. Undefined off Debian on x64, where node then runs on glibc's malloc (the report says
+ * which).
+ */
+export const imageAllocator = (): string | undefined => {
+  const dir = join(REPO, 'bench', 'out', 'mimalloc');
+  const library = join(dir, ALLOCATOR_LIBRARY);
+  if (existsSync(library)) return library;
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync('/usr/bin/apt-get'))
+    return undefined;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const download = () =>
+    execFileSync('apt-get', ['download', ALLOCATOR_PACKAGE], { cwd: dir, stdio: 'ignore', timeout: 300_000 });
+  try {
+    try {
+      download();
+    } catch {
+      // A fresh machine may have no package lists yet.
+      execFileSync('apt-get', ['update'], { stdio: 'ignore', timeout: 600_000 });
+      download();
+    }
+    const deb = readdirSync(dir).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new Error('apt-get download wrote no package');
+    execFileSync('dpkg-deb', ['-x', join(dir, deb), dir]);
+    if (!existsSync(library)) throw new Error(`${deb} holds no ${ALLOCATOR_LIBRARY}`);
+  } catch (cause) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(
+      `the image runs node on mimalloc, and fetching it (apt-get download ${ALLOCATOR_PACKAGE}) failed: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return library;
+};

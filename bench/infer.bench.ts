@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -9,12 +9,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { deploymentRecordKey } from '../core/deployment';
 import { loadSpecFile } from '../core/spec/load';
 import { bundleInference, entryMemoryMb, lambdaStartOf, makeCodeCaches } from '../functions/infer/bundle';
+import { NODE_ALLOCATOR } from '../functions/infer/code-cache';
 import type { StreamStep } from '../functions/infer/stream';
 import { startLocalCloud } from '../local/cloud';
 import { readStream } from '../local/kinesis';
 import { localClientConfig, localS3Config } from '../local/types';
 import { trainOnRows } from '../trainers/gbdt/rows-job';
-import { imageNode } from './image-node';
+import { imageAllocator, imageNode } from './image-node';
 import { benchDeployment, type HandlerMeasures, kinesisEvent, median } from './infer-handler';
 import type { BenchContext, BenchRow } from './types';
 
@@ -85,7 +86,11 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   // image runs. Lambda tells the function its memory, from which it sizes onnxruntime's threads
   // (functions/shared/config.ts).
   const node = imageNode();
-  log(`probes run on node ${node.version}, the inference image's`);
+  // And on the image's allocator, which its start-node.sh preloads (functions/infer/start-node.sh).
+  const allocator = imageAllocator();
+  log(
+    `probes run on node ${node.version}, the inference image's, on ${allocator ? 'mimalloc' : "glibc's malloc"}`,
+  );
   const memoryMb = String(entryMemoryMb('stream-handler'));
   const batchFile = join(workDir, 'batch.json');
   writeFileSync(batchFile, JSON.stringify(batch));
@@ -105,6 +110,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         ...process.env,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memoryMb,
+        ...(allocator ? { LD_PRELOAD: allocator } : {}),
       },
       maxBuffer: 2 ** 24,
       timeout: 600_000,
@@ -127,6 +133,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       functionMemoryMb: Number(memoryMb),
       onnxruntimeThreads: m.threads,
       node: node.version,
+      allocator: allocator ? 'mimalloc' : 'glibc',
     },
   });
   log(
@@ -171,6 +178,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       outdir: image,
       target: `node${node.version.slice(1).split('.')[0]}`,
     });
+    if (allocator) copyFileSync(allocator, join(image, 'functions', 'infer', NODE_ALLOCATOR));
     makeCodeCaches(image, undefined, node.bin);
     const start = lambdaStartOf(image, 'stream-handler', node.bin);
     const probe = join(workDir, 'cold.js');
@@ -182,7 +190,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
        handler(JSON.parse(process.argv[2])).then((r) => {
          const t2 = performance.now();
          // Open sockets and runtime threads would keep a finished process alive.
-         process.stdout.write(JSON.stringify({ moduleMs: t1 - t0, firstInvokeMs: t2 - t1, failures: r.batchItemFailures.length, execArgv: process.execArgv }), () => process.exit(0));
+         process.stdout.write(JSON.stringify({ moduleMs: t1 - t0, firstInvokeMs: t2 - t1, failures: r.batchItemFailures.length, execArgv: process.execArgv, preload: process.env.LD_PRELOAD ?? null }), () => process.exit(0));
        }, (e) => { console.error(e); process.exit(1); });`,
     );
     const fnEnv =
@@ -192,6 +200,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       firstInvokeMs: number;
       failures: number;
       execArgv: string[];
+      preload: string | null;
       steps: BatchSteps;
     }[] = [];
     for (let i = 0; i < (quick ? 2 : 5); i++) {
@@ -246,6 +255,8 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         modelBytes: readFileSync(tar).byteLength,
         node: node.version,
         nodeFlags: colds[0]?.execArgv.join(' ') ?? '',
+        // Preloaded by start-node.sh, as in the image.
+        allocator: colds[0]?.preload?.includes(NODE_ALLOCATOR) ? 'mimalloc' : 'glibc',
       },
     });
     log(

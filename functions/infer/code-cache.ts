@@ -92,6 +92,9 @@ export const COMPILED_SPECS = 'specs.json';
  */
 export const NODE_START = 'start-node.sh';
 
+/** Beside start-node.sh: the allocator it runs node on when there (mimalloc, from Debian's package). */
+export const NODE_ALLOCATOR = 'libmimalloc.so.2';
+
 /** A process to start: `file` with `args`, to which the script to run and its arguments are added. */
 export interface NodeStart {
   readonly file: string;

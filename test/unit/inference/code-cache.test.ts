@@ -1,9 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { bundleDigest, lambdaNodeFlags, lambdaStart, NODE_START } from '../../../functions/infer/code-cache';
+import {
+  bundleDigest,
+  lambdaNodeFlags,
+  lambdaStart,
+  NODE_ALLOCATOR,
+  NODE_START,
+} from '../../../functions/infer/code-cache';
 
 /**
  * The loader as the image runs it: bundled, in processes of their own, since a cache only counts in
@@ -77,6 +83,34 @@ describe('the inference bundles’ code cache', () => {
     expect(seen.heapMb).toBeGreaterThanOrEqual(1844);
   });
 
+  it('runs node on the allocator beside start-node.sh when the image has one, and on glibc’s when not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-start-'));
+    try {
+      copyFileSync(join(__dirname, '../../../functions/infer', NODE_START), join(dir, NODE_START));
+      const script = `const maps = require('node:fs').readFileSync('/proc/self/maps', 'utf8'); console.log(JSON.stringify({ preload: process.env.LD_PRELOAD ?? null, mapped: maps.includes(${JSON.stringify(join(dir, NODE_ALLOCATOR))}) }))`;
+      const run = () => {
+        const { stdout, status, stderr } = spawnSync(
+          'sh',
+          [join(dir, NODE_START), process.execPath, '-e', script],
+          {
+            encoding: 'utf8',
+            env: Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'LD_PRELOAD')),
+          },
+        );
+        expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+        return JSON.parse(stdout) as { preload: string | null; mapped: boolean };
+      };
+      expect(run()).toEqual({ preload: null, mapped: false });
+      // A stand-in for mimalloc: a library node loads anyway (libm), so preloading it changes nothing else.
+      const libm = /\/\S*\/libm\.so\S*/.exec(readFileSync('/proc/self/maps', 'utf8'))?.[0];
+      expect(libm).toBeDefined();
+      copyFileSync(libm as string, join(dir, NODE_ALLOCATOR));
+      expect(run()).toEqual({ preload: join(dir, NODE_ALLOCATOR), mapped: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is how the image starts node, on a node whose V8 keeps its own cache under the heap flags', () => {
     const dockerfile = readFileSync(join(__dirname, '../../../functions/infer/Dockerfile'), 'utf8');
     // The bundles' folder (dist/functions) lands in the task root, start-node.sh beside the bundles.
@@ -85,6 +119,16 @@ describe('the inference bundles’ code cache', () => {
     );
     expect(/^ENV AWS_LAMBDA_EXEC_WRAPPER=(.+)$/m.exec(dockerfile)?.[1]).toBe(
       `\${LAMBDA_TASK_ROOT}/functions/infer/${NODE_START}`,
+    );
+    // mimalloc, where start-node.sh looks for it.
+    expect(dockerfile).toMatch(
+      /^RUN apt-get update \\\n && apt-get install -y --no-install-recommends libmimalloc2\.0 /m,
+    );
+    expect(dockerfile).toContain(
+      `COPY --from=build /usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0 \${LAMBDA_TASK_ROOT}/functions/infer/${NODE_ALLOCATOR}\n`,
+    );
+    expect(readFileSync(join(__dirname, '../../../functions/infer', NODE_START), 'utf8')).toContain(
+      `allocator="\${0%/*}/${NODE_ALLOCATOR}"`,
     );
     // Before node 24, the bootstrap's heap flags alone cost node its modules' cache (code-cache.ts).
     const major = Number(/^FROM public\.ecr\.aws\/lambda\/nodejs:(\d+)$/m.exec(dockerfile)?.[1]);
