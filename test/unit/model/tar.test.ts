@@ -29,6 +29,22 @@ describe('model.tar.gz read and written in memory', () => {
       expect(Buffer.from(read.get(f.name) ?? []).equals(Buffer.from(f.bytes))).toBe(true);
   });
 
+  it('reads a bundle of several megabytes whole, and refuses one whose gzip trailer misstates its size', () => {
+    const files = [
+      { name: 'manifest.json', bytes: Buffer.from('{"c":3}') },
+      { name: 'model.onnx', bytes: bytes(5_000_000, 7) },
+    ];
+    const packed = packTarGz(files);
+    const read = unpackTarGz(packed, 'big.tar.gz');
+    expect(Buffer.from(read.get('model.onnx') ?? []).equals(Buffer.from(files[1]?.bytes ?? []))).toBe(true);
+    // ISIZE, the trailer's last four bytes, is what the output buffer is sized by: a false one is
+    // caught by zlib's own length check.
+    const lying = Buffer.from(packed);
+    lying.writeUInt32LE(0xffffffff, lying.length - 4);
+    expect(() => unpackTarGz(lying, 'lying.tar.gz')).toThrow(TarFormatError);
+    expect(() => unpackTarGz(lying, 'lying.tar.gz')).toThrow(/lying\.tar\.gz: not a gzip file/);
+  });
+
   it('reads what node-tar writes: ./ prefixes, folders, and names too long for ustar (pax)', async () => {
     const src = join(dir, 'src');
     const long = `${'very-long-folder-name-'.repeat(6)}/model.onnx`;
