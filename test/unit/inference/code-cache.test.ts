@@ -58,12 +58,12 @@ describe('the inference bundles’ code cache', () => {
     expect(lambdaNodeFlags(3008)).toContain('--max-old-space-size=2708');
   });
 
-  it('starts node through start-node.sh with the bootstrap’s command line less --expose-gc, the heap as sized', () => {
+  it('starts node through start-node.sh with the bootstrap’s command line less --expose-gc, the heap as sized, the young generation at 16 MB', () => {
     const start = lambdaStart(join(__dirname, '../../../functions/infer'), 2048);
     expect(start.file.endsWith(`functions/infer/${NODE_START}`)).toBe(true);
     expect(start.args).toEqual([process.execPath, ...lambdaNodeFlags(2048)]);
     // As Lambda's bootstrap hands it over: node, its options (one taking a separate value), the script.
-    const script = `console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(1), gc: typeof gc, heapMb: require('node:v8').getHeapStatistics().heap_size_limit / 2 ** 20 }))`;
+    const script = `const v8 = require('node:v8'); console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(1), gc: typeof gc, heapMb: v8.getHeapStatistics().heap_size_limit / 2 ** 20, youngMb: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20 }))`;
     const kept = [
       '--max-http-header-size',
       '81920',
@@ -76,8 +76,15 @@ describe('the inference bundles’ code cache', () => {
       { encoding: 'utf8' },
     );
     expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
-    const seen = JSON.parse(stdout) as { execArgv: string[]; args: string[]; gc: string; heapMb: number };
-    expect(seen.execArgv).toEqual([...kept, '-e', script]);
+    const seen = JSON.parse(stdout) as {
+      execArgv: string[];
+      args: string[];
+      gc: string;
+      heapMb: number;
+      youngMb: number;
+    };
+    expect(seen.execArgv).toEqual(['--min-semi-space-size=16', ...kept, '-e', script]);
+    expect(seen.youngMb).toBeGreaterThanOrEqual(16);
     expect(seen.args).toEqual(['an argument']);
     expect(seen.gc).toBe('undefined');
     expect(seen.heapMb).toBeGreaterThanOrEqual(1844);
