@@ -14,8 +14,8 @@
 #
 # It also runs node on mimalloc when the image has it beside this script (the Dockerfile puts it
 # there). onnxruntime builds a session out of many small allocations (a tree ensemble's nodes, its
-# kernels' registries), where glibc's malloc is slow: the flights model's session took 54-57 ms on
-# mimalloc against 58-62 on glibc, in alternating cold starts; the handler's batch was no slower.
+# kernels' registries), where glibc's malloc is slow: the flights model's session took 52-58 ms on
+# mimalloc against 57-62 on glibc, in alternating cold starts; the handler's batch was no slower.
 allocator="${0%/*}/libmimalloc.so.2"
 if [ -f "$allocator" ]; then
   export LD_PRELOAD="$allocator${LD_PRELOAD:+:$LD_PRELOAD}"
