@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { parse } from 'yaml';
 import { bundleDigest, CODE_CACHE_PLAN, type CodeCachePlan, entryStart, NODE_START } from './code-cache';
 
@@ -28,23 +28,7 @@ export const THIS_NODE = `node${process.versions.node.split('.')[0]}`;
  */
 export const bundleInference = async ({ outdir, target = 'node24' }: { outdir: string; target?: string }) => {
   const dir = join(outdir, 'functions', 'infer');
-  await build({
-    entryPoints: [...INFERENCE_ENTRY_POINTS, 'code-cache', 'make-code-cache'].map((name) =>
-      join(ROOT, 'functions', 'infer', `${name}.ts`),
-    ),
-    entryNames: '[dir]/[name].bundle',
-    bundle: true,
-    platform: 'node',
-    target,
-    mainFields: ['module', 'main'],
-    // `import()` becomes `require`: code compiled from a V8 code cache cannot import (code-cache.ts).
-    supported: { 'dynamic-import': false },
-    outbase: ROOT,
-    outdir,
-    sourcemap: true,
-    external: ['onnxruntime-node', '@duckdb/node-api', '@duckdb/node-bindings'],
-    logLevel: 'warning',
-  });
+  await build(buildOptions(outdir, target));
   // The handler Lambda loads (functions/infer/<entry point>.handler) runs its bundle with the cache.
   for (const name of INFERENCE_ENTRY_POINTS) {
     const digest = bundleDigest(readFileSync(join(dir, `${name}.bundle.js`)));
@@ -58,6 +42,44 @@ export const bundleInference = async ({ outdir, target = 'node24' }: { outdir: s
   copyFileSync(join(ROOT, 'functions', 'infer', NODE_START), join(dir, NODE_START));
   chmodSync(join(dir, NODE_START), 0o755);
   return (name: (typeof INFERENCE_ENTRY_POINTS)[number]) => join(dir, `${name}.js`);
+};
+
+const buildOptions = (outdir: string, target: string): BuildOptions => ({
+  entryPoints: [...INFERENCE_ENTRY_POINTS, 'code-cache', 'make-code-cache'].map((name) =>
+    join(ROOT, 'functions', 'infer', `${name}.ts`),
+  ),
+  entryNames: '[dir]/[name].bundle',
+  bundle: true,
+  platform: 'node',
+  target,
+  mainFields: ['module', 'main'],
+  // `import()` becomes `require`: code compiled from a V8 code cache cannot import (code-cache.ts).
+  supported: { 'dynamic-import': false },
+  absWorkingDir: ROOT,
+  outbase: ROOT,
+  outdir,
+  sourcemap: true,
+  external: ['onnxruntime-node', '@duckdb/node-api', '@duckdb/node-bindings'],
+  logLevel: 'warning',
+});
+
+/**
+ * The repository's top-level folders the bundles are built from (node_modules aside): what the
+ * Dockerfile's build stage must copy in.
+ */
+export const inferenceSourceFolders = async (): Promise<string[]> => {
+  const { metafile } = await build({
+    ...buildOptions(join(ROOT, 'dist'), 'node24'),
+    write: false,
+    metafile: true,
+  });
+  return [
+    ...new Set(
+      Object.keys(metafile.inputs)
+        .map((input) => input.split('/')[0] as string)
+        .filter((folder) => folder !== 'node_modules'),
+    ),
+  ].sort();
 };
 
 /** Each entry point's memory size, from the function.yml that runs it (`image.command`). */

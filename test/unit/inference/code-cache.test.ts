@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
+import { inferenceSourceFolders } from '../../../functions/infer/bundle';
 import {
   bundleDigest,
   lambdaNodeFlags,
@@ -140,6 +141,18 @@ describe('the inference bundles’ code cache', () => {
     // Before node 24, the bootstrap's heap flags alone cost node its modules' cache (code-cache.ts).
     const major = Number(/^FROM public\.ecr\.aws\/lambda\/nodejs:(\d+)$/m.exec(dockerfile)?.[1]);
     expect(major).toBeGreaterThanOrEqual(24);
+  });
+
+  it('is built in the image from every folder its bundles import from', async () => {
+    const dockerfile = readFileSync(join(__dirname, '../../../functions/infer/Dockerfile'), 'utf8');
+    const buildStage = dockerfile.slice(
+      dockerfile.indexOf(' AS build'),
+      dockerfile.indexOf('\nFROM ', dockerfile.indexOf(' AS build')),
+    );
+    const copied = [...buildStage.matchAll(/^COPY (\S+) \.\/(\S+)$/gm)].map((m) => m[1]);
+    const folders = await inferenceSourceFolders();
+    expect(folders).toEqual(expect.arrayContaining(['core', 'functions', 'trainers']));
+    expect(copied).toEqual(expect.arrayContaining(folders));
   });
 
   it('compiles a bundle from the cache made under the same flags', () => {
