@@ -188,6 +188,7 @@ const prime = async (bundle: string, pipelinesDir: string, kitFile?: string) => 
     outcome = `stopped at ${(error as Error).name}`;
   }
   writeFileSync(codeCacheOf(bundle, digest), script.createCachedData());
+  await services?.close();
   process.stdout.write(`${JSON.stringify({ outcome })}\n`);
 };
 
@@ -197,7 +198,7 @@ const prime = async (bundle: string, pipelinesDir: string, kitFile?: string) => 
  * with a batch they score and write, against stand-ins for S3 and Kinesis (priming.ts) serving
  * models trained here on each spec's example rows: with only what a run that stops at its first
  * request compiles, the first batch compiled the rest (the SDK's answers, the schemas, the write),
- * 4-13 ms of every cold start. The Dockerfile's last stage runs this (`node make-code-cache.bundle.js
+ * 3-4 ms of every cold start (bench/README.md, session 17). The Dockerfile's last stage runs this (`node make-code-cache.bundle.js
  * make <pipelines dir>`) with the image's node; so do the bench and a test.
  */
 const makeCodeCaches = async (dir: string, pipelinesDir: string) => {
