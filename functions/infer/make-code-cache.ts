@@ -74,11 +74,19 @@ const makePrimingKit = async (pipelinesDir: string, dir: string): Promise<Primin
   for (const [pipeline, spec] of loadSpecs(pipelinesDir)) {
     const version = `${pipeline}-priming`;
     const rows = exampleRows(spec, 12);
-    // Two trees of two levels: what runs is the same code whatever the model's size.
-    const tar = await trainOnRows(spec, rows, join(dir, pipeline), {
-      version,
-      hyperparameters: { num_round: '2', max_depth: '2' },
-    });
+    let tar: string;
+    try {
+      // Two trees of two levels: what runs is the same code whatever the model's size.
+      tar = await trainOnRows(spec, rows, join(dir, pipeline), {
+        version,
+        hyperparameters: { num_round: '2', max_depth: '2' },
+      });
+    } catch (error) {
+      // A spec whose example rows train no model costs the image a few milliseconds of cold start,
+      // not its build: the others still prime.
+      console.warn(`no priming model of ${pipeline}: ${(error as Error).message}`);
+      continue;
+    }
     const model = { bucket: PRIMING_BUCKET, key: `models/${pipeline}/${version}/output/model.tar.gz` };
     const since = new Date(0).toISOString();
     const record: DeploymentRecord = {
@@ -206,16 +214,12 @@ const makeCodeCaches = async (dir: string, pipelinesDir: string) => {
   writeFileSync(join(dir, COMPILED_SPECS), JSON.stringify(compileSpecs(pipelinesDir)));
   const work = mkdtempSync(join(tmpdir(), 'mlpipe-priming-'));
   try {
-    let kitFile: string | undefined = join(work, 'kit.json');
-    try {
-      writeFileSync(kitFile, JSON.stringify(await makePrimingKit(pipelinesDir, join(work, 'models'))));
-    } catch (error) {
-      // A spec this cannot make rows for costs its image a few milliseconds of cold start, not its build.
-      console.warn(
-        `no priming models (${(error as Error).message}): the caches are made from runs that stop at their first request`,
-      );
-      kitFile = undefined;
-    }
+    const kit = await makePrimingKit(pipelinesDir, join(work, 'models'));
+    let kitFile: string | undefined;
+    if (kit.records.length > 0) {
+      kitFile = join(work, 'kit.json');
+      writeFileSync(kitFile, JSON.stringify(kit));
+    } else console.warn('no priming models: the caches are made from runs that stop at their first request');
     for (const [entry, memoryMb] of Object.entries(readCodeCachePlan(dir))) {
       const bundle = join(dir, `${entry}.bundle.js`);
       // Started as Lambda starts the function: the bootstrap's flags, through the image's start-node.sh.

@@ -331,6 +331,40 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect((await predictionsOf('bundle-other-flags')).map((p) => p.id)).toEqual(['bundle-other-flags']);
   });
 
+  it('primes its caches with the pipelines it can train a model of, and builds the image anyway when one cannot', async () => {
+    const image = join(dataDir, 'image-one-class');
+    await bundleInference({ outdir: image, target: THIS_NODE });
+    const pipelines = mkdtempSync(join(dataDir, 'pipelines-'));
+    writeFileSync(
+      join(pipelines, 'penguins.yml'),
+      readFileSync(join(__dirname, '../../../pipelines/penguins.yml'), 'utf8'),
+    );
+    // Its example rows hold one class only (score > 100 in a column of 0 to 10): no model trains.
+    writeFileSync(
+      join(pipelines, 'one-class.yml'),
+      [
+        'name: one-class',
+        'input: { formats: [csv] }',
+        'columns:',
+        '  score: { type: integer, min: 0, max: 10 }',
+        '  x: { type: number }',
+        'target: { column: score, task: binary, positive: { gt: 100 } }',
+        'split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }',
+        'features:',
+        '  - { name: x, from: x }',
+        'trainer: { image: gbdt }',
+        'gate: { metrics: { auc: { min: 0.5 } } }',
+      ].join('\n'),
+    );
+    const made = makeCodeCaches(image, pipelines);
+    expect(made).toMatch(
+      /stream-handler\.bundle\.js: code cache made .*, after a priming run that scored 1 record\(s\), 0 failed, 1 written$/m,
+    );
+    expect(made).toMatch(
+      /http-handler\.bundle\.js: code cache made .*, after a priming run that answered 200$/m,
+    );
+  });
+
   it('splits traffic to a challenger by a hash of each id, and promotes it mid-stream without a redeploy', async () => {
     const record = await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1', {
       version: 'penguins-v2',
