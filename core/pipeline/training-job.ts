@@ -1,3 +1,4 @@
+import { LABEL_COLUMN } from '../features/fitted';
 import { durationSeconds, METRICS_BY_TASK, type PipelineSpec } from '../spec/schema';
 
 /**
@@ -53,7 +54,7 @@ const NUMBER = '([-+]?[0-9]*\\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|NaN)';
 export const trainerHyperparameters = (spec: PipelineSpec, classCount?: number): Record<string, string> => {
   const hyperParameters: Record<string, string> = {
     objective: OBJECTIVE[spec.target.task],
-    target: 'label',
+    target: LABEL_COLUMN,
     pipeline: spec.name,
   };
   if (spec.target.task === 'multiclass' && classCount !== undefined)

@@ -20,37 +20,12 @@ import { startPrimingServices } from './priming';
 // Makes the code caches of the inference image's bundles (code-cache.ts): kept apart from the loader,
 // which every cold start runs, for what this needs (child_process alone is ~6 ms to load there).
 
-/**
- * One event per entry point for the run that makes its cache. They are meant to fail early, with no
- * AWS to talk to, yet through the paths a first batch takes: decoding, the spec's first reading,
- * validation, and a signed request of the SDK.
- */
-const primingEvents = (pipeline: string): Record<string, unknown> => ({
-  'stream-handler': {
-    Records: [
-      {
-        eventSource: 'aws:kinesis',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/priming',
-        kinesis: {
-          data: Buffer.from(JSON.stringify({ pipeline, id: 'priming' })).toString('base64'),
-          partitionKey: 'priming',
-          sequenceNumber: '1',
-        },
-      },
-    ],
-  },
-  'http-handler': {
-    body: JSON.stringify({ pipeline, records: [{ id: 'priming' }] }),
-    isBase64Encoded: false,
-    headers: { 'content-type': 'application/json' },
-    requestContext: { requestId: 'priming', http: { method: 'POST', path: '/' } },
-  },
-  'batch-handler': {
-    Records: [
-      { s3: { bucket: { name: 'priming' }, object: { key: `batch-input/${pipeline}/priming.csv` } } },
-    ],
-  },
-});
+/** A record a priming run sends: its pipeline, id and fields. */
+interface PrimingRecord {
+  readonly pipeline: string;
+  readonly id: string;
+  readonly fields: Record<string, unknown>;
+}
 
 /**
  * What a priming run needs to score: for each pipeline, a small model trained on rows its spec
@@ -59,18 +34,14 @@ const primingEvents = (pipeline: string): Record<string, unknown> => ({
  */
 interface PrimingKit {
   readonly objects: Record<string, string>;
-  readonly records: {
-    readonly pipeline: string;
-    readonly id: string;
-    readonly fields: Record<string, unknown>;
-  }[];
+  readonly records: PrimingRecord[];
 }
 
 const PRIMING_BUCKET = 'priming';
 
 const makePrimingKit = async (pipelinesDir: string, dir: string): Promise<PrimingKit> => {
   const objects: Record<string, string> = {};
-  const records: PrimingKit['records'][number][] = [];
+  const records: PrimingRecord[] = [];
   for (const [pipeline, spec] of loadSpecs(pipelinesDir)) {
     const version = `${pipeline}-priming`;
     const rows = exampleRows(spec, 12);
@@ -106,12 +77,18 @@ const makePrimingKit = async (pipelinesDir: string, dir: string): Promise<Primin
   return { objects, records };
 };
 
-/** Events that score the kit's records: every pipeline's on the stream, the first's over HTTPS. */
-const scoringEvents = (kit: PrimingKit): Record<string, unknown> => {
-  const first = kit.records[0];
+/**
+ * One event per entry point for the run that makes its cache, carrying `records`: every one on the
+ * stream, the first over HTTPS, and a file of the first's pipeline to the batch entry point. With the
+ * kit's records the stream and HTTPS runs score them; the batch run, whose output the S3 stand-in
+ * does not take, and every run without a kit (a record with no fields) stop early, yet through the
+ * paths a first batch takes: decoding, the spec's first reading, validation, a signed request.
+ */
+const primingEvents = (records: readonly PrimingRecord[]): Record<string, unknown> => {
+  const first = records[0] ?? { pipeline: 'priming', id: 'priming', fields: {} };
   return {
     'stream-handler': {
-      Records: kit.records.map((r, i) => ({
+      Records: records.map((r, i) => ({
         eventSource: 'aws:kinesis',
         eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/priming',
         kinesis: {
@@ -123,25 +100,34 @@ const scoringEvents = (kit: PrimingKit): Record<string, unknown> => {
         },
       })),
     },
-    ...(first
-      ? {
-          'http-handler': {
-            body: JSON.stringify({ pipeline: first.pipeline, records: [{ id: first.id, ...first.fields }] }),
-            isBase64Encoded: false,
-            headers: { 'content-type': 'application/json' },
-            requestContext: { requestId: 'priming', http: { method: 'POST', path: '/' } },
+    'http-handler': {
+      body: JSON.stringify({ pipeline: first.pipeline, records: [{ id: first.id, ...first.fields }] }),
+      isBase64Encoded: false,
+      headers: { 'content-type': 'application/json' },
+      requestContext: { requestId: 'priming', http: { method: 'POST', path: '/' } },
+    },
+    'batch-handler': {
+      Records: [
+        {
+          s3: {
+            bucket: { name: PRIMING_BUCKET },
+            object: { key: `batch-input/${first.pipeline}/priming.csv` },
           },
-        }
-      : {}),
+        },
+      ],
+    },
   };
 };
+
+/** The entry points a kit's records are scored by, against the stand-ins. */
+const SCORING_ENTRIES: ReadonlySet<string> = new Set(['stream-handler', 'http-handler']);
 
 /** What the functions read from their environment, with nothing behind it: requests are refused. */
 const primingEnvironment = (scratch: string) => {
   const nowhere = 'http://127.0.0.1:9';
   return {
-    ARTIFACTS_BUCKET: 'priming',
-    RAW_BUCKET: 'priming',
+    ARTIFACTS_BUCKET: PRIMING_BUCKET,
+    RAW_BUCKET: PRIMING_BUCKET,
     PREDICTIONS_STREAM: 'priming',
     FAILURES_QUEUE_URL: `${nowhere}/000000000000/priming`,
     MLPIPE_SCRATCH_DIR: scratch,
@@ -164,7 +150,7 @@ const primingEnvironment = (scratch: string) => {
 const prime = async (bundle: string, pipelinesDir: string, kitFile?: string) => {
   const entry = bundle.replace(/^.*\//, '').replace(/\.bundle\.js$/, '');
   const kit = kitFile ? (JSON.parse(readFileSync(kitFile, 'utf8')) as PrimingKit) : undefined;
-  const scoring = kit ? scoringEvents(kit)[entry] : undefined;
+  const scoring = kit !== undefined && SCORING_ENTRIES.has(entry);
   // Its clients are built as the bundle loads: the stand-ins' addresses must be set before.
   const services =
     scoring && kit
@@ -178,11 +164,13 @@ const prime = async (bundle: string, pipelinesDir: string, kitFile?: string) => 
   }
   const digest = bundleDigest(readFileSync(bundle));
   const { exports, script } = loadBundle(bundle, digest);
-  const pipeline = kit?.records[0]?.pipeline ?? pipelineNames(pipelinesDir)[0] ?? 'priming';
+  const records = kit?.records ?? [
+    { pipeline: pipelineNames(pipelinesDir)[0] ?? 'priming', id: 'priming', fields: {} },
+  ];
   const handler = exports.handler as (event: unknown) => Promise<unknown>;
   let outcome: string;
   try {
-    const answer = (await handler(scoring ?? primingEvents(pipeline)[entry])) as {
+    const answer = (await handler(primingEvents(records)[entry])) as {
       batchItemFailures?: unknown[];
       statusCode?: number;
     };

@@ -7,7 +7,13 @@ import {
   neededStatistic,
   type TrainStatistics,
 } from '../../core/features/fitted';
-import { categoryText, compileTransform, type FeatureValue, labelOf } from '../../core/features/transform';
+import {
+  categoryText,
+  compileFeatures,
+  compileTransform,
+  type FeatureValue,
+  labelOf,
+} from '../../core/features/transform';
 import { packBundle } from '../../core/model';
 import { trainerHyperparameters } from '../../core/pipeline/training-job';
 import type { PipelineSpec } from '../../core/spec/schema';
@@ -63,48 +69,55 @@ export const trainOnRows = async (
   return tar;
 };
 
-/** What the features step's fit queries measure on the train split, measured on `rows`. */
+/**
+ * What the features step's fit queries measure on the train split (core/features/sql.ts), measured
+ * on `rows`: each feature's values before any fill or vocabulary, computed only for the features
+ * that need a statistic.
+ */
 const statistics = (
   spec: PipelineSpec,
   rows: readonly Readonly<Record<string, unknown>>[],
 ): TrainStatistics => {
-  // The features' values before any fill or vocabulary: fitted on nothing, every fill is null.
-  const raw = compileTransform(fitFeatures(spec, { rows: rows.length, numeric: {}, frequencies: {} }));
-  const values = rows.map(raw);
+  // Fitted on nothing, every fill is null: the functions give each feature's raw value.
+  const raw = compileFeatures(fitFeatures(spec, { rows: rows.length, numeric: {}, frequencies: {} }));
   const numeric: Record<string, number | null> = {};
   const frequencies: Record<string, { value: string; count: number }[]> = {};
   for (const feature of spec.features) {
     const needed = neededStatistic(feature);
-    if (needed === null) continue;
-    const type = spec.columns[feature.from]?.type ?? 'string';
+    const value = raw.get(feature.name);
+    if (needed === null || !value) continue;
     if (needed === 'frequencies') {
+      const type = spec.columns[feature.from]?.type ?? 'string';
       const counts = new Map<string, number>();
-      rows.forEach((row, i) => {
+      for (const row of rows) {
+        // A category counts by its text, as its vocabulary holds it.
         const text =
-          feature.encode === 'category'
-            ? categoryText(row[feature.from], type)
-            : (values[i]?.[feature.name] ?? null)?.toString();
+          feature.encode === 'category' ? categoryText(row[feature.from], type) : value(row)?.toString();
         if (text !== null && text !== undefined) counts.set(text, (counts.get(text) ?? 0) + 1);
-      });
+      }
       frequencies[feature.name] = [...counts]
-        .map(([value, count]) => ({ value, count }))
+        .map(([text, count]) => ({ value: text, count }))
         .sort((a, b) => b.count - a.count);
       continue;
     }
-    const present = values
-      .map((v) => v[feature.name])
+    const present = rows
+      .map(value)
       .filter((v): v is number => typeof v === 'number')
       .sort((a, b) => a - b);
-    if (present.length === 0) numeric[feature.name] = null;
-    else if (needed === 'mean') numeric[feature.name] = present.reduce((a, b) => a + b, 0) / present.length;
-    else {
-      const middle = present.length / 2;
-      numeric[feature.name] = Number.isInteger(middle)
-        ? ((present[middle - 1] as number) + (present[middle] as number)) / 2
-        : (present[Math.floor(middle)] as number);
-    }
+    numeric[feature.name] = needed === 'mean' ? mean(present) : median(present);
   }
   return { rows: rows.length, numeric, frequencies };
+};
+
+const mean = (values: readonly number[]): number | null =>
+  values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+
+const median = (sorted: readonly number[]): number | null => {
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
 /** A CSV cell, quoted where needed; missing is empty. */
