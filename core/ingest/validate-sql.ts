@@ -148,7 +148,24 @@ export interface ValidationSql {
   readonly failing: string;
   /** The curated columns, with their DuckDB types, in output order. */
   readonly columns: readonly (readonly [name: string, type: string])[];
+  /**
+   * Where the spec has a column that is not nullable: `select` without `__ok`, that column (by its
+   * curated name) being NULL in exactly the rows that failed. A file of these rows holds the
+   * curated columns only, so one without a failing row is curated data as it stands.
+   */
+  readonly marked?: { readonly select: string; readonly column: string };
 }
+
+/**
+ * The column that marks a failing row in `marked`: the time split's column where it is required
+ * (a file's times and its failures are then read from one column), else the first required one.
+ */
+const markerColumn = (spec: PipelineSpec): string | undefined => {
+  const required = Object.entries(spec.columns).filter(([, column]) => !column.nullable);
+  const { split } = spec;
+  const time = split.by === 'time' ? required.find(([name]) => name === split.column) : undefined;
+  return (time ?? required[0])?.[0];
+};
 
 /**
  * `source` is a query whose columns are `sourceColumns`, every value text or NULL, and, when the
@@ -168,7 +185,9 @@ export const validationSql = (
   const oks: string[] = ['NOT __unreadable'];
   const parsed: string[] = [];
   const values: string[] = [];
+  const markedValues: string[] = [];
   const columns: [string, string][] = [];
+  const marker = markerColumn(spec);
   Object.entries(spec.columns).forEach(([name, column], j) => {
     const i = position.get(name);
     // A column absent from the file fails every row unless the spec says it may be absent.
@@ -179,6 +198,12 @@ export const validationSql = (
     oks.push(sql.ok);
     const curated = curatedColumnName(name);
     values.push(`${sql.value} AS ${quoteIdent(curated)}`);
+    // A good row's value here is never NULL (the column is not nullable), so NULL tells a failure.
+    markedValues.push(
+      name === marker
+        ? `CASE WHEN __ok THEN ${sql.value} END AS ${quoteIdent(curated)}`
+        : `${sql.value} AS ${quoteIdent(curated)}`,
+    );
     columns.push([curated, DUCK_TYPE[column.type]]);
   });
   if (spec.input.unknownColumns === 'keep') {
@@ -186,6 +211,7 @@ export const validationSql = (
       if (name in spec.columns) return;
       const curated = curatedColumnName(name);
       values.push(`NULLIF(__s${i}, '') AS ${quoteIdent(curated)}`);
+      markedValues.push(`NULLIF(__s${i}, '') AS ${quoteIdent(curated)}`);
       columns.push([curated, 'VARCHAR']);
     });
   }
@@ -195,6 +221,12 @@ export const validationSql = (
     select: `SELECT ${[...values, '__ok'].join(', ')} FROM (${checked(false)})`,
     failing: `SELECT ${['CAST(__row AS DOUBLE) AS __row', ...sourceColumns.map((_, i) => `__s${i} AS __raw${i}`), '__unreadable'].join(', ')} FROM (${checked(true)}) WHERE NOT __ok`,
     columns,
+    ...(marker !== undefined && {
+      marked: {
+        select: `SELECT ${markedValues.join(', ')} FROM (${checked(false)})`,
+        column: curatedColumnName(marker),
+      },
+    }),
   };
 };
 

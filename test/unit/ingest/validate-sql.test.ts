@@ -180,6 +180,23 @@ describe('validating rows in SQL', () => {
     expect(await runSql([`SELECT __ok FROM (${optional.select})`])).toEqual([{ __ok: true }]);
   });
 
+  it('marks exactly the failing rows by an empty required column, so staged rows carry no column of their own', async () => {
+    const rows = ['12', 'twelve', '13', '', '14'];
+    const { select, marked } = validationSql(oneColumn('number'), valuesSql(rows), ['v', 'y']);
+    expect(marked?.column).toBe('v');
+    const staged = await runSql([`SELECT * FROM (${marked?.select})`]);
+    expect(staged.map((r) => Object.keys(r))).toEqual(rows.map(() => ['v', 'y', 'z']));
+    expect(staged.map((r) => r.v)).toEqual([12, null, 13, null, 14]);
+    const ok = (await runSql([`SELECT __ok FROM (${select})`])).map((r) => r.__ok);
+    expect(staged.map((r) => r.v !== null)).toEqual(ok);
+  });
+
+  it("marks by the time split's column where it is required, and by nothing when every column may be empty", () => {
+    const flights = loadSpecs('pipelines').get('flights') as PipelineSpec;
+    expect(validationSql(flights, 'SELECT 1', ['date']).marked?.column).toBe('date');
+    expect(validationSql(oneColumn('number', ', nullable: true'), 'SELECT 1', ['v']).marked).toBeUndefined();
+  });
+
   it('numbers the failing rows in file order and keeps their raw text, for rowValidator to explain', async () => {
     const { failing } = validationSql(oneColumn('number'), valuesSql(['12', 'twelve', '13', '', '14']), [
       'v',
