@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
+  CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -15,6 +16,7 @@ import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
+import { ingestObject } from '../../../functions/ingest/ingest';
 import { RANGE_BYTES } from '../../../functions/shared/s3';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { localClientConfig, localS3Config } from '../../../local/types';
@@ -147,6 +149,149 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     expect(train.n + validation.n + test.n).toBe(rows.length);
     expect(train.max).toBeLessThanOrEqual(validation.min);
     expect(validation.max).toBeLessThanOrEqual(test.min);
+  });
+
+  it('splits a large file of flights in time order exactly, with a bad row quarantined and a row only rowValidator cleans in its split', async () => {
+    const spec = loadSpecFile('pipelines/flights.yml');
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-flights-'));
+    try {
+      // 700,000 flights in time order: written as several staged files, most of them curated as they are.
+      const source = join(dir, 'flights.csv');
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      await c.run(
+        `COPY (SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, delay, distance, origin, destination FROM read_parquet('${datasetPath('flights-3m.parquet')}') ORDER BY date, delay, distance, origin, destination LIMIT 700000) TO '${source}' (FORMAT csv, HEADER true)`,
+      );
+      const lines = readFileSync(source, 'utf8').trimEnd().split('\n');
+      // Data row 100,000 (line 100,001) is late in words; row 650,000 has its distance in no-break spaces.
+      lines[100_000] = (lines[100_000] as string).replace(/^([^,]+),[^,]+,/, '$1,late,');
+      lines[650_000] = (lines[650_000] as string).replace(/^([^,]+,[^,]+),([^,]+),/, '$1,\u00a0$2\u00a0,');
+      const times = Float64Array.from(
+        lines
+          .slice(1)
+          .flatMap((line, i) =>
+            i === 99_999 ? [] : [Date.parse(`${line.slice(0, 19).replace(' ', 'T')}Z`)],
+          ),
+      );
+      const report = await drop('flights', 'ordered.csv', `${lines.join('\n')}\n`);
+      expect(report.status).toBe('curated');
+      expect(report.rowsIn).toBe(700_000);
+      expect(report.errors.map(({ row, field }) => ({ row, field }))).toEqual([
+        { row: 100_000, field: 'delay' },
+      ]);
+      const bounds = timeBoundaries(spec, times);
+      const expected = { train: 0, validation: 0, test: 0 };
+      for (const t of times) expected[timeSplit(t, bounds)] += 1;
+      expect(report.rowsCurated).toEqual(expected);
+
+      const split = async (name: string) => {
+        const parts = await keys(CURATED, `curated/flights/ingest=${report.ingestId}/split=${name}/`);
+        const files = await Promise.all(
+          parts.map(async (key, i) => {
+            const file = join(dir, `${name}-${i}.parquet`);
+            const got = await s3.send(new GetObjectCommand({ Bucket: CURATED, Key: key }));
+            writeFileSync(
+              file,
+              await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+            );
+            return `'${file}'`;
+          }),
+        );
+        const [row] = (
+          await c.runAndReadAll(
+            `SELECT count(*)::INTEGER AS n, epoch_ms(min(date))::DOUBLE AS first, epoch_ms(max(date))::DOUBLE AS last FROM read_parquet([${files.join(', ')}])`,
+          )
+        ).getRowObjectsJS();
+        return {
+          parts: parts.length,
+          ...(row as { n: number; first: number; last: number }),
+        };
+      };
+      const [train, validation, test] = [
+        await split('train'),
+        await split('validation'),
+        await split('test'),
+      ];
+      c.closeSync();
+      db.closeSync();
+      expect([train.n, validation.n, test.n]).toEqual([expected.train, expected.validation, expected.test]);
+      expect(train.last).toBeLessThanOrEqual(bounds.trainEnd);
+      expect(validation.first).toBeGreaterThan(bounds.trainEnd);
+      expect(validation.last).toBeLessThanOrEqual(bounds.validationEnd);
+      expect(test.first).toBeGreaterThan(bounds.validationEnd);
+      expect(train.parts).toBeGreaterThan(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('curates a file whose spec lets every column be empty, with no column of its own in the curated data', async () => {
+    const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
+    const bucket = 'mlpipe-test-loose';
+    const sfn = new SFNClient(localClientConfig(cloud.sfn.url));
+    try {
+      writeFileSync(
+        join(pipelinesDir, 'loose.yml'),
+        `name: loose
+columns:
+  t: { type: timestamp, nullable: true }
+  x: { type: number, nullable: true }
+  y: { type: number, nullable: true }
+target: { column: y, task: regression }
+split: { by: time, column: t, train: 0.5, validation: 0.25, test: 0.25 }
+features: [{ name: x, from: x }]
+input: { maxRejectRate: 0.5 }
+`,
+      );
+      const body = [
+        't,x,y',
+        '2001-01-06 00:00:00,6,1',
+        '2001-01-01 00:00:00,1,1',
+        '2001-01-03 00:00:00,abc,1',
+        ',7,1',
+        '2001-01-02 00:00:00,2,1',
+        '2001-01-04 00:00:00,4,',
+        '2001-01-05 00:00:00,5,1',
+        '2001-01-03 00:00:00,3,1',
+      ].join('\n');
+      // A bucket without notifications: only this call ingests the file.
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: 'incoming/loose/loose.csv', Body: body }),
+      );
+      const { report } = await ingestObject(
+        { bucket, key: 'incoming/loose/loose.csv', etag: (put.ETag ?? '').replace(/"/g, '') },
+        {
+          s3,
+          sfn,
+          log: { info: () => {}, warn: () => {}, error: () => {} },
+          settings: {
+            rawBucket: bucket,
+            curatedBucket: CURATED,
+            artifactsBucket: ARTIFACTS,
+            trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-test-none',
+            pipelinesDir,
+            scratchDir: tmpdir(),
+            maxFileBytes: 2 ** 20,
+            maxLineBytes: 2 ** 16,
+          },
+        },
+      );
+      expect(report.rowsIn).toBe(8);
+      expect(report.errors).toEqual([{ row: 3, field: 'x', reason: '"abc" is not a number' }]);
+      // Six times and one row without a time, ranked last.
+      expect(report.rowsCurated).toEqual({ train: 4, validation: 2, test: 1 });
+      const rows = [
+        ...(await curatedRows(report, 'train')),
+        ...(await curatedRows(report, 'validation')),
+        ...(await curatedRows(report, 'test')),
+      ];
+      expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['t', 'x', 'y']));
+      expect(rows.map((r) => r.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      sfn.destroy();
+      rmSync(pipelinesDir, { recursive: true, force: true });
+    }
   });
 
   it('curates nothing again for a repeated event of the same object version', async () => {
