@@ -382,12 +382,15 @@ const wholeSplit = (staged: StagedFile, bounds: TimeBoundaries): Split | undefin
 
 /**
  * The rows of a file, validated and split. DuckDB reads the file once and writes every row, typed
- * and checked by the spec's SQL (core/ingest/validate-sql), to staged Parquet files in file order,
- * a file per row group. Only the rows the SQL did not pass come back to JavaScript, where
- * rowValidator names each problem (or finds the row good after all). Split by time, a staged file
- * whose rows are all good and all in one split becomes curated output as it is: data that arrives
- * in time order is written once, not twice (flights: 13 files, 11 of them kept). The rest, and
- * every row of a hash split, is written again by split.
+ * and checked by the spec's SQL (core/ingest/validate-sql), to staged Parquet files, a file per
+ * row group or two. Only the rows the SQL did not pass come back to JavaScript, where rowValidator
+ * names each problem (or finds the row good after all). Split by time, a staged file whose rows
+ * are all good and all in one split becomes curated output as it is: data that arrives in time
+ * order is mostly written once, not twice (flights-3m: 10 of 13 files kept). The rest, and every
+ * row of a hash split, is written again by split.
+ *
+ * DuckDB's rotating writer keeps a file's rows near where they were in the source, not in its
+ * order, so curated rows are a set, as Athena reads them; only the failing rows are numbered.
  */
 const curate = async (
   spec: PipelineSpec,
@@ -518,15 +521,15 @@ const curate = async (
       }
       if (rewrite.length > 0 || rescuedRows > 0) {
         // Named after the first file written again, so a split's parts stay near file order.
-        const name = partName(rewrite[0] ? fileIndex(rewrite[0].file) : stagedFiles.length, '-split');
+        const first = rewrite[0] ? fileIndex(rewrite[0].file) : stagedFiles.length;
         const parted = join(scratch, 'parted');
         await runSql([
           `COPY (SELECT *, ${splitSql(spec, columns, bounds)} AS split FROM (${goodRows(rewrite)})) TO ${quoteSql(parted)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
         ]);
-        for (const s of SPLITS) {
-          const written = join(parted, `split=${s}`, 'data_0.parquet');
-          if (existsSync(written)) renameSync(written, join(splitDir(s), name));
-        }
+        for (const s of SPLITS)
+          safeList(join(parted, `split=${s}`)).forEach((file, i) => {
+            renameSync(join(parted, `split=${s}`, file), join(splitDir(s), partName(first, `-split-${i}`)));
+          });
       }
     } else {
       // A hash split hashes whole rows: one partitioned pass over them all.
