@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { S3EventRecord } from 'aws-lambda';
 import type { RunningLambda } from '../lambda';
 import type { LocalPlan } from '../resources/plan';
@@ -28,8 +29,10 @@ export const connectS3Notifications = (
   const inFlight = new Set<Promise<void>>();
   const deliver = async (functionName: string, record: S3EventRecord) => {
     let error: string | undefined;
+    // Retries keep the first attempt's request id, as Lambda's do.
+    const requestId = randomUUID();
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const result = await lambda.invoke(functionName, { Records: [record] });
+      const result = await lambda.invoke(functionName, { Records: [record] }, requestId);
       if (result.ok) return onOutcome({ functionName, record, ok: true, attempts: attempt });
       error = `${result.error.errorType}: ${result.error.errorMessage}`;
     }

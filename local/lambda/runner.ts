@@ -176,10 +176,9 @@ export class FunctionPool {
     this.waiting.shift()?.();
   }
 
-  async invoke(event: unknown): Promise<InvocationResult> {
+  async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvocationResult> {
     const { instance, cold } = await this.acquire();
     const started = Date.now();
-    const requestId = randomUUID();
     try {
       await instance.ready;
     } catch (error) {

@@ -102,6 +102,21 @@ describe('the local Lambda', () => {
     expect(payload).toMatchObject({ errorType: 'TypeError', errorMessage: 'bad record' });
   });
 
+  it('retries a failing asynchronous invocation twice under the request id it answered with', async () => {
+    const out = await client.send(
+      new InvokeCommand({
+        FunctionName: 'mlpipe-local-probe',
+        InvocationType: 'Event',
+        Payload: Buffer.from(JSON.stringify({ fail: 'not yet', tag: 'retried' })),
+      }),
+    );
+    expect(out.StatusCode).toBe(202);
+    const attempts = () => logs.filter((l) => l.line.includes('"retried"'));
+    for (let waited = 0; attempts().length < 3 && waited < 20_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(attempts().map((l) => l.requestId)).toEqual([1, 2, 3].map(() => out.$metadata.requestId));
+  });
+
   it('fails an invocation whose handler ends its process, and starts afresh', async () => {
     const { error, payload } = await invoke('mlpipe-local-probe', { exit: true });
     expect(error).toBe('Unhandled');

@@ -6,10 +6,11 @@ const initialisedAt = Date.now();
 let invocations = 0;
 
 export const handler = async (
-  event: { sleepMs?: number; fail?: string; exit?: boolean },
+  event: { sleepMs?: number; fail?: string; exit?: boolean; tag?: string },
   context: Context,
 ) => {
   invocations += 1;
+  if (event.tag) console.log(JSON.stringify({ message: 'invoked', tag: event.tag }));
   if (event.exit) process.exit(3);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
   if (event.fail) throw new TypeError(event.fail);
