@@ -35,6 +35,7 @@ const main = async () => {
         },
       },
     );
+    if (outcome.state === 'in-progress') throw new Error(`another attempt holds ${outcome.ingestId}`);
     const { rowsIn, rowsCurated, rowsQuarantined, status, timings } = outcome.report;
     result = { rowsIn, rowsCurated, rowsQuarantined, status, timings };
   }

@@ -2,10 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import type { S3Event } from 'aws-lambda';
+import type { Context, S3Event } from 'aws-lambda';
+import type { IngestReport } from '../../core/ingest';
 import { loadConfig } from '../shared/config';
 import { decodeEventKey } from '../shared/event';
-import { type IngestOutcome, ingestObject } from './ingest';
+import { ingestObject } from './ingest';
 
 /**
  * S3 ObjectCreated on incoming/<pipeline>/ → ingest each object. Clients and configuration are built
@@ -26,8 +27,8 @@ const sfn = new SFNClient({});
 const logger = new Logger({ serviceName: 'mlpipe-ingest' });
 const metrics = new Metrics({ namespace: 'mlpipe', serviceName: 'ingest' });
 
-export const handler = async (event: S3Event): Promise<{ ingests: IngestOutcome['report'][] }> => {
-  const reports: IngestOutcome['report'][] = [];
+export const handler = async (event: S3Event, context: Context): Promise<{ ingests: IngestReport[] }> => {
+  const reports: IngestReport[] = [];
   try {
     for (const record of event.Records ?? []) {
       const source = {
@@ -37,7 +38,15 @@ export const handler = async (event: S3Event): Promise<{ ingests: IngestOutcome[
         size: record.s3.object.size,
       };
       logger.appendKeys({ bucket: source.bucket, key: source.key });
-      const outcome = await ingestObject(source, { s3, sfn, settings: config, log: logger });
+      const outcome = await ingestObject(source, {
+        s3,
+        sfn,
+        settings: config,
+        log: logger,
+        attempt: context.awsRequestId,
+        remainingMs: context.getRemainingTimeInMillis(),
+      });
+      if (outcome.state === 'in-progress') continue;
       const { report } = outcome;
       metrics.addDimension('pipeline', report.pipeline);
       metrics.addMetric('RowsIn', MetricUnit.Count, report.rowsIn);

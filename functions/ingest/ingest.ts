@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -46,6 +47,14 @@ import {
   unquoted,
 } from '../shared/s3';
 import { openSource, openTable, quoteSql, readSql, runSql, TableReadError } from '../shared/table';
+import {
+  CLAIM_MARGIN_MS,
+  claimKey,
+  claimObjectVersion,
+  LONGEST_ATTEMPT_MS,
+  releaseClaim,
+  removePrefix,
+} from './claim';
 import { checkText, TextChecker } from './text';
 
 /**
@@ -76,17 +85,28 @@ export interface IngestDeps {
   readonly settings: IngestSettings;
   readonly log: IngestLog;
   readonly now?: () => number;
+  /** This attempt's id: Lambda's request id, which a retry of the same event keeps. */
+  readonly attempt?: string;
+  /** How long this attempt may still run (ms): Lambda's remaining time. */
+  readonly remainingMs?: number;
 }
 
 export type TrainingStart = 'started' | 'duplicate' | 'not-started' | 'no-state-machine';
 
-export interface IngestOutcome {
-  readonly report: IngestReport;
-  readonly training: TrainingStart;
-  /** The object had been ingested before (a repeated S3 event): nothing was curated again. */
-  readonly repeated: boolean;
-  readonly bytes: number;
-}
+export type IngestOutcome =
+  | {
+      /** `repeated`: the object version had been ingested before, and nothing was curated again. */
+      readonly state: 'ingested' | 'repeated';
+      readonly report: IngestReport;
+      readonly training: TrainingStart;
+      readonly bytes: number;
+    }
+  | {
+      /** Another attempt (a duplicate event's) holds the object version: this one did nothing. */
+      readonly state: 'in-progress';
+      readonly ingestId: string;
+      readonly heldBy: string;
+    };
 
 export interface IngestObject extends IngestSource {
   readonly size?: number;
@@ -155,19 +175,43 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     }
   };
 
-  // A repeated event for an object version already ingested: never curate twice. The spec is read
-  // while S3 answers: a cold function's first read of a spec loads the YAML parser (~40 ms).
-  const reported = readReport(s3, reportLocation.bucket, reportLocation.key);
+  // One attempt at a time per object version (claim.ts). The spec is read while S3 answers: a cold
+  // function's first read of a spec loads the YAML parser (~40 ms).
+  const claimAt = { bucket: settings.artifactsBucket, key: claimKey(pipelineName, id) };
+  const attempt = deps.attempt ?? randomUUID();
+  const claiming = claimObjectVersion(
+    s3,
+    claimAt,
+    attempt,
+    now() + (deps.remainingMs ?? LONGEST_ATTEMPT_MS) + CLAIM_MARGIN_MS,
+    now,
+  );
   const specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
-  const previous = await reported;
+  const claimed = await claiming;
+  if ('heldBy' in claimed) {
+    log.info('duplicate event: another attempt is ingesting this object version', {
+      ingestId: id,
+      heldBy: claimed.heldBy,
+    });
+    return { state: 'in-progress', ingestId: id, heldBy: claimed.heldBy };
+  }
+  // A repeated event for an object version already ingested (its attempt released the claim after
+  // writing the report): never curate twice.
+  const previous = await readReport(s3, reportLocation.bucket, reportLocation.key);
   if (previous) {
+    await releaseClaim(s3, claimAt);
     log.info('object version already ingested', { ingestId: id, status: previous.status });
     return {
+      state: 'repeated',
       report: previous,
       training: previous.status === 'curated' ? await startTraining() : 'not-started',
-      repeated: true,
       bytes: source.size ?? 0,
     };
+  }
+  if (claimed.taken === 'resumed') {
+    // An attempt that stopped before its report may have left parts this one would not overwrite.
+    const removed = await removePrefix(s3, settings.curatedBucket, trainingInput.curated.prefix);
+    log.warn('an earlier attempt stopped before its report; curating again', { ingestId: id, removed });
   }
 
   const scratch = mkdtempSync(join(settings.scratchDir, 'mlpipe-ingest-'));
@@ -312,6 +356,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     rejection,
   );
   await putJson(s3, reportLocation, report);
+  await releaseClaim(s3, claimAt);
   log.info('ingest reported', {
     ingestId: id,
     status: report.status,
@@ -320,9 +365,9 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     rowsQuarantined: report.rowsQuarantined,
   });
   return {
+    state: 'ingested',
     report,
     training: report.status === 'curated' ? await startTraining() : 'not-started',
-    repeated: false,
     bytes,
   };
 };

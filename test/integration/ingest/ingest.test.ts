@@ -14,9 +14,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { type IngestReport, timeBoundaries, timeSplit } from '../../../core/ingest';
+import {
+  type IngestReport,
+  type IngestSource,
+  ingestId,
+  timeBoundaries,
+  timeSplit,
+} from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
-import { ingestObject } from '../../../functions/ingest/ingest';
+import { claimKey } from '../../../functions/ingest/claim';
+import { type IngestOutcome, ingestObject } from '../../../functions/ingest/ingest';
 import { RANGE_BYTES } from '../../../functions/shared/s3';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { localClientConfig, localS3Config } from '../../../local/types';
@@ -30,12 +37,15 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
   const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-ingest-'));
   let cloud: LocalCloud;
   let s3: S3Client;
+  let sfn: SFNClient;
   beforeAll(async () => {
     cloud = await startLocalCloud({ dataDir, port: 0 });
     s3 = new S3Client(localS3Config(cloud.s3.url));
+    sfn = new SFNClient(localClientConfig(cloud.sfn.url));
   });
   afterAll(async () => {
     s3.destroy();
+    sfn.destroy();
     await cloud.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -87,6 +97,44 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
       rmSync(dir, { recursive: true, force: true });
     }
     return rows;
+  };
+
+  /**
+   * The ingest function's core called directly on an object of a bucket without notifications (so
+   * only this call ingests it), as one attempt of a delivery.
+   */
+  const NO_NOTIFICATIONS = 'mlpipe-test-direct';
+  const putDirect = async (key: string, body: string) => {
+    await s3.send(new CreateBucketCommand({ Bucket: NO_NOTIFICATIONS })).catch(() => {});
+    const put = await s3.send(new PutObjectCommand({ Bucket: NO_NOTIFICATIONS, Key: key, Body: body }));
+    return { bucket: NO_NOTIFICATIONS, key, etag: (put.ETag ?? '').replace(/"/g, '') };
+  };
+  const ingestDirectly = (
+    source: IngestSource,
+    {
+      pipelinesDir = 'pipelines',
+      ...attempt
+    }: { pipelinesDir?: string; attempt?: string; remainingMs?: number } = {},
+  ) =>
+    ingestObject(source, {
+      s3,
+      sfn,
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+      settings: {
+        rawBucket: NO_NOTIFICATIONS,
+        curatedBucket: CURATED,
+        artifactsBucket: ARTIFACTS,
+        trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-test-none',
+        pipelinesDir,
+        scratchDir: tmpdir(),
+        maxFileBytes: 2 ** 24,
+        maxLineBytes: 2 ** 16,
+      },
+      ...attempt,
+    });
+  const ingested = (outcome: IngestOutcome) => {
+    if (outcome.state === 'in-progress') throw new Error(`held by ${outcome.heldBy}`);
+    return outcome.report;
   };
 
   /** The two bad penguins the row tests plant: an unknown species and a body mass that is a word. */
@@ -227,8 +275,6 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
 
   it('curates a file whose spec lets every column be empty, with no column of its own in the curated data', async () => {
     const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
-    const bucket = 'mlpipe-test-loose';
-    const sfn = new SFNClient(localClientConfig(cloud.sfn.url));
     try {
       writeFileSync(
         join(pipelinesDir, 'loose.yml'),
@@ -254,28 +300,8 @@ input: { maxRejectRate: 0.5 }
         '2001-01-05 00:00:00,5,1',
         '2001-01-03 00:00:00,3,1',
       ].join('\n');
-      // A bucket without notifications: only this call ingests the file.
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      const put = await s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: 'incoming/loose/loose.csv', Body: body }),
-      );
-      const { report } = await ingestObject(
-        { bucket, key: 'incoming/loose/loose.csv', etag: (put.ETag ?? '').replace(/"/g, '') },
-        {
-          s3,
-          sfn,
-          log: { info: () => {}, warn: () => {}, error: () => {} },
-          settings: {
-            rawBucket: bucket,
-            curatedBucket: CURATED,
-            artifactsBucket: ARTIFACTS,
-            trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-test-none',
-            pipelinesDir,
-            scratchDir: tmpdir(),
-            maxFileBytes: 2 ** 20,
-            maxLineBytes: 2 ** 16,
-          },
-        },
+      const report = ingested(
+        await ingestDirectly(await putDirect('incoming/loose/loose.csv', body), { pipelinesDir }),
       );
       expect(report.rowsIn).toBe(8);
       expect(report.errors).toEqual([{ row: 3, field: 'x', reason: '"abc" is not a number' }]);
@@ -289,9 +315,77 @@ input: { maxRejectRate: 0.5 }
       expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['t', 'x', 'y']));
       expect(rows.map((r) => r.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
-      sfn.destroy();
       rmSync(pipelinesDir, { recursive: true, force: true });
     }
+  });
+
+  describe('one attempt at a time per object version', () => {
+    const penguinsCsv = () => {
+      const rows = jsonDataset('penguins.json');
+      const columns = Object.keys(rows[0] ?? {});
+      return [columns.join(','), ...rows.map((r) => columns.map((c) => r[c] ?? '').join(','))].join('\n');
+    };
+    /** Every curated row of a report, counted from the parts under its prefix. */
+    const curatedCount = async (report: IngestReport) =>
+      (await curatedRows(report, 'train')).length +
+      (await curatedRows(report, 'validation')).length +
+      (await curatedRows(report, 'test')).length;
+    const strayPart = async (source: IngestSource) => {
+      const id = ingestId('penguins', source);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: CURATED,
+          Key: `curated/penguins/ingest=${id}/split=train/part-99999.parquet`,
+          Body: 'left by a stopped attempt, not Parquet',
+        }),
+      );
+      return id;
+    };
+    const claimOf = (source: IngestSource, attempt: string, expiresAt: number) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: ARTIFACTS,
+          Key: claimKey('penguins', ingestId('penguins', source)),
+          Body: JSON.stringify({ attempt, expiresAt: new Date(expiresAt).toISOString() }),
+        }),
+      );
+
+    it('curates once when two deliveries of an event run at once: the other finds it in progress', async () => {
+      const source = await putDirect('incoming/penguins/twice.csv', penguinsCsv());
+      const outcomes = await Promise.all([
+        ingestDirectly(source, { attempt: 'delivery-1' }),
+        ingestDirectly(source, { attempt: 'delivery-2' }),
+      ]);
+      expect(outcomes.map((o) => o.state).sort()).toEqual(['in-progress', 'ingested']);
+      const report = ingested(outcomes.find((o) => o.state === 'ingested') as IngestOutcome);
+      expect(await curatedCount(report)).toBe(report.rowsIn - report.rowsQuarantined);
+      // The claim is released with the report: a later delivery finds the report.
+      expect(await keys(ARTIFACTS, 'claims/ingest/penguins/')).toEqual([]);
+      const later = await ingestDirectly(source, { attempt: 'delivery-3' });
+      expect(later.state).toBe('repeated');
+    });
+
+    it("lets an attempt's own retry take up its claim, and curates without what the stopped attempt left", async () => {
+      const source = await putDirect('incoming/penguins/retried.csv', penguinsCsv());
+      const id = await strayPart(source);
+      await claimOf(source, 'request-1', Date.now() + 60_000);
+      const other = await ingestDirectly(source, { attempt: 'request-2' });
+      expect(other).toEqual({ state: 'in-progress', ingestId: id, heldBy: 'request-1' });
+      const retry = ingested(await ingestDirectly(source, { attempt: 'request-1' }));
+      expect(retry.status).toBe('curated');
+      expect(await keys(CURATED, `curated/penguins/ingest=${id}/split=train/part-99999`)).toEqual([]);
+      expect(await curatedCount(retry)).toBe(retry.rowsIn - retry.rowsQuarantined);
+    });
+
+    it('takes over a claim whose attempt ran out of time', async () => {
+      const source = await putDirect('incoming/penguins/stale.csv', penguinsCsv());
+      const id = await strayPart(source);
+      await claimOf(source, 'timed-out', Date.now() - 1);
+      const report = ingested(await ingestDirectly(source, { attempt: 'next-delivery' }));
+      expect(report.ingestId).toBe(id);
+      expect(await keys(CURATED, `curated/penguins/ingest=${id}/split=train/part-99999`)).toEqual([]);
+      expect(await curatedCount(report)).toBe(report.rowsIn - report.rowsQuarantined);
+    });
   });
 
   it('curates nothing again for a repeated event of the same object version', async () => {
@@ -302,6 +396,7 @@ input: { maxRejectRate: 0.5 }
     await cloud.settle();
     expect(await keys(CURATED, `curated/penguins/ingest=${first.ingestId}/`)).toEqual(before);
     expect(await keys(ARTIFACTS, `reports/ingest/penguins/${first.ingestId}`)).toHaveLength(1);
+    expect(await keys(ARTIFACTS, `claims/ingest/penguins/${first.ingestId}`)).toEqual([]);
   });
 
   it('keeps a row in its split when the same rows arrive again in another file and format', async () => {
