@@ -312,9 +312,18 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     });
     // A few at once: a time split of data in time order leaves a part per staged row group.
     const uploading = async () => {
-      for (let next = uploads.shift(); next; next = uploads.shift()) await putFile(s3, next.at, next.file);
+      try {
+        for (let next = uploads.shift(); next; next = uploads.shift()) await putFile(s3, next.at, next.file);
+      } catch (error) {
+        uploads.length = 0;
+        throw error;
+      }
     };
-    await Promise.all(Array.from({ length: UPLOADS_AT_ONCE }, uploading));
+    // Every upload is over before a failure is thrown: a retry removes what this attempt wrote,
+    // and a write still in flight would land after that.
+    const uploaded = await Promise.allSettled(Array.from({ length: UPLOADS_AT_ONCE }, uploading));
+    const failed = uploaded.find((u): u is PromiseRejectedResult => u.status === 'rejected');
+    if (failed) throw failed.reason;
     lap('writeMs', t);
   } catch (error) {
     if (!(error instanceof Rejection)) {

@@ -377,6 +377,48 @@ input: { maxRejectRate: 0.5 }
       expect(await curatedCount(retry)).toBe(retry.rowsIn - retry.rowsQuarantined);
     });
 
+    it('throws a failed upload only when no other upload is in flight, and its retry curates in full', async () => {
+      const source = await putDirect('incoming/penguins/torn-upload.csv', penguinsCsv());
+      const finished: string[] = [];
+      const flaky = new S3Client(localS3Config(cloud.s3.url));
+      flaky.middlewareStack.add(
+        (next) => async (args) => {
+          const key = String((args.input as { Key?: string }).Key);
+          if (!key.includes('/split=')) return next(args);
+          if (key.includes('/split=test/')) throw Object.assign(new Error('slow down'), { name: 'SlowDown' });
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const result = await next(args);
+          finished.push(key);
+          return result;
+        },
+        { step: 'initialize' },
+      );
+      const first = ingestObject(source, {
+        s3: flaky,
+        sfn,
+        log: { info: () => {}, warn: () => {}, error: () => {} },
+        attempt: 'torn',
+        settings: {
+          rawBucket: NO_NOTIFICATIONS,
+          curatedBucket: CURATED,
+          artifactsBucket: ARTIFACTS,
+          trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-test-none',
+          pipelinesDir: 'pipelines',
+          scratchDir: tmpdir(),
+          maxFileBytes: 2 ** 24,
+          maxLineBytes: 2 ** 16,
+        },
+      });
+      await expect(first).rejects.toThrow('slow down');
+      flaky.destroy();
+      // The train and validation parts were written before the failure was thrown, not after.
+      expect(finished.map((k) => k.replace(/^.*split=/, ''))).toEqual(
+        expect.arrayContaining(['train/part-00000.parquet', 'validation/part-00000.parquet']),
+      );
+      const retry = ingested(await ingestDirectly(source, { attempt: 'torn' }));
+      expect(await curatedCount(retry)).toBe(retry.rowsIn - retry.rowsQuarantined);
+    });
+
     it('takes over a claim whose attempt ran out of time', async () => {
       const source = await putDirect('incoming/penguins/stale.csv', penguinsCsv());
       const id = await strayPart(source);
