@@ -25,6 +25,14 @@ interface ClaimBody {
   readonly expiresAt: string;
 }
 
+const readClaim = (text: string): Partial<ClaimBody> => {
+  try {
+    return JSON.parse(text) as Partial<ClaimBody>;
+  } catch {
+    return {};
+  }
+};
+
 export const claimObjectVersion = async (
   s3: S3Client,
   at: S3Pointer,
@@ -43,8 +51,8 @@ export const claimObjectVersion = async (
     const held = await getTextVersion(s3, at);
     // Released between the two requests: ask again.
     if (!held) continue;
-    const current = JSON.parse(held.text) as Partial<ClaimBody>;
     // A claim that cannot be read as one has no live attempt behind it.
+    const current = readClaim(held.text);
     const live = Date.parse(String(current.expiresAt)) > now();
     if (current.attempt !== attempt && live) return { heldBy: String(current.attempt) };
     try {

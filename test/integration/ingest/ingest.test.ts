@@ -419,10 +419,17 @@ input: { maxRejectRate: 0.5 }
       expect(await curatedCount(retry)).toBe(retry.rowsIn - retry.rowsQuarantined);
     });
 
-    it('takes over a claim whose attempt ran out of time', async () => {
-      const source = await putDirect('incoming/penguins/stale.csv', penguinsCsv());
+    it.each([
+      [
+        'whose attempt ran out of time',
+        'stale.csv',
+        JSON.stringify({ attempt: 'timed-out', expiresAt: new Date(Date.now() - 1).toISOString() }),
+      ],
+      ['that cannot be read as one', 'garbled.csv', 'half a claim {"attempt'],
+    ])('takes over a claim %s', async (_what, name, claim) => {
+      const source = await putDirect(`incoming/penguins/${name}`, penguinsCsv());
       const id = await strayPart(source);
-      await claimOf(source, 'timed-out', Date.now() - 1);
+      await s3.send(new PutObjectCommand({ Bucket: ARTIFACTS, Key: claimKey('penguins', id), Body: claim }));
       const report = ingested(await ingestDirectly(source, { attempt: 'next-delivery' }));
       expect(report.ingestId).toBe(id);
       expect(await keys(CURATED, `curated/penguins/ingest=${id}/split=train/part-99999`)).toEqual([]);
