@@ -22,13 +22,13 @@ import {
   rowValidator,
   SPLITS,
   type Split,
+  type StagedRows,
   splitSql,
   type TextFacts,
-  type TimeBoundaries,
   timeBoundariesSql,
-  timeSplit,
   UNREADABLE_ROW,
   validationSql,
+  wholeSplit,
 } from '../../core/ingest';
 import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
@@ -404,35 +404,15 @@ const safeList = (dir: string): string[] => {
   }
 };
 
-/** What the staged rows of one file of the staged dataset hold: DuckDB rotates files by row group. */
-interface StagedFile {
+/** A file of the staged dataset (DuckDB rotates files by row group) and what its rows hold. */
+interface StagedFile extends StagedRows {
   readonly file: string;
-  readonly rows: number;
-  readonly failing: number;
-  /** Of a time split: the earliest and latest time (ms) of its good rows, and how many have none. */
-  readonly first?: number | null;
-  readonly last?: number | null;
-  readonly untimed?: number;
 }
 
 const asNumber = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 const fileIndex = (file: string) => Number(/(\d+)\.parquet$/.exec(file)?.[1] ?? 0);
 const partName = (index: number, suffix = '') => `${String(index).padStart(5, '0')}${suffix}.parquet`;
-
-/**
- * The split all of a staged file's rows fall in, when they fall in one (then the file is curated
- * as it stands). Rows without a time are ranked last, in test, as splitSql puts them.
- */
-const wholeSplit = (staged: StagedFile, bounds: TimeBoundaries): Split | undefined => {
-  if (staged.failing > 0 || staged.rows === 0) return undefined;
-  const first = staged.first ?? null;
-  const last = staged.last ?? null;
-  if (first === null || last === null) return staged.untimed === staged.rows ? 'test' : undefined;
-  const split = timeSplit(first, bounds);
-  if (timeSplit(last, bounds) !== split) return undefined;
-  return (staged.untimed ?? 0) === 0 || split === 'test' ? split : undefined;
-};
 
 /**
  * The rows of a file, validated and split. DuckDB reads the file once and writes every row, typed
