@@ -1,4 +1,5 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { forEachAtOnce } from '../shared/at-once';
 import { getTextVersion, isLostRace, listKeys, putJson, type S3Pointer } from '../shared/s3';
 
 /**
@@ -73,11 +74,8 @@ export const releaseClaim = async (s3: S3Client, at: S3Pointer): Promise<void> =
 /** Removes what an earlier attempt left under a prefix; returns how many objects. */
 export const removePrefix = async (s3: S3Client, bucket: string, prefix: string): Promise<number> => {
   const keys = await listKeys(s3, bucket, prefix);
-  const removing = async () => {
-    for (let key = keys.pop(); key !== undefined; key = keys.pop())
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-  };
-  const count = keys.length;
-  await Promise.all(Array.from({ length: 8 }, removing));
-  return count;
+  await forEachAtOnce(keys, 8, async (key) => {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  });
+  return keys.length;
 };

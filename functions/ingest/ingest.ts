@@ -34,6 +34,7 @@ import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile, pipelineNames } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
+import { forEachAtOnce } from '../shared/at-once';
 import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import {
   downloadRanges,
@@ -310,20 +311,10 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
         file: join(dir, file),
       }));
     });
-    // A few at once: a time split of data in time order leaves a part per staged row group.
-    const uploading = async () => {
-      try {
-        for (let next = uploads.shift(); next; next = uploads.shift()) await putFile(s3, next.at, next.file);
-      } catch (error) {
-        uploads.length = 0;
-        throw error;
-      }
-    };
-    // Every upload is over before a failure is thrown: a retry removes what this attempt wrote,
-    // and a write still in flight would land after that.
-    const uploaded = await Promise.allSettled(Array.from({ length: UPLOADS_AT_ONCE }, uploading));
-    const failed = uploaded.find((u): u is PromiseRejectedResult => u.status === 'rejected');
-    if (failed) throw failed.reason;
+    // A few at once: a time split of data in time order leaves a part per staged row group. Every
+    // upload is over before a failure is thrown: a retry removes what this attempt wrote, and a
+    // write still in flight would land after that.
+    await forEachAtOnce(uploads, UPLOADS_AT_ONCE, ({ at, file }) => putFile(s3, at, file));
     lap('writeMs', t);
   } catch (error) {
     if (!(error instanceof Rejection)) {

@@ -12,6 +12,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { forEachAtOnce } from './at-once';
 
 /** The few S3 moves the pipeline functions share. Everything between steps is an S3 pointer. */
 export interface S3Pointer {
@@ -194,11 +195,10 @@ export const downloadRanges = async (
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
   const handle = await open(file, 'w');
-  let next = 0;
-  let failed = false;
-  const fetchRanges = async () => {
-    for (let start = next; start < at.size && !failed; start = next) {
-      next += rangeBytes;
+  const starts = Array.from({ length: Math.ceil(at.size / rangeBytes) }, (_, i) => i * rangeBytes);
+  try {
+    // Every reader is done with the file before it closes; the first failure stops the others.
+    await forEachAtOnce(starts, RANGES_AT_ONCE, async (start) => {
       const end = Math.min(at.size, start + rangeBytes) - 1;
       const body = await getVersion(s3, at, `bytes=${start}-${end}`);
       let position = start;
@@ -210,20 +210,10 @@ export const downloadRanges = async (
         throw new ObjectChangedError(
           `s3://${at.bucket}/${at.key}: bytes ${start}-${end} came back as ${position - start} bytes`,
         );
-    }
-  };
-  // Every reader is done with the file before it closes; the first failure stops the others.
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.min(RANGES_AT_ONCE, Math.ceil(at.size / rangeBytes)) }, () =>
-      fetchRanges().catch((error) => {
-        failed = true;
-        throw error;
-      }),
-    ),
-  );
-  await handle.close();
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure) throw failure.reason;
+    });
+  } finally {
+    await handle.close();
+  }
   return file;
 };
 
