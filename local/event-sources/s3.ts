@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { S3EventRecord } from 'aws-lambda';
 import type { RunningLambda } from '../lambda';
 import type { LocalPlan } from '../resources/plan';
@@ -18,8 +17,6 @@ export interface NotificationOutcome {
   readonly error?: string;
 }
 
-const ATTEMPTS = 3;
-
 export const connectS3Notifications = (
   s3: RunningS3,
   lambda: RunningLambda,
@@ -28,15 +25,14 @@ export const connectS3Notifications = (
 ): { drain(): Promise<void>; close(): void } => {
   const inFlight = new Set<Promise<void>>();
   const deliver = async (functionName: string, record: S3EventRecord) => {
-    let error: string | undefined;
-    // Retries keep the first attempt's request id, as Lambda's do.
-    const requestId = randomUUID();
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const result = await lambda.invoke(functionName, { Records: [record] }, requestId);
-      if (result.ok) return onOutcome({ functionName, record, ok: true, attempts: attempt });
-      error = `${result.error.errorType}: ${result.error.errorMessage}`;
-    }
-    onOutcome({ functionName, record, ok: false, attempts: ATTEMPTS, ...(error ? { error } : {}) });
+    const { result, attempts } = await lambda.invokeAsync(functionName, { Records: [record] });
+    onOutcome({
+      functionName,
+      record,
+      ok: result.ok,
+      attempts,
+      ...(result.ok ? {} : { error: `${result.error.errorType}: ${result.error.errorMessage}` }),
+    });
   };
   const listener = (record: S3EventRecord) => {
     const key = decodeEventKey(record.s3.object.key);

@@ -19,11 +19,10 @@ export interface RunningLambda extends RunningService {
   readonly port: number;
   register(fn: LocalFunction): FunctionPool;
   pool(name: string): FunctionPool | undefined;
-  /**
-   * Invokes in-process (what event sources use): the same pools as the HTTP API. A retry of an
-   * asynchronous event passes the first attempt's request id, which Lambda keeps across retries.
-   */
-  invoke(name: string, event: unknown, requestId?: string): Promise<InvocationResult>;
+  /** Invokes in-process (what event sources use): the same pools as the HTTP API. */
+  invoke(name: string, event: unknown): Promise<InvocationResult>;
+  /** Invokes asynchronously, with Lambda's retries (FunctionPool.invokeAsync). */
+  invokeAsync(name: string, event: unknown): Promise<{ result: InvocationResult; attempts: number }>;
   /** Gives a function a URL (AWS::Lambda::Url) and returns it. */
   registerUrl(url: FunctionUrl): string;
 }
@@ -36,11 +35,6 @@ export interface LambdaOptions {
 /** Request payload limits: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
 const SYNC_PAYLOAD_LIMIT = 6 * 2 ** 20;
 const ASYNC_PAYLOAD_LIMIT = 256 * 2 ** 10;
-/**
- * Asynchronous invocations are retried twice on a function error, as AWS does by default, under the
- * first attempt's request id: https://repost.aws/knowledge-center/lambda-function-duplicate-invocations
- */
-const ASYNC_ATTEMPTS = 3;
 
 const sendError = (res: ServerResponse, status: number, type: string, message: string) => {
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
@@ -75,11 +69,13 @@ const configuration = (pool: FunctionPool) => ({
 export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<RunningLambda> => {
   const pools = new Map<string, FunctionPool>();
   const background = new Set<Promise<unknown>>();
-  const invoke = async (name: string, event: unknown, requestId?: string): Promise<InvocationResult> => {
+  const poolOf = (name: string) => {
     const pool = pools.get(name);
     if (!pool) throw new Error(`no function ${name}`);
-    return pool.invoke(event, requestId);
+    return pool;
   };
+  const invoke = async (name: string, event: unknown): Promise<InvocationResult> =>
+    poolOf(name).invoke(event);
   const urls = new Map<string, FunctionUrl & { readonly created: string }>();
   let base = '';
   /** https://docs.aws.amazon.com/lambda/latest/api/API_FunctionUrlConfig.html */
@@ -181,12 +177,7 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     }
     if (type === 'Event') {
       const requestId = crypto.randomUUID();
-      const run = (async () => {
-        for (let attempt = 1; attempt <= ASYNC_ATTEMPTS; attempt++) {
-          const result = await pool.invoke(event, requestId);
-          if (result.ok) return;
-        }
-      })();
+      const run = pool.invokeAsync(event, requestId);
       background.add(run);
       void run.finally(() => background.delete(run));
       res.writeHead(202, { 'x-amzn-requestid': requestId });
@@ -215,6 +206,7 @@ export const startLambda = async ({ port, onLog }: LambdaOptions): Promise<Runni
     },
     pool: (name) => pools.get(name),
     invoke,
+    invokeAsync: async (name, event) => poolOf(name).invokeAsync(event),
     registerUrl: (fnUrl) => {
       const created = urls.get(fnUrl.functionName)?.created ?? new Date().toISOString();
       urls.set(fnUrl.functionName, { ...fnUrl, created });

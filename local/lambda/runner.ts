@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types';
 
+const ASYNC_ATTEMPTS = 3;
+
 /**
  * Runs one function's handler as Lambda would: each instance is its own process that initialises
  * the module once (the cold start) and serves one invocation at a time; a new instance starts when
@@ -174,6 +176,23 @@ export class FunctionPool {
     instance.busy = false;
     instance.requestId = undefined;
     this.waiting.shift()?.();
+  }
+
+  /**
+   * An asynchronous invocation: retried twice on a function error, as AWS does by default, under
+   * the first attempt's request id: https://repost.aws/knowledge-center/lambda-function-duplicate-invocations
+   */
+  async invokeAsync(
+    event: unknown,
+    requestId: string = randomUUID(),
+  ): Promise<{ readonly result: InvocationResult; readonly attempts: number }> {
+    let result = await this.invoke(event, requestId);
+    let attempts = 1;
+    while (!result.ok && attempts < ASYNC_ATTEMPTS) {
+      result = await this.invoke(event, requestId);
+      attempts += 1;
+    }
+    return { result, attempts };
   }
 
   async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvocationResult> {

@@ -117,6 +117,23 @@ describe('the local Lambda', () => {
     expect(attempts().map((l) => l.requestId)).toEqual([1, 2, 3].map(() => out.$metadata.requestId));
   });
 
+  it('gives an event source the same retries: three attempts under one request id, and the last result', async () => {
+    const { result, attempts } = await lambda.invokeAsync('mlpipe-local-probe', {
+      fail: 'still not',
+      tag: 'from-a-source',
+    });
+    expect(attempts).toBe(3);
+    expect(result).toMatchObject({ ok: false, error: { errorType: 'TypeError', errorMessage: 'still not' } });
+    // Log lines come on the instance's stdout, apart from its answers: wait for the third.
+    const lines = () => logs.filter((l) => l.line.includes('"from-a-source"'));
+    for (let waited = 0; lines().length < 3 && waited < 5_000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const ids = lines().map((l) => l.requestId);
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids).size).toBe(1);
+    expect((await lambda.invokeAsync('mlpipe-local-probe', {})).attempts).toBe(1);
+  });
+
   it('fails an invocation whose handler ends its process, and starts afresh', async () => {
     const { error, payload } = await invoke('mlpipe-local-probe', { exit: true });
     expect(error).toBe('Unhandled');
