@@ -405,6 +405,34 @@ const asNumber = (value: unknown): number | null =>
 const fileIndex = (file: string) => Number(/(\d+)\.parquet$/.exec(file)?.[1] ?? 0);
 const partName = (index: number, suffix = '') => `${String(index).padStart(5, '0')}${suffix}.parquet`;
 
+/** `rows` into `dir`/split=<split>/, the split of each row by the SQL `split`. */
+const writeBySplit = (rows: string, split: string, dir: string) =>
+  runSql([
+    `COPY (SELECT *, ${split} AS split FROM (${rows})) TO ${quoteSql(dir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
+  ]);
+
+/**
+ * Each staged file's rows and failing rows (`good` false), and over `time`, its good rows' earliest
+ * and latest time and how many have none: one scan of the marker and time columns.
+ */
+const readStagedFiles = async (dir: string, good: string, time?: string): Promise<StagedFile[]> => {
+  if (safeList(dir).length === 0) return [];
+  const times = time
+    ? `, min(${time}) FILTER (WHERE ${good}) AS first, max(${time}) FILTER (WHERE ${good}) AS last, count(*) FILTER (WHERE ${good} AND ${time} IS NULL) AS untimed`
+    : '';
+  const files = await runSql([
+    `SELECT filename AS file, count(*) AS rows, count(*) FILTER (WHERE NOT (${good})) AS failing${times} FROM read_parquet(${quoteSql(join(dir, '*.parquet'))}, filename = true) GROUP BY filename`,
+  ]);
+  return files
+    .map((r) => ({
+      file: String(r.file),
+      rows: Number(r.rows),
+      failing: Number(r.failing),
+      ...(time && { first: asNumber(r.first), last: asNumber(r.last), untimed: Number(r.untimed) }),
+    }))
+    .sort((a, b) => fileIndex(a.file) - fileIndex(b.file));
+};
+
 /**
  * The rows of a file, validated and split. DuckDB reads the file once and writes every row, typed
  * and checked by the spec's SQL (core/ingest/validate-sql), to staged Parquet files, a file per
@@ -448,21 +476,7 @@ const curate = async (
   );
   const time =
     spec.split.by === 'time' ? `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})` : undefined;
-  const stagedFiles: StagedFile[] =
-    safeList(stagedDir).length === 0
-      ? []
-      : (
-          await runSql([
-            `SELECT filename AS file, count(*) AS rows, count(*) FILTER (WHERE NOT (${good})) AS failing${time ? `, min(${time}) FILTER (WHERE ${good}) AS first, max(${time}) FILTER (WHERE ${good}) AS last, count(*) FILTER (WHERE ${good} AND ${time} IS NULL) AS untimed` : ''} FROM read_parquet(${quoteSql(join(stagedDir, '*.parquet'))}, filename = true) GROUP BY filename`,
-          ])
-        )
-          .map((r) => ({
-            file: String(r.file),
-            rows: Number(r.rows),
-            failing: Number(r.failing),
-            ...(time && { first: asNumber(r.first), last: asNumber(r.last), untimed: Number(r.untimed) }),
-          }))
-          .sort((a, b) => fileIndex(a.file) - fileIndex(b.file));
+  const stagedFiles = await readStagedFiles(stagedDir, good, time);
   const stagedRows = stagedFiles.reduce((sum, f) => sum + f.rows, 0);
   const failingRows = stagedFiles.reduce((sum, f) => sum + f.failing, 0);
 
@@ -548,9 +562,7 @@ const curate = async (
         // Named after the first file written again, so a split's parts stay near file order.
         const first = rewrite[0] ? fileIndex(rewrite[0].file) : stagedFiles.length;
         const parted = join(scratch, 'parted');
-        await runSql([
-          `COPY (SELECT *, ${splitSql(spec, columns, bounds)} AS split FROM (${goodRows(rewrite)})) TO ${quoteSql(parted)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
-        ]);
+        await writeBySplit(goodRows(rewrite), splitSql(spec, columns, bounds), parted);
         for (const s of SPLITS)
           safeList(join(parted, `split=${s}`)).forEach((file, i) => {
             renameSync(join(parted, `split=${s}`, file), join(splitDir(s), partName(first, `-split-${i}`)));
@@ -558,18 +570,14 @@ const curate = async (
       }
     } else {
       // A hash split hashes whole rows: one partitioned pass over them all.
-      await runSql([
-        `COPY (SELECT *, ${splitSql(spec, columns)} AS split FROM (${goodRows(stagedFiles)})) TO ${quoteSql(outDir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
-      ]);
+      await writeBySplit(goodRows(stagedFiles), splitSql(spec, columns), outDir);
     }
     const written = await runSql([
       `SELECT split, count(*) AS n FROM read_parquet(${quoteSql(join(outDir, '*', '*.parquet'))}, hive_partitioning = true) GROUP BY split`,
     ]);
+    // A split without rows has no folder: the partitioned writer makes none, and a staged file is
+    // moved only into the split of its rows.
     for (const { split, n } of written) tally.curate(split as Split, Number(n));
-    // A split without rows has no files.
-    for (const name of SPLITS)
-      if (!written.some((w) => w.split === name))
-        rmSync(join(outDir, `split=${name}`), { recursive: true, force: true });
   }
   // Every row of the file is curated or quarantined: a row lost on the way would be a bug, not a rejection.
   if (tally.rowsIn !== stagedRows)
