@@ -185,9 +185,11 @@ export const validationSql = (
   const oks: string[] = ['NOT __unreadable'];
   const parsed: string[] = [];
   const values: string[] = [];
-  const markedValues: string[] = [];
   const columns: [string, string][] = [];
   const marker = markerColumn(spec);
+  // The spec's columns come first among `values`, in the spec's order.
+  const markerIndex = marker === undefined ? -1 : Object.keys(spec.columns).indexOf(marker);
+  let markedValue = '';
   Object.entries(spec.columns).forEach(([name, column], j) => {
     const i = position.get(name);
     // A column absent from the file fails every row unless the spec says it may be absent.
@@ -199,11 +201,7 @@ export const validationSql = (
     const curated = curatedColumnName(name);
     values.push(`${sql.value} AS ${quoteIdent(curated)}`);
     // A good row's value here is never NULL (the column is not nullable), so NULL tells a failure.
-    markedValues.push(
-      name === marker
-        ? `CASE WHEN __ok THEN ${sql.value} END AS ${quoteIdent(curated)}`
-        : `${sql.value} AS ${quoteIdent(curated)}`,
-    );
+    if (name === marker) markedValue = `CASE WHEN __ok THEN ${sql.value} END AS ${quoteIdent(curated)}`;
     columns.push([curated, DUCK_TYPE[column.type]]);
   });
   if (spec.input.unknownColumns === 'keep') {
@@ -211,7 +209,6 @@ export const validationSql = (
       if (name in spec.columns) return;
       const curated = curatedColumnName(name);
       values.push(`NULLIF(__s${i}, '') AS ${quoteIdent(curated)}`);
-      markedValues.push(`NULLIF(__s${i}, '') AS ${quoteIdent(curated)}`);
       columns.push([curated, 'VARCHAR']);
     });
   }
@@ -223,7 +220,7 @@ export const validationSql = (
     columns,
     ...(marker !== undefined && {
       marked: {
-        select: `SELECT ${markedValues.join(', ')} FROM (${checked(false)})`,
+        select: `SELECT ${values.map((v, k) => (k === markerIndex ? markedValue : v)).join(', ')} FROM (${checked(false)})`,
         column: curatedColumnName(marker),
       },
     }),
