@@ -41,12 +41,14 @@ export const DUCK_TYPE: Readonly<Record<ColumnType, string>> = {
 };
 
 interface ColumnSql {
-  /** The typed value, over the parsed intermediate `x`. */
-  readonly value: string;
-  /** True when the row's value is good, over `x` and the raw text `s`. */
-  readonly ok: string;
-  /** The parsed intermediate, over the raw text `s`. */
+  /** The parsed intermediate, over the raw text `s`: NULL where the text is missing or unreadable. */
   readonly parsed: string;
+  /**
+   * The typed value over the parsed `p`, NULL where the value is missing or fails a check: a row is
+   * good where every required column's value is not NULL and every nullable one's is not NULL or
+   * missing (one IS NOT NULL per column, not a chain of checks).
+   */
+  readonly checked: string;
 }
 
 /**
@@ -66,7 +68,14 @@ const within = (x: string, column: ColumnSpec) =>
     column.max !== undefined ? `${x} <= ${column.max}` : '',
   ]
     .filter(Boolean)
-    .join(' AND ') || 'true';
+    .join(' AND ');
+/** `value` where every check holds (none: always). */
+const when = (checks: readonly string[], value: string) => {
+  const all = checks.filter(Boolean);
+  return all.length === 0 ? value : `CASE WHEN ${all.join(' AND ')} THEN ${value} END`;
+};
+/** The largest finite double: BETWEEN its negation and it leaves out infinities and NaN (which DuckDB sorts above them). */
+const DOUBLE_MAX = '1.7976931348623157e308';
 
 /**
  * What a scan of a CSV file's bytes found (functions/ingest/text.ts): the checks a value could
@@ -92,17 +101,18 @@ export const ANY_TEXT: TextFacts = { underscore: true, otherWhitespace: true };
 const timestampSql = (s: string) =>
   `coalesce(CASE WHEN ${s} LIKE '____-__-__ __:__:__' OR ${s} LIKE '____-__-__T__:__:__' THEN TRY_CAST(${s} AS TIMESTAMP) END, try_strptime(${s}, [${TIMESTAMP_FORMATS.map(q).join(', ')}]))`;
 
-const columnSql = (column: ColumnSpec, s: string, x: string, facts: TextFacts): ColumnSql => {
-  const nullable = column.nullable ? 'true' : 'false';
-  // A missing value is good only where the column is nullable (validate.ts' "required, but empty").
-  const orMissing = (check: string) =>
-    `CASE WHEN ${x} IS NULL THEN ${nullable} AND ${blank(s)} ELSE ${check} END`;
+const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts): ColumnSql => {
   switch (column.type) {
     case 'string':
       return {
         parsed: spaceTrimmed(s),
-        value: x,
-        ok: `CASE WHEN ${x} IS NULL THEN ${nullable} ELSE ${facts.otherWhitespace ? noOtherWhitespace(x) : 'true'}${column.values ? ` AND ${x} IN (${column.values.map(q).join(', ')})` : ''} END`,
+        checked: when(
+          [
+            facts.otherWhitespace ? noOtherWhitespace(p) : '',
+            column.values ? `${p} IN (${column.values.map(q).join(', ')})` : '',
+          ],
+          p,
+        ),
       };
     case 'number':
     case 'integer': {
@@ -110,27 +120,24 @@ const columnSql = (column: ColumnSpec, s: string, x: string, facts: TextFacts): 
       const parsed = facts.underscore
         ? `CASE WHEN contains(${s}, '_') THEN NULL ELSE TRY_CAST(${s} AS DOUBLE) END`
         : `TRY_CAST(${s} AS DOUBLE)`;
-      const whole = column.type === 'integer' ? ` AND ${x} = trunc(${x}) AND abs(${x}) <= ${MAX_SAFE}` : '';
-      return {
-        parsed,
-        value: column.type === 'integer' ? `CAST(${x} AS BIGINT)` : x,
-        ok: orMissing(`isfinite(${x})${whole} AND ${within(x, column)}`),
-      };
+      // One BETWEEN checks the range, finiteness and, for an integer, the span in which a double
+      // holds every whole number.
+      if (column.type === 'number') {
+        const range = `${p} BETWEEN ${column.min ?? `-${DOUBLE_MAX}`} AND ${column.max ?? DOUBLE_MAX}`;
+        return { parsed, checked: when([range], p) };
+      }
+      const range = `${p} BETWEEN ${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
+      return { parsed, checked: when([range, `${p} = trunc(${p})`], `CAST(${p} AS BIGINT)`) };
     }
     case 'boolean': {
       const text = `lower(${spaceTrimmed(s)})`;
       return {
         parsed: `CASE WHEN ${text} IN (${TRUE_TEXT.map(q).join(', ')}) THEN true WHEN ${text} IN (${FALSE_TEXT.map(q).join(', ')}) THEN false END`,
-        value: x,
-        ok: orMissing('true'),
+        checked: p,
       };
     }
     case 'timestamp':
-      return {
-        parsed: timestampSql(s),
-        value: x,
-        ok: orMissing(within(`epoch_ms(${x})`, column)),
-      };
+      return { parsed: timestampSql(s), checked: when([within(`epoch_ms(${p})`, column)], p) };
   }
 };
 
@@ -184,6 +191,7 @@ export const validationSql = (
   ];
   const oks: string[] = ['NOT __unreadable'];
   const parsed: string[] = [];
+  const checked: string[] = [];
   const values: string[] = [];
   const columns: [string, string][] = [];
   const marker = markerColumn(spec);
@@ -195,13 +203,20 @@ export const validationSql = (
     // A column absent from the file fails every row unless the spec says it may be absent.
     if (i === undefined && !column.optional) oks.push('false');
     const s = i === undefined ? 'NULL::VARCHAR' : `__s${i}`;
-    const sql = columnSql(column, s, `__x${j}`, facts);
-    parsed.push(`${sql.parsed} AS __x${j}`);
-    oks.push(sql.ok);
+    const sql = columnSql(column, s, `__p${j}`, facts);
+    parsed.push(`${sql.parsed} AS __p${j}`);
+    checked.push(`${sql.checked} AS __x${j}`);
+    // A missing value is good only where the column is nullable (validate.ts' "required, but empty"):
+    // NULL with text that is not blank failed a check.
+    oks.push(
+      column.nullable
+        ? `CASE WHEN __x${j} IS NOT NULL THEN true ELSE ${blank(s)} END`
+        : `__x${j} IS NOT NULL`,
+    );
     const curated = curatedColumnName(name);
-    values.push(`${sql.value} AS ${quoteIdent(curated)}`);
+    values.push(`__x${j} AS ${quoteIdent(curated)}`);
     // A good row's value here is never NULL (the column is not nullable), so NULL tells a failure.
-    if (name === marker) markedValue = `CASE WHEN __ok THEN ${sql.value} END AS ${quoteIdent(curated)}`;
+    if (name === marker) markedValue = `CASE WHEN __ok THEN __x${j} END AS ${quoteIdent(curated)}`;
     columns.push([curated, DUCK_TYPE[column.type]]);
   });
   if (spec.input.unknownColumns === 'keep') {
@@ -212,15 +227,16 @@ export const validationSql = (
       columns.push([curated, 'VARCHAR']);
     });
   }
-  const checked = (numbered: boolean) =>
-    `SELECT *, coalesce(${oks.map((ok) => `(${ok})`).join(' AND ') || 'true'}, false) AS __ok FROM (SELECT *, ${parsed.join(', ') || 'NULL AS __none'} FROM (SELECT ${[...(numbered ? ['row_number() OVER () AS __row'] : []), ...raw].join(', ')} FROM (${source})))`;
+  // Three projections: the text parsed, the values checked, and the row's verdict over them.
+  const judged = (numbered: boolean) =>
+    `SELECT *, coalesce(${oks.map((ok) => `(${ok})`).join(' AND ') || 'true'}, false) AS __ok FROM (SELECT *, ${checked.join(', ') || 'NULL AS __unchecked'} FROM (SELECT *, ${parsed.join(', ') || 'NULL AS __none'} FROM (SELECT ${[...(numbered ? ['row_number() OVER () AS __row'] : []), ...raw].join(', ')} FROM (${source}))))`;
   return {
-    select: `SELECT ${[...values, '__ok'].join(', ')} FROM (${checked(false)})`,
-    failing: `SELECT ${['CAST(__row AS DOUBLE) AS __row', ...sourceColumns.map((_, i) => `__s${i} AS __raw${i}`), '__unreadable'].join(', ')} FROM (${checked(true)}) WHERE NOT __ok`,
+    select: `SELECT ${[...values, '__ok'].join(', ')} FROM (${judged(false)})`,
+    failing: `SELECT ${['CAST(__row AS DOUBLE) AS __row', ...sourceColumns.map((_, i) => `__s${i} AS __raw${i}`), '__unreadable'].join(', ')} FROM (${judged(true)}) WHERE NOT __ok`,
     columns,
     ...(marker !== undefined && {
       marked: {
-        select: `SELECT ${values.map((v, k) => (k === markerIndex ? markedValue : v)).join(', ')} FROM (${checked(false)})`,
+        select: `SELECT ${values.map((v, k) => (k === markerIndex ? markedValue : v)).join(', ')} FROM (${judged(false)})`,
         column: curatedColumnName(marker),
       },
     }),
