@@ -237,6 +237,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       ranged || named.format === undefined || named.gzip || named.format === 'parquet'
         ? undefined
         : new TextChecker(
+            original,
             settings.maxLineBytes,
             named.format !== 'json',
             named.format === 'csv' ? spec.input.delimiter : undefined,

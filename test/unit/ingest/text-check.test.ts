@@ -3,9 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkText, TextChecker } from '../../../functions/ingest/text';
 
+const dir = mkdtempSync(join(tmpdir(), 'mlpipe-text-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+/** `bytes` in a file of their own: a checker reads the file again to name a failure's line. */
+const fileOf = (bytes: Buffer) => {
+  files += 1;
+  const file = join(dir, `${files}.txt`);
+  writeFileSync(file, bytes);
+  return file;
+};
+
 /** The checker's verdict on `bytes` fed in chunks cut at `cuts`. */
 const check = (bytes: Buffer, cuts: number[], maxLineBytes = 1_000) => {
-  const checker = new TextChecker(maxLineBytes, true, ',');
+  const checker = new TextChecker(fileOf(bytes), maxLineBytes, true, ',');
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
     checker.push(bytes.subarray(from, cut));
@@ -21,8 +32,8 @@ describe('TextChecker', () => {
 
   it('tells which checks a value could fail from the bytes of the file, in whichever chunk they are', () => {
     const facts = (body: string, delimiter = ',') => {
-      const checker = new TextChecker(1_000, true, delimiter);
       const bytes = Buffer.from(`a,b\n${body}\n`, 'utf8');
+      const checker = new TextChecker(fileOf(bytes), 1_000, true, delimiter);
       checker.push(bytes.subarray(0, 4));
       checker.push(bytes.subarray(4));
       const result = checker.end();
@@ -38,16 +49,17 @@ describe('TextChecker', () => {
     // A tab that separates values is in no value.
     expect(facts('1\tx', '\t')).toEqual({ underscore: false, otherWhitespace: false });
     // Checked without a delimiter (JSON), a file's bytes tell nothing of its values.
-    const json = new TextChecker(1_000, true);
-    json.push(Buffer.from('{"a": "1_000"}\n'));
-    expect(json.end()).toEqual({ ok: true, lines: 2 });
+    const line = Buffer.from('{"a": "1_000"}\n');
+    const json = new TextChecker(fileOf(line), 1_000, true);
+    json.push(line);
+    expect(json.end()).toEqual({ ok: true });
   });
 
   it('accepts UTF-8 whatever byte a chunk ends on, even inside a character', () => {
     for (let cut = 0; cut <= text.length; cut++)
-      expect(check(text, [cut])).toEqual({ ok: true, lines: 4, facts: notAscii });
+      expect(check(text, [cut])).toEqual({ ok: true, facts: notAscii });
     for (let cut = 1; cut + 1 < text.length; cut++)
-      expect(check(text, [cut, cut + 1])).toEqual({ ok: true, lines: 4, facts: notAscii });
+      expect(check(text, [cut, cut + 1])).toEqual({ ok: true, facts: notAscii });
   });
 
   it('rejects bytes that are not UTF-8, naming the line and byte where they are, however the chunks fall', () => {
@@ -58,9 +70,9 @@ describe('TextChecker', () => {
   });
 
   it('names only the byte offset where lines are not counted (a JSON array)', () => {
-    const checker = new TextChecker(1_000, false);
-    checker.push(Buffer.from('[{"island": "T', 'utf8'));
-    checker.push(Buffer.from('\u00f8rgersen"}]\n', 'latin1'));
+    const parts = [Buffer.from('[{"island": "T', 'utf8'), Buffer.from('\u00f8rgersen"}]\n', 'latin1')];
+    const checker = new TextChecker(fileOf(Buffer.concat(parts)), 1_000, false);
+    for (const part of parts) checker.push(part);
     expect(checker.end()).toEqual({ ok: false, reason: 'not valid UTF-8 (at byte offset 14)' });
   });
 
@@ -81,27 +93,47 @@ describe('TextChecker', () => {
     });
     expect(check(long, [10, 20, 30], 30)).toEqual({
       ok: true,
-      lines: 4,
       facts: { underscore: false, otherWhitespace: false },
     });
   });
 
-  it('checks a file on disk the same way', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-text-'));
-    try {
-      writeFileSync(join(dir, 'ok.csv'), text);
-      writeFileSync(join(dir, 'bad.csv'), Buffer.concat([text, Buffer.from([0xff, 0x0a])]));
-      expect(await checkText(join(dir, 'ok.csv'), 1_000, true, ',')).toEqual({
-        ok: true,
-        lines: 4,
-        facts: notAscii,
-      });
-      expect(await checkText(join(dir, 'bad.csv'), 1_000, true)).toEqual({
-        ok: false,
-        reason: `not valid UTF-8 (in line 4, at byte offset ${text.length})`,
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  it('finds the first line over the limit wherever the chunks cut, and lets lines at the limit pass', () => {
+    /** The first line (1-based) longer than `max` bytes before its newline, found line by line. */
+    const firstLong = (bytes: Buffer, max: number) => {
+      const lines = bytes.toString('latin1').split('\n');
+      const i = lines.findIndex((line) => line.length > max);
+      return i < 0 ? undefined : i + 1;
+    };
+    const max = 8;
+    const files = [
+      ['a', 'bbbbbbbb', 'cc', 'dddddddd', '', 'e'],
+      ['aaaaaaaa', 'bbbbbbbbb', 'c'],
+      ['a', 'b', 'cccccccc', 'ddddddddd'],
+      ['a', 'b', 'cccccc\r', 'dddddddd\r', 'ee'],
+    ].flatMap((lines) => [lines.join('\n'), `${lines.join('\n')}\n`]);
+    for (const body of files) {
+      const bytes = Buffer.from(body, 'latin1');
+      const long = firstLong(bytes, max);
+      const expected = long
+        ? { ok: false, reason: `line ${long} is longer than the limit of ${max} bytes` }
+        : { ok: true, facts: { underscore: false, otherWhitespace: body.includes('\r') } };
+      for (let a = 0; a <= bytes.length; a++)
+        for (let b = a; b <= bytes.length; b += 3)
+          expect({ body, cuts: [a, b], verdict: check(bytes, [a, b], max) }).toEqual({
+            body,
+            cuts: [a, b],
+            verdict: expected,
+          });
     }
+  });
+
+  it('checks a file on disk the same way', async () => {
+    writeFileSync(join(dir, 'ok.csv'), text);
+    writeFileSync(join(dir, 'bad.csv'), Buffer.concat([text, Buffer.from([0xff, 0x0a])]));
+    expect(await checkText(join(dir, 'ok.csv'), 1_000, true, ',')).toEqual({ ok: true, facts: notAscii });
+    expect(await checkText(join(dir, 'bad.csv'), 1_000, true)).toEqual({
+      ok: false,
+      reason: `not valid UTF-8 (in line 4, at byte offset ${text.length})`,
+    });
   });
 });
