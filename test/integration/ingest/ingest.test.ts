@@ -275,51 +275,59 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     }
   });
 
-  it('curates a file whose spec lets every column be empty, with no column of its own in the curated data', async () => {
-    const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
-    try {
-      writeFileSync(
-        join(pipelinesDir, 'loose.yml'),
-        `name: loose
+  // Where the time may be empty, a staged file's times are read by a scan: failing rows are marked
+  // by another required column, or (every column nullable) by a column of their own.
+  it.each([
+    ['x is required', ''],
+    ['every column may be empty', ', nullable: true'],
+  ])(
+    "curates a file whose time column may be empty, where %s, with only the spec's columns in the curated data",
+    async (_, xNullable) => {
+      const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
+      try {
+        writeFileSync(
+          join(pipelinesDir, 'loose.yml'),
+          `name: loose
 columns:
   t: { type: timestamp, nullable: true }
-  x: { type: number, nullable: true }
+  x: { type: number${xNullable} }
   y: { type: number, nullable: true }
 target: { column: y, task: regression }
 split: { by: time, column: t, train: 0.5, validation: 0.25, test: 0.25 }
 features: [{ name: x, from: x }]
 input: { maxRejectRate: 0.5 }
 `,
-      );
-      const body = [
-        't,x,y',
-        '2001-01-06 00:00:00,6,1',
-        '2001-01-01 00:00:00,1,1',
-        '2001-01-03 00:00:00,abc,1',
-        ',7,1',
-        '2001-01-02 00:00:00,2,1',
-        '2001-01-04 00:00:00,4,',
-        '2001-01-05 00:00:00,5,1',
-        '2001-01-03 00:00:00,3,1',
-      ].join('\n');
-      const report = ingested(
-        await ingestDirectly(await putDirect('incoming/loose/loose.csv', body), { pipelinesDir }),
-      );
-      expect(report.rowsIn).toBe(8);
-      expect(report.errors).toEqual([{ row: 3, field: 'x', reason: '"abc" is not a number' }]);
-      // Six times and one row without a time, ranked last.
-      expect(report.rowsCurated).toEqual({ train: 4, validation: 2, test: 1 });
-      const rows = [
-        ...(await curatedRows(report, 'train')),
-        ...(await curatedRows(report, 'validation')),
-        ...(await curatedRows(report, 'test')),
-      ];
-      expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['t', 'x', 'y']));
-      expect(rows.map((r) => r.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    } finally {
-      rmSync(pipelinesDir, { recursive: true, force: true });
-    }
-  });
+        );
+        const body = [
+          't,x,y',
+          '2001-01-06 00:00:00,6,1',
+          '2001-01-01 00:00:00,1,1',
+          '2001-01-03 00:00:00,abc,1',
+          ',7,1',
+          '2001-01-02 00:00:00,2,1',
+          '2001-01-04 00:00:00,4,',
+          '2001-01-05 00:00:00,5,1',
+          '2001-01-03 00:00:00,3,1',
+        ].join('\n');
+        const report = ingested(
+          await ingestDirectly(await putDirect('incoming/loose/loose.csv', body), { pipelinesDir }),
+        );
+        expect(report.rowsIn).toBe(8);
+        expect(report.errors).toEqual([{ row: 3, field: 'x', reason: '"abc" is not a number' }]);
+        // Six times and one row without a time, ranked last.
+        expect(report.rowsCurated).toEqual({ train: 4, validation: 2, test: 1 });
+        const rows = [
+          ...(await curatedRows(report, 'train')),
+          ...(await curatedRows(report, 'validation')),
+          ...(await curatedRows(report, 'test')),
+        ];
+        expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['t', 'x', 'y']));
+        expect(rows.map((r) => r.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      } finally {
+        rmSync(pipelinesDir, { recursive: true, force: true });
+      }
+    },
+  );
 
   describe('one attempt at a time per object version', () => {
     const penguinsCsv = () => {
