@@ -188,18 +188,48 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     now,
   );
   const specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
-  const claimed = await claiming;
+  // The object downloads while the claim and the report are looked up (~45 ms of a cold start); an
+  // attempt that is not to curate stops the download and throws its bytes away.
+  const scratch = mkdtempSync(join(settings.scratchDir, 'mlpipe-ingest-'));
+  const stop = new AbortController();
+  const fetching: Promise<Fetched | Rejection | Error> =
+    specOrRejection instanceof Rejection
+      ? Promise.resolve(specOrRejection)
+      : fetchObject(source, specOrRejection, scratch, deps, stop.signal).catch((error: unknown) =>
+          error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
+        );
+  const giveUp = async () => {
+    stop.abort();
+    await fetching;
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  let claimed: Awaited<typeof claiming>;
+  let previous: IngestReport | undefined;
+  try {
+    claimed = await claiming;
+    // A repeated event for an object version already ingested (its attempt released the claim
+    // after writing the report): never curate twice.
+    previous =
+      'heldBy' in claimed ? undefined : await readReport(s3, reportLocation.bucket, reportLocation.key);
+    if (!previous && 'taken' in claimed && claimed.taken === 'resumed') {
+      // An attempt that stopped before its report may have left parts this one would not overwrite.
+      const removed = await removePrefix(s3, settings.curatedBucket, trainingInput.curated.prefix);
+      log.warn('an earlier attempt stopped before its report; curating again', { ingestId: id, removed });
+    }
+  } catch (error) {
+    await giveUp();
+    throw error;
+  }
   if ('heldBy' in claimed) {
+    await giveUp();
     log.info('duplicate event: another attempt is ingesting this object version', {
       ingestId: id,
       heldBy: claimed.heldBy,
     });
     return { state: 'in-progress', ingestId: id, heldBy: claimed.heldBy };
   }
-  // A repeated event for an object version already ingested (its attempt released the claim after
-  // writing the report): never curate twice.
-  const previous = await readReport(s3, reportLocation.bucket, reportLocation.key);
   if (previous) {
+    await giveUp();
     await releaseClaim(s3, claimAt);
     log.info('object version already ingested', { ingestId: id, status: previous.status });
     return {
@@ -209,53 +239,19 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       bytes: source.size ?? 0,
     };
   }
-  if (claimed.taken === 'resumed') {
-    // An attempt that stopped before its report may have left parts this one would not overwrite.
-    const removed = await removePrefix(s3, settings.curatedBucket, trainingInput.curated.prefix);
-    log.warn('an earlier attempt stopped before its report; curating again', { ingestId: id, removed });
-  }
 
-  const scratch = mkdtempSync(join(settings.scratchDir, 'mlpipe-ingest-'));
   const tally = new IngestTally();
   let bytes = source.size ?? 0;
   let rejection: string | undefined;
   try {
     if (specOrRejection instanceof Rejection) throw specOrRejection;
     const spec = specOrRejection;
+    const fetched = await fetching;
+    if (fetched instanceof Rejection || fetched instanceof Error) throw fetched;
+    const { original, checker } = fetched;
+    bytes = fetched.bytes;
+    timings.downloadMs = fetched.ms;
     let t = now();
-    // The event gives the size; a direct call may not. Either way, nothing is fetched of a file too large.
-    if (source.size === undefined) bytes = (await headObject(s3, source)).size;
-    if (bytes > settings.maxFileBytes)
-      throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
-
-    const original = join(scratch, 'source');
-    const named = formatOfKey(source.key);
-    // A small plain text file is checked as it downloads. A big one arrives as ranges out of order
-    // and, like a gzipped one once unzipped, is checked from disk.
-    const ranged = bytes >= 2 * RANGE_BYTES;
-    const checker =
-      ranged || named.format === undefined || named.gzip || named.format === 'parquet'
-        ? undefined
-        : new TextChecker(
-            original,
-            settings.maxLineBytes,
-            named.format !== 'json',
-            named.format === 'csv' ? spec.input.delimiter : undefined,
-          );
-    try {
-      if (ranged) await downloadRanges(s3, { ...source, size: bytes }, original);
-      else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)));
-    } catch (error) {
-      // The event's version of the object is gone: no retry will read it, and its successor has an
-      // event of its own. Reading the successor under this version's id would ingest it twice.
-      if (error instanceof ObjectChangedError || (error as Error).name === 'PreconditionFailed')
-        throw new Rejection(`the object was replaced before it was read: ${(error as Error).message}`);
-      throw error;
-    }
-    bytes = statSync(original).size;
-    if (bytes > settings.maxFileBytes)
-      throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
-    t = lap('downloadMs', t);
 
     let text: PlainFile;
     try {
@@ -371,6 +367,57 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     training: report.status === 'curated' ? await startTraining() : 'not-started',
     bytes,
   };
+};
+
+/** The object on local disk, and its text check if that ran as it downloaded. */
+interface Fetched {
+  readonly original: string;
+  readonly bytes: number;
+  readonly checker: TextChecker | undefined;
+  readonly ms: number;
+}
+
+/** The event's version of the object into `scratch`, or why it is rejected unread. */
+const fetchObject = async (
+  source: IngestObject,
+  spec: PipelineSpec,
+  scratch: string,
+  { s3, settings, now = Date.now }: IngestDeps,
+  signal: AbortSignal,
+): Promise<Fetched> => {
+  const started = now();
+  // The event gives the size; a direct call may not. Either way, nothing is fetched of a file too large.
+  const size = source.size ?? (await headObject(s3, source)).size;
+  if (size > settings.maxFileBytes)
+    throw new Rejection(`file of ${size} bytes is over the limit of ${settings.maxFileBytes} bytes`);
+  const original = join(scratch, 'source');
+  const named = formatOfKey(source.key);
+  // A small plain text file is checked as it downloads. A big one arrives as ranges out of order
+  // and, like a gzipped one once unzipped, is checked from disk.
+  const ranged = size >= 2 * RANGE_BYTES;
+  const checker =
+    ranged || named.format === undefined || named.gzip || named.format === 'parquet'
+      ? undefined
+      : new TextChecker(
+          original,
+          settings.maxLineBytes,
+          named.format !== 'json',
+          named.format === 'csv' ? spec.input.delimiter : undefined,
+        );
+  try {
+    if (ranged) await downloadRanges(s3, { ...source, size }, original, { signal });
+    else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)), signal);
+  } catch (error) {
+    // The event's version of the object is gone: no retry will read it, and its successor has an
+    // event of its own. Reading the successor under this version's id would ingest it twice.
+    if (error instanceof ObjectChangedError || (error as Error).name === 'PreconditionFailed')
+      throw new Rejection(`the object was replaced before it was read: ${(error as Error).message}`);
+    throw error;
+  }
+  const bytes = statSync(original).size;
+  if (bytes > settings.maxFileBytes)
+    throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
+  return { original, bytes, checker, ms: now() - started };
 };
 
 /** The pipeline's spec, or why the file is rejected without one. */

@@ -134,6 +134,7 @@ const getVersion = async (
   s3: S3Client,
   at: S3Pointer & { readonly etag?: string },
   range?: string,
+  signal?: AbortSignal,
 ): Promise<Readable> => {
   const etag = unquoted(at.etag);
   const got = await s3.send(
@@ -143,6 +144,7 @@ const getVersion = async (
       ...(range === undefined ? {} : { Range: range }),
       ...(etag === undefined ? {} : { IfMatch: `"${etag}"` }),
     }),
+    signal && { abortSignal: signal },
   );
   const body = got.Body as Readable;
   if (etag !== undefined && unquoted(got.ETag) !== etag) {
@@ -156,18 +158,19 @@ const getVersion = async (
 
 /**
  * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
- * With an `etag`, only that version is read.
+ * With an `etag`, only that version is read. `signal` stops the download.
  */
 export const downloadTo = async (
   s3: S3Client,
   at: S3Pointer & { readonly etag?: string },
   file: string,
   onChunk?: (chunk: Buffer) => void,
+  signal?: AbortSignal,
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
-  const body = await getVersion(s3, at);
+  const body = await getVersion(s3, at, undefined, signal);
   if (onChunk) body.on('data', onChunk);
-  await pipeline(body, createWriteStream(file));
+  await pipeline(body, createWriteStream(file), ...(signal ? [{ signal }] : []));
   return file;
 };
 
@@ -191,7 +194,7 @@ export const downloadRanges = async (
   s3: S3Client,
   at: S3Pointer & { readonly size: number; readonly etag: string },
   file: string,
-  rangeBytes = RANGE_BYTES,
+  { signal, rangeBytes = RANGE_BYTES }: { readonly signal?: AbortSignal; readonly rangeBytes?: number } = {},
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
   const handle = await open(file, 'w');
@@ -200,9 +203,10 @@ export const downloadRanges = async (
     // Every reader is done with the file before it closes; the first failure stops the others.
     await forEachAtOnce(starts, RANGES_AT_ONCE, async (start) => {
       const end = Math.min(at.size, start + rangeBytes) - 1;
-      const body = await getVersion(s3, at, `bytes=${start}-${end}`);
+      const body = await getVersion(s3, at, `bytes=${start}-${end}`, signal);
       let position = start;
       for await (const chunk of body as AsyncIterable<Buffer>) {
+        signal?.throwIfAborted();
         await handle.write(chunk, 0, chunk.length, position);
         position += chunk.length;
       }

@@ -32,7 +32,7 @@ describe('downloading an object version', () => {
     expect(head.size).toBe(body.length);
     for (const rangeBytes of [256 * 2 ** 10, 2 ** 20 + 1, 64 * 2 ** 20]) {
       const file = join(dir, `out-${rangeBytes}`);
-      await downloadRanges(s3, { ...object, ...head }, file, rangeBytes);
+      await downloadRanges(s3, { ...object, ...head }, file, { rangeBytes });
       expect(readFileSync(file).equals(body)).toBe(true);
     }
   });
@@ -53,12 +53,30 @@ describe('downloading an object version', () => {
   it('refuses to piece together ranges of another version than the one asked for', async () => {
     const { size } = await headObject(s3, object);
     await expect(
-      downloadRanges(
-        s3,
-        { ...object, size, etag: '0123456789abcdef0123456789abcdef' },
-        join(dir, 'x'),
-        2 ** 20,
-      ),
+      downloadRanges(s3, { ...object, size, etag: '0123456789abcdef0123456789abcdef' }, join(dir, 'x'), {
+        rangeBytes: 2 ** 20,
+      }),
     ).rejects.toBeInstanceOf(ObjectChangedError);
+  });
+
+  it('stops when told to, whole or in ranges', async () => {
+    const head = await headObject(s3, object);
+    const whole = new AbortController();
+    const wholeDownload = downloadTo(
+      s3,
+      { ...object, etag: head.etag },
+      join(dir, 'a'),
+      undefined,
+      whole.signal,
+    );
+    whole.abort();
+    await expect(wholeDownload).rejects.toMatchObject({ name: 'AbortError' });
+    const ranged = new AbortController();
+    const rangedDownload = downloadRanges(s3, { ...object, ...head }, join(dir, 'b'), {
+      signal: ranged.signal,
+      rangeBytes: 256 * 2 ** 10,
+    });
+    ranged.abort();
+    await expect(rangedDownload).rejects.toMatchObject({ name: 'AbortError' });
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,9 @@ const ARTIFACTS = 'mlpipe-local-artifacts';
 
 describe('ingest, triggered by a drop into the raw bucket of the local cloud', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-ingest-'));
+  /** The scratch folder of ingests called directly: each removes its own files, whatever its outcome. */
+  const scratchDir = join(dataDir, 'scratch');
+  mkdirSync(scratchDir);
   let cloud: LocalCloud;
   let s3: S3Client;
   let sfn: SFNClient;
@@ -126,7 +129,7 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
         artifactsBucket: ARTIFACTS,
         trainingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-test-none',
         pipelinesDir,
-        scratchDir: tmpdir(),
+        scratchDir,
         maxFileBytes: 2 ** 24,
         maxLineBytes: 2 ** 16,
       },
@@ -367,12 +370,15 @@ input: { maxRejectRate: 0.5 }
         ingestDirectly(source, { attempt: 'delivery-2' }),
       ]);
       expect(outcomes.map((o) => o.state).sort()).toEqual(['in-progress', 'ingested']);
+      // The delivery turned away stopped the download it had begun and removed it.
+      expect(readdirSync(scratchDir)).toEqual([]);
       const report = ingested(outcomes.find((o) => o.state === 'ingested') as IngestOutcome);
       expect(await curatedCount(report)).toBe(report.rowsIn - report.rowsQuarantined);
       // The claim is released with the report: a later delivery finds the report.
       expect(await keys(ARTIFACTS, 'claims/ingest/penguins/')).toEqual([]);
       const later = await ingestDirectly(source, { attempt: 'delivery-3' });
       expect(later.state).toBe('repeated');
+      expect(readdirSync(scratchDir)).toEqual([]);
     });
 
     it("lets an attempt's own retry take up its claim, and curates without what the stopped attempt left", async () => {
