@@ -11,7 +11,6 @@ import {
 import {
   ANY_TEXT,
   checkFormat,
-  formatOfKey,
   type IngestReport,
   type IngestSource,
   IngestTally,
@@ -56,7 +55,7 @@ import {
   releaseClaim,
   removePrefix,
 } from './claim';
-import { checkText, TextChecker } from './text';
+import { checkText } from './text';
 
 /**
  * One S3 object → validated, cleaned, split, curated Parquet (or a rejection), one report, and at
@@ -176,8 +175,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     }
   };
 
-  // One attempt at a time per object version (claim.ts). The spec is read while S3 answers: a cold
-  // function's first read of a spec loads the YAML parser (~40 ms).
+  // One attempt at a time per object version (claim.ts).
   const claimAt = { bucket: settings.artifactsBucket, key: claimKey(pipelineName, id) };
   const attempt = deps.attempt ?? randomUUID();
   const claiming = claimObjectVersion(
@@ -187,26 +185,32 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     now() + (deps.remainingMs ?? LONGEST_ATTEMPT_MS) + CLAIM_MARGIN_MS,
     now,
   );
-  const specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
-  // The object downloads while the claim and the report are looked up (~45 ms of a cold start); an
+  // The object downloads while the claim and the report are looked up, and the spec is read; an
   // attempt that is not to curate stops the download and throws its bytes away.
   const scratch = mkdtempSync(join(settings.scratchDir, 'mlpipe-ingest-'));
   const stop = new AbortController();
-  const fetching: Promise<Fetched | Rejection | Error> =
-    specOrRejection instanceof Rejection
-      ? Promise.resolve(specOrRejection)
-      : fetchObject(source, specOrRejection, scratch, deps, stop.signal).catch((error: unknown) =>
-          error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
-        );
-  const giveUp = async () => {
+  const fetching: Promise<Fetched | Rejection | Error> = fetchObject(
+    source,
+    scratch,
+    deps,
+    stop.signal,
+  ).catch((error: unknown) =>
+    error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
+  );
+  const discard = async () => {
     stop.abort();
     await fetching;
     rmSync(scratch, { recursive: true, force: true });
   };
   let claimed: Awaited<typeof claiming>;
   let previous: IngestReport | undefined;
+  let specOrRejection: PipelineSpec | Rejection;
   try {
     claimed = await claiming;
+    // Read once the requests are on their way: a cold function's first spec loads the YAML parser
+    // (~40 ms), which the download's bytes, arriving meanwhile, wait out in the socket buffers.
+    specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
+    if (specOrRejection instanceof Rejection) stop.abort();
     // A repeated event for an object version already ingested (its attempt released the claim
     // after writing the report): never curate twice.
     previous =
@@ -217,11 +221,11 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       log.warn('an earlier attempt stopped before its report; curating again', { ingestId: id, removed });
     }
   } catch (error) {
-    await giveUp();
+    await discard();
     throw error;
   }
   if ('heldBy' in claimed) {
-    await giveUp();
+    await discard();
     log.info('duplicate event: another attempt is ingesting this object version', {
       ingestId: id,
       heldBy: claimed.heldBy,
@@ -229,7 +233,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     return { state: 'in-progress', ingestId: id, heldBy: claimed.heldBy };
   }
   if (previous) {
-    await giveUp();
+    await discard();
     await releaseClaim(s3, claimAt);
     log.info('object version already ingested', { ingestId: id, status: previous.status });
     return {
@@ -248,7 +252,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const spec = specOrRejection;
     const fetched = await fetching;
     if (fetched instanceof Rejection || fetched instanceof Error) throw fetched;
-    const { original, checker } = fetched;
+    const { original } = fetched;
     bytes = fetched.bytes;
     timings.downloadMs = fetched.ms;
     let t = now();
@@ -266,15 +270,12 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const kind = format.detected.format;
     let facts: TextFacts = ANY_TEXT;
     if (kind !== 'parquet') {
-      const text =
-        checker && plain === original
-          ? checker.end()
-          : await checkText(
-              plain,
-              settings.maxLineBytes,
-              kind !== 'json',
-              kind === 'csv' ? spec.input.delimiter : undefined,
-            );
+      const text = await checkText(
+        plain,
+        settings.maxLineBytes,
+        kind !== 'json',
+        kind === 'csv' ? spec.input.delimiter : undefined,
+      );
       if (!text.ok) throw new Rejection(text.reason);
       // Only a CSV file's bytes tell what its values hold: JSON escapes make any character from ASCII.
       facts = text.facts ?? ANY_TEXT;
@@ -319,7 +320,8 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       rejection = `cannot be read as ${basename(source.key)}: ${error.message.split('\n')[0]}`;
     } else rejection = error.reason;
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    // A rejection found before the download ended (an unknown pipeline) stops it.
+    await discard();
   }
 
   if (rejection !== undefined) {
@@ -369,18 +371,16 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   };
 };
 
-/** The object on local disk, and its text check if that ran as it downloaded. */
+/** The object on local disk. */
 interface Fetched {
   readonly original: string;
   readonly bytes: number;
-  readonly checker: TextChecker | undefined;
   readonly ms: number;
 }
 
 /** The event's version of the object into `scratch`, or why it is rejected unread. */
 const fetchObject = async (
   source: IngestObject,
-  spec: PipelineSpec,
   scratch: string,
   { s3, settings, now = Date.now }: IngestDeps,
   signal: AbortSignal,
@@ -391,22 +391,9 @@ const fetchObject = async (
   if (size > settings.maxFileBytes)
     throw new Rejection(`file of ${size} bytes is over the limit of ${settings.maxFileBytes} bytes`);
   const original = join(scratch, 'source');
-  const named = formatOfKey(source.key);
-  // A small plain text file is checked as it downloads. A big one arrives as ranges out of order
-  // and, like a gzipped one once unzipped, is checked from disk.
-  const ranged = size >= 2 * RANGE_BYTES;
-  const checker =
-    ranged || named.format === undefined || named.gzip || named.format === 'parquet'
-      ? undefined
-      : new TextChecker(
-          original,
-          settings.maxLineBytes,
-          named.format !== 'json',
-          named.format === 'csv' ? spec.input.delimiter : undefined,
-        );
   try {
-    if (ranged) await downloadRanges(s3, { ...source, size }, original, { signal });
-    else await downloadTo(s3, source, original, checker && ((chunk) => checker.push(chunk)), signal);
+    if (size >= 2 * RANGE_BYTES) await downloadRanges(s3, { ...source, size }, original, { signal });
+    else await downloadTo(s3, source, original, signal);
   } catch (error) {
     // The event's version of the object is gone: no retry will read it, and its successor has an
     // event of its own. Reading the successor under this version's id would ingest it twice.
@@ -417,7 +404,7 @@ const fetchObject = async (
   const bytes = statSync(original).size;
   if (bytes > settings.maxFileBytes)
     throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
-  return { original, bytes, checker, ms: now() - started };
+  return { original, bytes, ms: now() - started };
 };
 
 /** The pipeline's spec, or why the file is rejected without one. */

@@ -4,8 +4,8 @@ import type { TextFacts } from '../../core/ingest';
 
 /**
  * Checks a text file before any parser sees it: valid UTF-8 throughout, and no line over the limit
- * (a runaway line would otherwise be buffered whole). It takes the bytes a chunk at a time, so it
- * runs while the object downloads, and memory stays flat.
+ * (a runaway line would otherwise be buffered whole). It takes the bytes a chunk at a time, so
+ * memory stays flat.
  */
 export type TextCheck =
   | {

@@ -156,20 +156,15 @@ const getVersion = async (
   return body;
 };
 
-/**
- * `onChunk` sees the bytes as they arrive, so a check of the content can run during the download.
- * With an `etag`, only that version is read. `signal` stops the download.
- */
+/** With an `etag`, only that version is read. `signal` stops the download. */
 export const downloadTo = async (
   s3: S3Client,
   at: S3Pointer & { readonly etag?: string },
   file: string,
-  onChunk?: (chunk: Buffer) => void,
   signal?: AbortSignal,
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
   const body = await getVersion(s3, at, undefined, signal);
-  if (onChunk) body.on('data', onChunk);
   await pipeline(body, createWriteStream(file), ...(signal ? [{ signal }] : []));
   return file;
 };
