@@ -15,12 +15,79 @@ export interface TimeBoundaries {
   readonly validationEnd: number;
 }
 
+/** The rank (0-based, among `total` times in order) whose time is the boundary at `fraction`. */
+export const boundaryRank = (fraction: number, total: number): number =>
+  Math.min(total - 1, Math.max(0, Math.ceil(fraction * total) - 1));
+
+/** The fractions of the rows at or before each boundary: trainEnd's, then validationEnd's. */
+export const boundaryFractions = (spec: PipelineSpec): readonly [number, number] => [
+  spec.split.train,
+  spec.split.train + spec.split.validation,
+];
+
 /** The cut points of a time split: quantiles of the rows' times. */
 export const timeBoundaries = (spec: PipelineSpec, times: Float64Array): TimeBoundaries => {
   const sorted = Float64Array.from(times).sort();
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  return { trainEnd: at(spec.split.train), validationEnd: at(spec.split.train + spec.split.validation) };
+  const [train, validation] = boundaryFractions(spec).map((f) => sorted[boundaryRank(f, sorted.length)] ?? 0);
+  return { trainEnd: train ?? 0, validationEnd: validation ?? 0 };
+};
+
+/** Rows whose times all lie in [first, last] (ms): a staged file's good rows. */
+export interface TimeRange {
+  readonly rows: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+/** Of the time at `rank`: how many rows of ranges not read come before it. */
+export interface RankWindow {
+  readonly rank: number;
+  readonly before: number;
+}
+
+/**
+ * Which ranges must be read to find the time at each rank, given only each range's count and
+ * bounds; `loose` more rows may have any time, and are always read. The time at rank r is at least
+ * `from`, the earliest `first` by which more than r rows could have come (counting every range
+ * that has begun, and the loose rows), and at most the earliest `last` by which more than r rows
+ * certainly have. Only the ranges that reach into that span are read; the ranges wholly before it
+ * are only counted (`before`). Data that arrives in time order leaves a range or two per rank.
+ */
+export const rankWindows = (
+  ranges: readonly TimeRange[],
+  loose: number,
+  ranks: readonly number[],
+): { readonly read: readonly boolean[]; readonly windows: readonly RankWindow[] } => {
+  const indexed = ranges.map((range, i) => ({ ...range, i })).filter((range) => range.rows > 0);
+  const byFirst = [...indexed].sort((a, b) => a.first - b.first);
+  const byLast = [...indexed].sort((a, b) => a.last - b.last);
+  /** The first value of `key`, in `sorted`, at which the rows counted so far exceed `rank`. */
+  const reached = (sorted: typeof indexed, key: 'first' | 'last', rank: number, start: number) => {
+    let seen = start;
+    for (const range of sorted) {
+      seen += range.rows;
+      if (seen > rank) return range[key];
+    }
+    return undefined;
+  };
+  const spans = ranks.map((rank) => ({
+    rank,
+    from:
+      loose > rank
+        ? Number.NEGATIVE_INFINITY
+        : (reached(byFirst, 'first', rank, loose) ?? Number.NEGATIVE_INFINITY),
+    to: reached(byLast, 'last', rank, 0) ?? Number.POSITIVE_INFINITY,
+  }));
+  const read = ranges.map(
+    (range) => range.rows > 0 && spans.some(({ from, to }) => range.last >= from && range.first <= to),
+  );
+  return {
+    read,
+    windows: spans.map(({ rank, from }) => ({
+      rank,
+      before: ranges.reduce((sum, range, i) => sum + (!read[i] && range.last < from ? range.rows : 0), 0),
+    })),
+  };
 };
 
 export const timeSplit = (time: number, b: TimeBoundaries): Split =>

@@ -1,5 +1,6 @@
 import { curatedColumnName } from '../spec/catalog';
 import type { ColumnSpec, ColumnType, PipelineSpec } from '../spec/schema';
+import { boundaryFractions, boundaryRank, type RankWindow } from './split';
 
 /**
  * The row validation of validate.ts as one DuckDB SELECT, so a file's rows are checked, typed and
@@ -249,15 +250,23 @@ export const validationSql = (
  * gives the latest time). The rows are counted per time and the counts summed in DuckDB; handing
  * flights' ~214,000 distinct times to JavaScript to do the same cost 117-182 ms, this 50-79.
  */
-export const timeBoundariesSql = (spec: PipelineSpec, rows: string, total: number): string => {
+export const timeBoundariesSql = (
+  spec: PipelineSpec,
+  rows: string,
+  total: number,
+  windows?: readonly [RankWindow, RankWindow],
+): string => {
   if (spec.split.by !== 'time') throw new Error(`${spec.name} is not split by time`);
   const time = `epoch_ms(${quoteIdent(curatedColumnName(spec.split.column))})`;
-  const at = (fraction: number) => {
-    const rank = Math.min(total - 1, Math.max(0, Math.ceil(fraction * total) - 1));
+  // Narrowed (rankWindows), `rows` are only those of the ranges read, and the rows of the ranges
+  // wholly before the rank's span are counted: never more than the rank, so no time before the
+  // span can pass for the boundary.
+  const at = (fraction: number, window?: RankWindow) => {
+    const rank = boundaryRank(fraction, total) - (window?.before ?? 0);
     return `coalesce(min(t) FILTER (WHERE seen > ${rank} AND t IS NOT NULL), max(t), 0)`;
   };
-  const { train, validation } = spec.split;
-  return `WITH counted AS (SELECT ${time} AS t, count(*) AS n FROM (${rows}) GROUP BY t), summed AS (SELECT t, sum(n) OVER (ORDER BY t ASC NULLS LAST ROWS UNBOUNDED PRECEDING) AS seen FROM counted) SELECT ${at(train)} AS "trainEnd", ${at(train + validation)} AS "validationEnd" FROM summed`;
+  const [train, validation] = boundaryFractions(spec);
+  return `WITH counted AS (SELECT ${time} AS t, count(*) AS n FROM (${rows}) GROUP BY t), summed AS (SELECT t, sum(n) OVER (ORDER BY t ASC NULLS LAST ROWS UNBOUNDED PRECEDING) AS seen FROM counted) SELECT ${at(train, windows?.[0])} AS "trainEnd", ${at(validation, windows?.[1])} AS "validationEnd" FROM summed`;
 };
 
 /**

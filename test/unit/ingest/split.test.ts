@@ -1,4 +1,4 @@
-import { wholeSplit } from '../../../core/ingest';
+import { rankWindows, wholeSplit } from '../../../core/ingest';
 
 /** Train up to day 8, validation up to day 9, test after: times in ms. */
 const day = (d: number) => d * 86_400_000;
@@ -40,5 +40,40 @@ describe('the split a staged file falls in whole', () => {
   it('is none for an empty file, or one whose times are unknown', () => {
     expect(wholeSplit({ ...rows(day(1), day(2)), rows: 0 }, bounds)).toBeUndefined();
     expect(wholeSplit(rows(null, null), bounds)).toBeUndefined();
+  });
+});
+
+describe('the staged files that can hold the time at a rank', () => {
+  /** Ten files of 100 rows, each a day after the one before. */
+  const inOrder = Array.from({ length: 10 }, (_, i) => ({ rows: 100, first: day(i), last: day(i) + 1000 }));
+
+  it('is the one file holding that rank when the files follow each other in time', () => {
+    const { read, windows } = rankWindows(inOrder, 0, [799, 899]);
+    expect(read.flatMap((r, i) => (r ? [i] : []))).toEqual([7, 8]);
+    // Every earlier file not read is counted instead.
+    expect(windows).toEqual([
+      { rank: 799, before: 700 },
+      { rank: 899, before: 700 },
+    ]);
+  });
+
+  it('reads every file whose times reach into the span the rank can lie in', () => {
+    const overlapping = [...inOrder];
+    // File 6 runs on into day 8: the rows of day 7 may come before or after some of its rows.
+    overlapping[6] = { rows: 100, first: day(6), last: day(8) };
+    const { read, windows } = rankWindows(overlapping, 0, [799]);
+    expect(read.flatMap((r, i) => (r ? [i] : []))).toEqual([6, 7, 8]);
+    // No more than 700 rows can come before day 7; file 6 is read, so only files 0-5 are counted.
+    expect(windows[0]).toEqual({ rank: 799, before: 600 });
+  });
+
+  it('reads from the start when rows of unknown time could hold the rank, and skips empty files', () => {
+    const withEmpty = [{ rows: 0, first: 0, last: 0 }, ...inOrder];
+    const { read, windows } = rankWindows(withEmpty, 50, [20, 120]);
+    expect(read[0]).toBe(false);
+    // 50 rows of unknown time could be the earliest: rank 20 lies anywhere up to file 0's end.
+    expect(windows[0]).toEqual({ rank: 20, before: 0 });
+    expect(read.slice(1, 3)).toEqual([true, true]);
+    expect(windows[1]?.before).toBe(0);
   });
 });

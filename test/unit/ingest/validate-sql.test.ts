@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
   ANY_TEXT,
+  boundaryRank,
+  type RankWindow,
+  rankWindows,
   rowValidator,
   splitSql,
   timeBoundaries,
@@ -251,6 +254,49 @@ describe('splitting rows in SQL', () => {
     });
     expect(await boundaries([null, null])).toEqual({ trainEnd: 0, validationEnd: 0 });
   });
+  it('finds the same time boundaries reading only the files that can hold them, however the files overlap in time', async () => {
+    const flights = specs.get('flights') as PipelineSpec;
+    const start = Date.UTC(2001, 0, 1);
+    // 2,000 times over 300 distinct minutes, in time order with some disorder, as a file arrives.
+    const times = Array.from(
+      { length: 2000 },
+      (_, i) => start + Math.floor((i + ((i * 7919) % 23)) / 7) * 60_000,
+    );
+    const valuesOf = (part: readonly number[]) =>
+      `SELECT epoch_ms(t) AS "date" FROM (VALUES ${part.map((t) => `(${t})`).join(', ')}) AS v(t)`;
+    for (const size of [97, 250, 1000]) {
+      for (const loose of [0, 5]) {
+        const files: number[][] = [];
+        for (let i = loose; i < times.length; i += size) files.push(times.slice(i, i + size));
+        const looseTimes = times.slice(0, loose);
+        const ranges = files.map((f) => ({ rows: f.length, first: Math.min(...f), last: Math.max(...f) }));
+        const ranks = [boundaryRank(0.8, times.length), boundaryRank(0.9, times.length)];
+        const { read, windows } = rankWindows(ranges, loose, ranks);
+        const rows = [...files.filter((_, i) => read[i]), ...(loose > 0 ? [looseTimes] : [])]
+          .map(valuesOf)
+          .join(' UNION ALL ');
+        const [found] = await runSql([
+          timeBoundariesSql(flights, rows, times.length, [
+            windows[0] as RankWindow,
+            windows[1] as RankWindow,
+          ]),
+        ]);
+        // With the times nearly in order, a boundary is among a file or two.
+        if (files.length >= 3) expect(read.filter(Boolean).length).toBeLessThan(files.length);
+        expect({
+          size,
+          loose,
+          trainEnd: Number(found?.trainEnd),
+          validationEnd: Number(found?.validationEnd),
+        }).toEqual({
+          size,
+          loose,
+          ...timeBoundaries(flights, Float64Array.from(times)),
+        });
+      }
+    }
+  });
+
   const cars = specs.get('cars') as PipelineSpec;
   const penguins = specs.get('penguins') as PipelineSpec;
 
