@@ -55,9 +55,12 @@ interface ColumnSql {
 /**
  * trim() with a list of characters costs DuckDB three times a plain trim() of spaces, so values are
  * trimmed of spaces, and a value that still starts or ends with other white space is left to
- * rowValidator (rare, and it trims it as String.prototype.trim does).
+ * rowValidator (rare, and it trims it as String.prototype.trim does). Only a value that starts or
+ * ends with a space is trimmed: the test costs less than the copy trim() makes of every value
+ * (flights' two text columns: 80 ms against 20).
  */
-const spaceTrimmed = (s: string) => `NULLIF(trim(${s}), '')`;
+const spaceTrimmed = (s: string) =>
+  `NULLIF(CASE WHEN ${s} LIKE ' %' OR ${s} LIKE '% ' THEN trim(${s}) ELSE ${s} END, '')`;
 const WHITESPACE_CODES = [...JS_WHITESPACE].map((c) => c.codePointAt(0)).join(', ');
 const noOtherWhitespace = (x: string) =>
   `ascii(${x}) NOT IN (${WHITESPACE_CODES}) AND ascii(${x}[-1]) NOT IN (${WHITESPACE_CODES})`;
@@ -127,8 +130,11 @@ const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts): 
         const range = `${p} BETWEEN ${column.min ?? `-${DOUBLE_MAX}`} AND ${column.max ?? DOUBLE_MAX}`;
         return { parsed, checked: when([range], p) };
       }
-      const range = `${p} BETWEEN ${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
-      return { parsed, checked: when([range, `${p} = trunc(${p})`], `CAST(${p} AS BIGINT)`) };
+      // The double rounded to a BIGINT is the value when it equals the double (a whole number);
+      // comparing the two costs less than trunc() and a cast after it.
+      const whole = `TRY_CAST(${p} AS BIGINT)`;
+      const range = `${whole} BETWEEN ${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
+      return { parsed, checked: when([range, `${whole} = ${p}`], whole) };
     }
     case 'boolean': {
       const text = `lower(${spaceTrimmed(s)})`;
