@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -36,7 +36,7 @@ import type { TrainingInput } from '../../core/pipeline/run-state';
 import { curatedColumnName } from '../../core/spec/catalog';
 import { loadSpecFile, pipelineNames } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
-import { forEachAtOnce } from '../shared/at-once';
+import { Arrivals, forEachAtOnce } from '../shared/at-once';
 import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import {
   downloadRanges,
@@ -47,6 +47,7 @@ import {
   putFile,
   putJson,
   RANGE_BYTES,
+  type S3Pointer,
   unquoted,
 } from '../shared/s3';
 import { openSource, openTable, quoteSql, type Sql, TableReadError, withSql } from '../shared/table';
@@ -285,39 +286,46 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     }
     t = lap('checkMs', t);
 
+    // A whole file is rejected before any of its rows is curated.
+    const accept = (rowsIn: number, rowsQuarantined: number) => {
+      if (rowsIn === 0) throw new Rejection(kind === 'csv' ? 'no data rows (only a header)' : 'no rows');
+      const rate = rowsQuarantined / rowsIn;
+      if (rate > spec.input.maxRejectRate)
+        throw new Rejection(
+          `${rowsQuarantined} of ${rowsIn} rows failed validation (${(rate * 100).toFixed(1)}%), more than the pipeline's maxRejectRate of ${(spec.input.maxRejectRate * 100).toFixed(1)}%`,
+        );
+    };
+    // Each curated part uploads as soon as it is final, a few at once, while the rest are written:
+    // a time split of data in time order moves most staged files as they are, before it writes the
+    // others again. Each split's parts are numbered in the order they come. Every upload is over
+    // before a failure is thrown: a retry removes what this attempt wrote, and a write still in
+    // flight would land after that.
+    const parts = new Arrivals<{ at: S3Pointer; file: string }>();
+    const partsOf = new Map<Split, number>();
+    const ready = (split: Split, file: string) => {
+      const part = partsOf.get(split) ?? 0;
+      partsOf.set(split, part + 1);
+      const key = `${trainingInput.curated.prefix}split=${split}/part-${String(part).padStart(5, '0')}.parquet`;
+      parts.push({ at: { bucket: settings.curatedBucket, key }, file });
+    };
+    const uploading = forEachAtOnce(parts, UPLOADS_AT_ONCE, ({ at, file }) => putFile(s3, at, file));
     // One DuckDB instance for every query of the file (table.ts: an instance costs 6-9 ms).
-    const curated = await withSql((db) => curate(db, spec, plain, kind, scratch, settings, tally, facts));
-    t = lap('validateMs', t);
-    if (tally.rowsIn === 0) {
-      throw new Rejection(kind === 'csv' ? 'no data rows (only a header)' : 'no rows');
-    }
-    if (tally.rejectRate > spec.input.maxRejectRate) {
-      throw new Rejection(
-        `${tally.rowsQuarantined} of ${tally.rowsIn} rows failed validation (${(tally.rejectRate * 100).toFixed(1)}%), more than the pipeline's maxRejectRate of ${(spec.input.maxRejectRate * 100).toFixed(1)}%`,
-      );
-    }
-    if (curated.quarantineFile) {
+    const curating = withSql((db) =>
+      curate(db, spec, plain, kind, scratch, settings, tally, facts, { accept, ready }),
+    ).finally(() => parts.close());
+    const [curated, uploaded] = await Promise.allSettled([curating, uploading]);
+    if (curated.status === 'rejected') throw curated.reason;
+    if (uploaded.status === 'rejected') throw uploaded.reason;
+    // Validation, split and the curated parts' upload, which overlap.
+    t = lap('curateMs', t);
+    if (curated.value.quarantineFile) {
       await putFile(
         s3,
         { bucket: settings.rawBucket, key: `quarantine/${pipelineName}/${id}/rows.jsonl` },
-        curated.quarantineFile,
+        curated.value.quarantineFile,
       );
     }
-    const uploads = SPLITS.flatMap((split) => {
-      const dir = join(curated.outDir, `split=${split}`);
-      return safeList(dir).map((file, part) => ({
-        at: {
-          bucket: settings.curatedBucket,
-          key: `${trainingInput.curated.prefix}split=${split}/part-${String(part).padStart(5, '0')}.parquet`,
-        },
-        file: join(dir, file),
-      }));
-    });
-    // A few at once: a time split of data in time order leaves a part per staged row group. Every
-    // upload is over before a failure is thrown: a retry removes what this attempt wrote, and a
-    // write still in flight would land after that.
-    await forEachAtOnce(uploads, UPLOADS_AT_ONCE, ({ at, file }) => putFile(s3, at, file));
-    lap('writeMs', t);
+    lap('quarantineMs', t);
   } catch (error) {
     if (!(error instanceof Rejection)) {
       if (!(error instanceof TableReadError)) throw error;
@@ -442,13 +450,26 @@ interface StagedFile extends StagedRows {
 const asNumber = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 const fileIndex = (file: string) => Number(/(\d+)\.parquet$/.exec(file)?.[1] ?? 0);
-const partName = (index: number, suffix = '') => `${String(index).padStart(5, '0')}${suffix}.parquet`;
 
 /** `rows` into `dir`/split=<split>/, the split of each row by the SQL `split`. */
-const writeBySplit = (db: Sql, rows: string, split: string, dir: string) =>
-  db.run([
-    `COPY (SELECT *, ${split} AS split FROM (${rows})) TO ${quoteSql(dir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split))`,
+const writeBySplit = async (
+  db: Sql,
+  rows: string,
+  split: string,
+  dir: string,
+): Promise<{ split: Split; file: string; rows: number }[]> => {
+  const written = await db.run([
+    `COPY (SELECT *, ${split} AS split FROM (${rows})) TO ${quoteSql(dir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (split), RETURN_STATS)`,
   ]);
+  return written
+    .map((part) => {
+      const split = ((part.partition_keys ?? []) as Entries).find(({ key }) => key === 'split')?.value;
+      if (!SPLITS.includes(split as Split))
+        throw new Error(`a part written by split has no split: ${part.filename}`);
+      return { split: split as Split, file: String(part.filename), rows: Number(part.count) };
+    })
+    .sort((a, b) => a.file.localeCompare(b.file));
+};
 
 /**
  * Each staged file's rows and failing rows (`good` false), and over `time`, its good rows' earliest
@@ -578,7 +599,13 @@ const curate = async (
   settings: IngestSettings,
   tally: IngestTally,
   facts: TextFacts,
-): Promise<{ outDir: string; quarantineFile?: string }> => {
+  on: {
+    /** Told the file's rows and failing rows before any is curated; throws to curate none. */
+    readonly accept: (rowsIn: number, rowsQuarantined: number) => void;
+    /** A curated part, final: its rows are in `split`. */
+    readonly ready: (split: Split, file: string) => void;
+  },
+): Promise<{ quarantineFile?: string }> => {
   const {
     sql: source,
     columns: sourceColumns,
@@ -666,13 +693,13 @@ const curate = async (
         : []),
     ].join(' UNION ALL ');
 
-  const outDir = join(scratch, 'curated');
+  on.accept(stagedRows, tally.rowsQuarantined);
   const curatedRows = stagedRows - tally.rowsQuarantined;
   if (curatedRows > 0) {
-    const splitDir = (name: Split) => {
-      const dir = join(outDir, `split=${name}`);
-      mkdirSync(dir, { recursive: true });
-      return dir;
+    /** Rows counted as they become a part; a part's count comes from the writer that wrote it. */
+    const curatedPart = (split: Split, file: string, rows: number) => {
+      tally.curate(split, rows);
+      on.ready(split, file);
     };
     if (spec.split.by === 'time') {
       // Every row not quarantined is curated: the staged good ones and those rowValidator rescued.
@@ -684,32 +711,27 @@ const curate = async (
       const rewrite: StagedFile[] = [];
       for (const staged of stagedFiles) {
         const whole = marked && wholeSplit(staged, bounds);
-        if (whole) renameSync(staged.file, join(splitDir(whole), partName(fileIndex(staged.file))));
+        if (whole) curatedPart(whole, staged.file, staged.rows);
         else if (staged.rows > staged.failing) rewrite.push(staged);
       }
       if (rewrite.length > 0 || rescuedRows > 0) {
-        // Named after the first file written again, so a split's parts stay near file order.
-        const first = rewrite[0] ? fileIndex(rewrite[0].file) : stagedFiles.length;
         const parted = join(scratch, 'parted');
-        await writeBySplit(db, goodRows(rewrite), splitSql(spec, columns, bounds), parted);
-        for (const s of SPLITS)
-          safeList(join(parted, `split=${s}`)).forEach((file, i) => {
-            renameSync(join(parted, `split=${s}`, file), join(splitDir(s), partName(first, `-split-${i}`)));
-          });
+        const written = await writeBySplit(db, goodRows(rewrite), splitSql(spec, columns, bounds), parted);
+        for (const part of written) curatedPart(part.split, part.file, part.rows);
       }
     } else {
       // A hash split hashes whole rows: one partitioned pass over them all.
-      await writeBySplit(db, goodRows(stagedFiles), splitSql(spec, columns), outDir);
+      const written = await writeBySplit(
+        db,
+        goodRows(stagedFiles),
+        splitSql(spec, columns),
+        join(scratch, 'parted'),
+      );
+      for (const part of written) curatedPart(part.split, part.file, part.rows);
     }
-    const written = await db.run([
-      `SELECT split, count(*) AS n FROM read_parquet(${quoteSql(join(outDir, '*', '*.parquet'))}, hive_partitioning = true) GROUP BY split`,
-    ]);
-    // A split without rows has no folder: the partitioned writer makes none, and a staged file is
-    // moved only into the split of its rows.
-    for (const { split, n } of written) tally.curate(split as Split, Number(n));
   }
   // Every row of the file is curated or quarantined: a row lost on the way would be a bug, not a rejection.
   if (tally.rowsIn !== stagedRows)
     throw new Error(`ingest lost rows: ${stagedRows} read, ${tally.rowsIn} curated or quarantined`);
-  return { outDir, ...(tally.rowsQuarantined > 0 ? { quarantineFile: badFile } : {}) };
+  return tally.rowsQuarantined > 0 ? { quarantineFile: badFile } : {};
 };
