@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -179,6 +180,9 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     }
   };
 
+  // Read first: a cold function's first spec loads the YAML parser (~40 ms), which, read during the
+  // download, held up the download by more than that.
+  const specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
   // One attempt at a time per object version (claim.ts).
   const claimAt = { bucket: settings.artifactsBucket, key: claimKey(pipelineName, id) };
   const attempt = deps.attempt ?? randomUUID();
@@ -189,32 +193,25 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     now() + (deps.remainingMs ?? LONGEST_ATTEMPT_MS) + CLAIM_MARGIN_MS,
     now,
   );
-  // The object downloads while the claim and the report are looked up, and the spec is read; an
-  // attempt that is not to curate stops the download and throws its bytes away.
+  // The object downloads while the claim and the report are looked up; an attempt that is not to
+  // curate stops the download and throws its bytes away.
   const scratch = mkdtempSync(join(settings.scratchDir, 'mlpipe-ingest-'));
   const stop = new AbortController();
-  const fetching: Promise<Fetched | Rejection | Error> = fetchObject(
-    source,
-    scratch,
-    deps,
-    stop.signal,
-  ).catch((error: unknown) =>
-    error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
-  );
+  const fetching: Promise<Fetched | Rejection | Error> =
+    specOrRejection instanceof Rejection
+      ? Promise.resolve(specOrRejection)
+      : fetchObject(source, scratch, deps, stop.signal).catch((error: unknown) =>
+          error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
+        );
   const discard = async () => {
     stop.abort();
     await fetching;
-    rmSync(scratch, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
   };
   let claimed: Awaited<typeof claiming>;
   let previous: IngestReport | undefined;
-  let specOrRejection: PipelineSpec | Rejection;
   try {
     claimed = await claiming;
-    // Read once the requests are on their way: a cold function's first spec loads the YAML parser
-    // (~40 ms), which the download's bytes, arriving meanwhile, wait out in the socket buffers.
-    specOrRejection = readSpec(settings.pipelinesDir, pipelineName);
-    if (specOrRejection instanceof Rejection) stop.abort();
     // A repeated event for an object version already ingested (its attempt released the claim
     // after writing the report): never curate twice.
     previous =
@@ -249,6 +246,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   }
 
   const tally = new IngestTally();
+  let discarding: Promise<void> | undefined;
   let bytes = source.size ?? 0;
   let rejection: string | undefined;
   try {
@@ -332,8 +330,8 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       rejection = `cannot be read as ${basename(source.key)}: ${error.message.split('\n')[0]}`;
     } else rejection = error.reason;
   } finally {
-    // A rejection found before the download ended (an unknown pipeline) stops it.
-    await discard();
+    // The scratch folder goes while the report is written.
+    discarding = discard();
   }
 
   if (rejection !== undefined) {
@@ -368,6 +366,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   );
   await putJson(s3, reportLocation, report);
   await releaseClaim(s3, claimAt);
+  await discarding;
   log.info('ingest reported', {
     ingestId: id,
     status: report.status,
