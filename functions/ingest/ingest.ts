@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -470,6 +470,25 @@ const writeBySplit = async (
     .sort((a, b) => a.file.localeCompare(b.file));
 };
 
+/** `rows` into a file per split in `dir`, each handed to `written` as soon as it is. */
+const writeEachSplit = async (
+  db: Sql,
+  rows: string,
+  split: string,
+  dir: string,
+  written: (split: Split, file: string, rows: number) => void,
+): Promise<void> => {
+  mkdirSync(dir, { recursive: true });
+  for (const name of SPLITS) {
+    const file = join(dir, `${name}.parquet`);
+    const [stats] = await db.run([
+      `COPY (SELECT * FROM (${rows}) WHERE (${split}) = ${quoteSql(name)}) TO ${quoteSql(file)} (FORMAT parquet, COMPRESSION snappy, RETURN_STATS)`,
+    ]);
+    const count = Number(stats?.count ?? 0);
+    if (count > 0) written(name, file, count);
+  }
+};
+
 /**
  * Each staged file's rows and failing rows (`good` false), and over `time`, its good rows' earliest
  * and latest time and how many have none: one scan of the marker and time columns.
@@ -715,8 +734,16 @@ const curate = async (
       }
       if (rewrite.length > 0 || rescuedRows > 0) {
         const parted = join(scratch, 'parted');
-        const written = await writeBySplit(db, goodRows(rewrite), splitSql(spec, columns, bounds), parted);
-        for (const part of written) curatedPart(part.split, part.file, part.rows);
+        const rows = goodRows(rewrite);
+        const split = splitSql(spec, columns, bounds);
+        const again = rewrite.reduce((sum, f) => sum + f.rows - f.failing, rescuedRows);
+        // Few rows written again (data in time order): a COPY per split, each reading them again,
+        // costs less than one partitioned write (flights, 670,000 of 3 M rows: 45-55 against 61
+        // ms), and each split's part uploads while the next is written. Many: one partitioned write.
+        if (again * SPLITS.length <= curatedRows) await writeEachSplit(db, rows, split, parted, curatedPart);
+        else
+          for (const part of await writeBySplit(db, rows, split, parted))
+            curatedPart(part.split, part.file, part.rows);
       }
     } else {
       // A hash split hashes whole rows: one partitioned pass over them all.
