@@ -14,6 +14,7 @@ import {
   boundaryFractions,
   boundaryRank,
   checkFormat,
+  formatOfKey,
   type IngestReport,
   type IngestSource,
   IngestTally,
@@ -60,7 +61,7 @@ import {
   releaseClaim,
   removePrefix,
 } from './claim';
-import { checkText } from './text';
+import { checkInFileOrder, checkText, type TextCheck, TextChecker } from './text';
 
 /**
  * One S3 object → validated, cleaned, split, curated Parquet (or a rejection), one report, and at
@@ -200,7 +201,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   const fetching: Promise<Fetched | Rejection | Error> =
     specOrRejection instanceof Rejection
       ? Promise.resolve(specOrRejection)
-      : fetchObject(source, scratch, deps, stop.signal).catch((error: unknown) =>
+      : fetchObject(source, specOrRejection, scratch, deps, stop.signal).catch((error: unknown) =>
           error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
         );
   const discard = async () => {
@@ -272,12 +273,10 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const kind = format.detected.format;
     let facts: TextFacts = ANY_TEXT;
     if (kind !== 'parquet') {
-      const text = await checkText(
-        plain,
-        settings.maxLineBytes,
-        kind !== 'json',
-        kind === 'csv' ? spec.input.delimiter : undefined,
-      );
+      const text =
+        fetched.text?.format === kind && plain === original
+          ? fetched.text.check
+          : await checkText(plain, settings.maxLineBytes, ...textRules(kind, spec));
       if (!text.ok) throw new Rejection(text.reason);
       // Only a CSV file's bytes tell what its values hold: JSON escapes make any character from ASCII.
       facts = text.facts ?? ANY_TEXT;
@@ -382,16 +381,26 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   };
 };
 
-/** The object on local disk. */
+/** How a text file of `format` is checked: its lines (not a JSON array's), and a CSV file's values. */
+const textRules = (format: 'csv' | 'jsonl' | 'json', spec: PipelineSpec) =>
+  [format !== 'json', format === 'csv' ? spec.input.delimiter : undefined] as const;
+
+/** The object on local disk, and, of a big plain text file, its text check, run as it downloaded. */
 interface Fetched {
   readonly original: string;
   readonly bytes: number;
   readonly ms: number;
+  readonly text?: { readonly format: 'csv' | 'jsonl' | 'json'; readonly check: TextCheck };
 }
 
-/** The event's version of the object into `scratch`, or why it is rejected unread. */
+/**
+ * The event's version of the object into `scratch`, or why it is rejected unread. A big file
+ * arrives as ranges; one that its name says is plain text (CSV, JSON) is checked as they arrive,
+ * in file order, as the spec's `format` would be checked from disk.
+ */
 const fetchObject = async (
   source: IngestObject,
+  spec: PipelineSpec,
   scratch: string,
   { s3, settings, now = Date.now }: IngestDeps,
   signal: AbortSignal,
@@ -402,8 +411,22 @@ const fetchObject = async (
   if (size > settings.maxFileBytes)
     throw new Rejection(`file of ${size} bytes is over the limit of ${settings.maxFileBytes} bytes`);
   const original = join(scratch, 'source');
+  const named = formatOfKey(source.key);
+  const ranged = size >= 2 * RANGE_BYTES;
+  const format = named.format === 'parquet' || named.gzip ? undefined : named.format;
+  const checking =
+    ranged && format !== undefined
+      ? checkInFileOrder(
+          original,
+          new TextChecker(original, settings.maxLineBytes, ...textRules(format, spec)),
+        )
+      : undefined;
   try {
-    if (size >= 2 * RANGE_BYTES) await downloadRanges(s3, { ...source, size }, original, { signal });
+    if (ranged)
+      await downloadRanges(s3, { ...source, size }, original, {
+        signal,
+        ...(checking && { written: checking.written }),
+      });
     else await downloadTo(s3, source, original, signal);
   } catch (error) {
     // The event's version of the object is gone: no retry will read it, and its successor has an
@@ -415,7 +438,12 @@ const fetchObject = async (
   const bytes = statSync(original).size;
   if (bytes > settings.maxFileBytes)
     throw new Rejection(`file of ${bytes} bytes is over the limit of ${settings.maxFileBytes} bytes`);
-  return { original, bytes, ms: now() - started };
+  return {
+    original,
+    bytes,
+    ms: now() - started,
+    ...(checking && format !== undefined && { text: { format, check: checking.end() } }),
+  };
 };
 
 /** The pipeline's spec, or why the file is rejected without one. */

@@ -180,6 +180,44 @@ export class TextChecker {
   }
 }
 
+/**
+ * A checker fed the ranges of `file` in file order as each is written, whatever order they are
+ * written in (a ranged download): a range waits for those before it. So the check runs during the
+ * download, and is done moments after it.
+ */
+export const checkInFileOrder = (
+  file: string,
+  checker: TextChecker,
+): { readonly written: (start: number, end: number) => void; readonly end: () => TextCheck } => {
+  const ends = new Map<number, number>();
+  let next = 0;
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  return {
+    written: (start, end) => {
+      ends.set(start, end);
+      let until = ends.get(next);
+      if (until === undefined) return;
+      const fd = openSync(file, 'r');
+      try {
+        for (; until !== undefined; until = ends.get(next)) {
+          ends.delete(next);
+          // The chunks go to the checker as it consumes them, before the buffer is read into again.
+          for (let at = next; at < until; ) {
+            const read = readSync(fd, buffer, 0, Math.min(buffer.length, until - at), at);
+            if (read === 0) break;
+            checker.push(buffer.subarray(0, read));
+            at += read;
+          }
+          next = until;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+    end: () => checker.end(),
+  };
+};
+
 export const checkText = async (
   file: string,
   maxLineBytes: number,

@@ -189,7 +189,16 @@ export const downloadRanges = async (
   s3: S3Client,
   at: S3Pointer & { readonly size: number; readonly etag: string },
   file: string,
-  { signal, rangeBytes = RANGE_BYTES }: { readonly signal?: AbortSignal; readonly rangeBytes?: number } = {},
+  {
+    signal,
+    rangeBytes = RANGE_BYTES,
+    written,
+  }: {
+    readonly signal?: AbortSignal;
+    readonly rangeBytes?: number;
+    /** Told of each range once all its bytes are in the file: [start, end). */
+    readonly written?: (start: number, end: number) => void;
+  } = {},
 ): Promise<string> => {
   mkdirSync(dirname(file), { recursive: true });
   const handle = await open(file, 'w');
@@ -209,6 +218,7 @@ export const downloadRanges = async (
         throw new ObjectChangedError(
           `s3://${at.bucket}/${at.key}: bytes ${start}-${end} came back as ${position - start} bytes`,
         );
+      written?.(start, position);
     });
   } finally {
     await handle.close();

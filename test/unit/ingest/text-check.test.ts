@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkText, TextChecker } from '../../../functions/ingest/text';
+import { checkInFileOrder, checkText, TextChecker } from '../../../functions/ingest/text';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlpipe-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,6 +125,30 @@ describe('TextChecker', () => {
             verdict: expected,
           });
     }
+  });
+
+  it('checks ranges written in any order in file order, as a check of the whole file would', async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => `${i},${'x'.repeat(i % 37)}`);
+    const good = Buffer.from(`a,b\n${lines.join('\n')}\n`);
+    const notUtf8 = Buffer.concat([good.subarray(0, 2001), Buffer.from([0xff]), good.subarray(2002)]);
+    const long = Buffer.from(`a,b\n${lines.slice(0, 300).join('\n')}\n${'y'.repeat(80)}\n`);
+    for (const bytes of [good, notUtf8, long]) {
+      const file = fileOf(bytes);
+      const whole = await checkText(file, 64, true, ',');
+      // Ranges of 500 bytes, written last first and then the rest in shuffled order.
+      const starts = Array.from({ length: Math.ceil(bytes.length / 500) }, (_, i) => i * 500);
+      const order = [
+        ...starts.slice(-1),
+        ...starts.slice(0, -1).sort((a, b) => ((a * 7919) % 13) - ((b * 7919) % 13)),
+      ];
+      const checking = checkInFileOrder(file, new TextChecker(file, 64, true, ','));
+      for (const start of order) checking.written(start, Math.min(bytes.length, start + 500));
+      expect(checking.end()).toEqual(whole);
+    }
+    expect(await checkText(fileOf(notUtf8), 64, true, ',')).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/line \d+/),
+    });
   });
 
   it('checks a file on disk the same way', async () => {
