@@ -1,12 +1,13 @@
 // One measured run in a process of its own, so its peak RSS is its own (bench/ingest.bench.ts):
-//   ingest <bucket> <key> <etag>   the ingest function's core on an object of the local cloud's S3
+//   ingest <bucket> <key> <etag> <size>   the ingest function's core on an object of the local
+//                                         cloud's S3, given what an S3 event gives it
 //   duckdb <csv> <parquet>         the reference: a plain DuckDB COPY of the same CSV to Parquet
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ingestObject } from '../functions/ingest/ingest';
 import { runSql } from '../functions/shared/table';
 
-const [mode, a = '', b = '', c = ''] = process.argv.slice(2);
+const [mode, a = '', b = '', c = '', d = ''] = process.argv.slice(2);
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
 const main = async () => {
@@ -17,7 +18,7 @@ const main = async () => {
   } else {
     const s3 = new S3Client({ forcePathStyle: true });
     const outcome = await ingestObject(
-      { bucket: a, key: b, etag: c },
+      { bucket: a, key: b, etag: c, ...(d && { size: Number(d) }) },
       {
         s3,
         sfn: new SFNClient({}),

@@ -71,13 +71,14 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
         ContentLength: statSync(file).size,
       }),
     );
-    return (put.ETag ?? '').replace(/"/g, '');
+    return [(put.ETag ?? '').replace(/"/g, ''), String(statSync(file).size)];
   };
   const env = { ...cloud.env, MLPIPE_SCRATCH_DIR: workDir };
   try {
-    const etag = await upload(csv, 'incoming/flights/flights.csv');
+    const [etag = '', size = ''] = await upload(csv, 'incoming/flights/flights.csv');
     const reference = await probe(['duckdb', csv, join(workDir, 'reference.parquet')], env);
-    const ingest = await probe(['ingest', BENCH_BUCKET, 'incoming/flights/flights.csv', etag], env);
+    // As an S3 event gives them: the object's key, ETag and size.
+    const ingest = await probe(['ingest', BENCH_BUCKET, 'incoming/flights/flights.csv', etag, size], env);
     if (ingest.status !== 'curated') throw new Error(`ingest ended ${ingest.status}`);
     const ratio = reference.wallMs / ingest.wallMs;
     rows.push({
@@ -106,8 +107,11 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       `ingest ${(ingest.wallMs / 1000).toFixed(1)} s, DuckDB COPY ${(reference.wallMs / 1000).toFixed(1)} s, peak RSS ${ingest.maxRssMb.toFixed(0)} MB`,
     );
     if (!quick) {
-      const bigEtag = await upload(big, 'incoming/flights/flights-x10.csv');
-      const large = await probe(['ingest', BENCH_BUCKET, 'incoming/flights/flights-x10.csv', bigEtag], env);
+      const [bigEtag = '', bigSize = ''] = await upload(big, 'incoming/flights/flights-x10.csv');
+      const large = await probe(
+        ['ingest', BENCH_BUCKET, 'incoming/flights/flights-x10.csv', bigEtag, bigSize],
+        env,
+      );
       rows.push({
         name: `ingest peak RSS on a generated ${(mb(big) / 1024).toFixed(2)} GB CSV (bounded memory)`,
         value: large.maxRssMb,
