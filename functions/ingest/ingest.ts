@@ -52,7 +52,7 @@ import {
   type S3Pointer,
   unquoted,
 } from '../shared/s3';
-import { openSource, openTable, quoteSql, type Sql, TableReadError, withSql } from '../shared/table';
+import { openSource, openSql, openTable, quoteSql, type Sql, TableReadError } from '../shared/table';
 import {
   CLAIM_MARGIN_MS,
   claimKey,
@@ -121,6 +121,15 @@ export interface IngestObject extends IngestSource {
 class Rejection {
   constructor(readonly reason: string) {}
 }
+
+/**
+ * What `promise` gives or fails with, as a value: a step started early is awaited later (or not
+ * at all, by an attempt turned away), and must not reject unheard meanwhile.
+ */
+const settled = <T>(promise: Promise<T>): Promise<T | Rejection | Error> =>
+  promise.catch((error: unknown) =>
+    error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
+  );
 
 const UPLOADS_AT_ONCE = 4;
 
@@ -201,12 +210,15 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   const fetching: Promise<Fetched | Rejection | Error> =
     specOrRejection instanceof Rejection
       ? Promise.resolve(specOrRejection)
-      : fetchObject(source, specOrRejection, scratch, deps, stop.signal).catch((error: unknown) =>
-          error instanceof Rejection || error instanceof Error ? error : new Error(String(error)),
-        );
+      : settled(fetchObject(source, specOrRejection, scratch, deps, stop.signal));
+  // One DuckDB instance for every query of the file (table.ts: an instance costs 6-9 ms, a
+  // process's first ~14), made while the object downloads.
+  const opening = specOrRejection instanceof Rejection ? undefined : settled(openSql());
   const discard = async () => {
     stop.abort();
     await fetching;
+    const db = await opening;
+    if (db && !(db instanceof Error || db instanceof Rejection)) db.close();
     await rm(scratch, { recursive: true, force: true });
   };
   let claimed: Awaited<typeof claiming>;
@@ -255,6 +267,9 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const spec = specOrRejection;
     const fetched = await fetching;
     if (fetched instanceof Rejection || fetched instanceof Error) throw fetched;
+    const db = await opening;
+    if (db === undefined || db instanceof Error || db instanceof Rejection)
+      throw db ?? new Error('no DuckDB instance');
     const { original } = fetched;
     bytes = fetched.bytes;
     timings.downloadMs = fetched.ms;
@@ -306,10 +321,10 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       parts.push({ at: { bucket: settings.curatedBucket, key }, file });
     };
     const uploading = forEachAtOnce(parts, UPLOADS_AT_ONCE, ({ at, file }) => putFile(s3, at, file));
-    // One DuckDB instance for every query of the file (table.ts: an instance costs 6-9 ms).
-    const curating = withSql((db) =>
-      curate(db, spec, plain, kind, scratch, settings, tally, facts, { accept, ready }),
-    ).finally(() => parts.close());
+    const curating = curate(db, spec, plain, kind, scratch, settings, tally, facts, {
+      accept,
+      ready,
+    }).finally(() => parts.close());
     const [curated, uploaded] = await Promise.allSettled([curating, uploading]);
     if (curated.status === 'rejected') throw curated.reason;
     if (uploaded.status === 'rejected') throw uploaded.reason;
