@@ -754,6 +754,8 @@ const curate = async (
         : []),
     ].join(' UNION ALL ');
 
+  // Every row is staged or explained: the file itself goes now, not in the clean-up at the end.
+  const freeing = rm(file, { force: true }).catch(() => {});
   on.accept(stagedRows, tally.rowsQuarantined);
   const curatedRows = stagedRows - tally.rowsQuarantined;
   if (curatedRows > 0) {
@@ -802,5 +804,6 @@ const curate = async (
   // Every row of the file is curated or quarantined: a row lost on the way would be a bug, not a rejection.
   if (tally.rowsIn !== stagedRows)
     throw new Error(`ingest lost rows: ${stagedRows} read, ${tally.rowsIn} curated or quarantined`);
+  await freeing;
   return tally.rowsQuarantined > 0 ? { quarantineFile: badFile } : {};
 };
