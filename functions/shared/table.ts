@@ -168,7 +168,7 @@ const parquetColumnTypes = async (
 
 /**
  * Queries on one DuckDB instance. Creating an instance costs 6-9 ms, and an ingest runs half a
- * dozen queries, so it runs them all on one (withSql).
+ * dozen queries, so it runs them all on one (openSql).
  */
 export interface Sql {
   /** Runs statements (COPY … TO … Parquet) and returns the last one's rows. */
@@ -219,7 +219,5 @@ export const openSql = async (): Promise<Sql & { readonly close: () => void }> =
 
 export const runSql = (statements: readonly string[]): Promise<Record<string, unknown>[]> =>
   withSql((sql) => sql.run(statements));
-
-export const readSql = (sql: string): Promise<Record<string, unknown>[]> => withSql((db) => db.read(sql));
 
 export const quoteSql = quote;
