@@ -427,7 +427,7 @@ const fetchObject = async (
     throw new Rejection(`file of ${size} bytes is over the limit of ${settings.maxFileBytes} bytes`);
   const original = join(scratch, 'source');
   const named = formatOfKey(source.key);
-  const ranged = size >= 2 * RANGE_BYTES;
+  const ranged = size >= RANGE_BYTES;
   const format = named.format === 'parquet' || named.gzip ? undefined : named.format;
   const checking =
     ranged && format !== undefined

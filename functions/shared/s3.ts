@@ -177,12 +177,13 @@ export const headObject = async (s3: S3Client, at: S3Pointer): Promise<{ size: n
 
 /**
  * One S3 connection delivers on the order of 100 MB/s, so a big object is read as byte ranges of
- * 8 MiB, several at once, as AWS recommends (https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/use-byte-range-fetches.html).
+ * 16 MiB, several at once, as AWS recommends 8 or 16 (https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/use-byte-range-fetches.html).
+ * flights' 101 MB from the local S3: 180 ms in ranges of 16 MiB, 197 in ranges of 8 (medians of 8).
  * Each range is written at its place in the file as it streams, so memory stays flat. Every range
  * must be of the version `etag` names (asked with If-Match, and checked on the answer): a file
  * pieced together from two versions would be neither.
  */
-export const RANGE_BYTES = 8 * 2 ** 20;
+export const RANGE_BYTES = 16 * 2 ** 20;
 const RANGES_AT_ONCE = 8;
 
 export const downloadRanges = async (
