@@ -125,8 +125,12 @@ export class FunctionPool {
         this.onLog({ functionName: this.fn.functionName, requestId: instance.requestId, stream, line }),
       );
     }
+    // The handler's last log lines and its result come on two pipes, stdout and IPC, and the
+    // result could be handled first: the lines would then belong to no request. The child writes
+    // to a pipe synchronously (Linux), so its lines are in the pipe before the result is sent; a
+    // result handled in the check phase comes after every line read in the same poll.
     child.on('message', (message: Record<string, unknown>) => {
-      if (message.type === 'result') this.pending.get(String(message.id))?.(message);
+      if (message.type === 'result') setImmediate(() => this.pending.get(String(message.id))?.(message));
     });
     child.on('exit', (code, signal) => {
       rmSync(tmp, { recursive: true, force: true });
