@@ -74,6 +74,8 @@ const within = (x: string, column: ColumnSpec) =>
     .filter(Boolean)
     .join(' AND ');
 /** `value` where every check holds (none: always). */
+const wholeRange = (column: ColumnSpec) =>
+  `${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
 const when = (checks: readonly string[], value: string) => {
   const all = checks.filter(Boolean);
   return all.length === 0 ? value : `CASE WHEN ${all.join(' AND ')} THEN ${value} END`;
@@ -94,9 +96,15 @@ export interface TextFacts {
    * which a value may hold a line break.
    */
   readonly otherWhitespace: boolean;
+  /**
+   * Some value may hold a fraction: the file has a `.`, or an exponent with a minus (`e-`, `E-`).
+   * DuckDB's CSV reader rounds a fraction it reads as a whole number ("5.5" as 6), where Number()
+   * keeps it, so only a file without one has its whole numbers read by the reader (`wholeNumbers`).
+   */
+  readonly fractions: boolean;
 }
 
-export const ANY_TEXT: TextFacts = { underscore: true, otherWhitespace: true };
+export const ANY_TEXT: TextFacts = { underscore: true, otherWhitespace: true, fractions: true };
 
 /**
  * The common form, "2001-01-19 09:23:00", goes to DuckDB's own timestamp cast, at a third of
@@ -105,7 +113,7 @@ export const ANY_TEXT: TextFacts = { underscore: true, otherWhitespace: true };
 const timestampSql = (s: string) =>
   `coalesce(CASE WHEN ${s} LIKE '____-__-__ __:__:__' OR ${s} LIKE '____-__-__T__:__:__' THEN TRY_CAST(${s} AS TIMESTAMP) END, try_strptime(${s}, [${TIMESTAMP_FORMATS.map(q).join(', ')}]))`;
 
-const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts): ColumnSql => {
+const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts, whole: boolean): ColumnSql => {
   switch (column.type) {
     case 'string':
       return {
@@ -120,6 +128,14 @@ const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts): 
       };
     case 'number':
     case 'integer': {
+      // In a file without fractions or underscores, DuckDB reads a whole number as Number() does
+      // (rounding a fraction is where they part), within the span in which a double holds every
+      // whole number: its BIGINT cast, or its CSV reader (`whole`), which does the same.
+      if (column.type === 'integer' && (whole || (!facts.fractions && !facts.underscore)))
+        return {
+          parsed: whole ? s : `TRY_CAST(${s} AS BIGINT)`,
+          checked: when([`${p} BETWEEN ${wholeRange(column)}`], p),
+        };
       // DuckDB reads "1_000" as 1000 where Number() does not; the rest of what it reads, Number() reads alike.
       const parsed = facts.underscore
         ? `CASE WHEN contains(${s}, '_') THEN NULL ELSE TRY_CAST(${s} AS DOUBLE) END`
@@ -132,9 +148,11 @@ const columnSql = (column: ColumnSpec, s: string, p: string, facts: TextFacts): 
       }
       // The double rounded to a BIGINT is the value when it equals the double (a whole number);
       // comparing the two costs less than trunc() and a cast after it.
-      const whole = `TRY_CAST(${p} AS BIGINT)`;
-      const range = `${whole} BETWEEN ${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
-      return { parsed, checked: when([range, `${whole} = ${p}`], whole) };
+      const rounded = `TRY_CAST(${p} AS BIGINT)`;
+      return {
+        parsed,
+        checked: when([`${rounded} BETWEEN ${wholeRange(column)}`, `${rounded} = ${p}`], rounded),
+      };
     }
     case 'boolean': {
       const text = `lower(${spaceTrimmed(s)})`;
@@ -184,12 +202,19 @@ const markerColumn = (spec: PipelineSpec): string | undefined => {
 /**
  * `source` is a query whose columns are `sourceColumns`, every value text or NULL, and, when the
  * reader marks rows it could not parse (a malformed JSON line), the boolean column `unreadable`.
+ * `wholeNumbers`: integer columns the reader gives as BIGINT instead of text, in a CSV file whose
+ * facts have no fractions and no underscores: DuckDB's reader then takes a value as Number() does
+ * (test/unit/ingest/validate-sql.test.ts), or fails the read, and the file is read as text.
  */
 export const validationSql = (
   spec: PipelineSpec,
   source: string,
   sourceColumns: readonly string[],
-  { unreadable, facts = ANY_TEXT }: { unreadable?: string; facts?: TextFacts } = {},
+  {
+    unreadable,
+    facts = ANY_TEXT,
+    wholeNumbers,
+  }: { unreadable?: string; facts?: TextFacts; wholeNumbers?: ReadonlySet<string> } = {},
 ): ValidationSql => {
   const position = new Map(sourceColumns.map((name, i) => [name, i]));
   const raw = [
@@ -210,14 +235,15 @@ export const validationSql = (
     // A column absent from the file fails every row unless the spec says it may be absent.
     if (i === undefined && !column.optional) oks.push('false');
     const s = i === undefined ? 'NULL::VARCHAR' : `__s${i}`;
-    const sql = columnSql(column, s, `__p${j}`, facts);
+    const whole = i !== undefined && wholeNumbers?.has(name) === true;
+    const sql = columnSql(column, s, `__p${j}`, facts, whole);
     parsed.push(`${sql.parsed} AS __p${j}`);
     checked.push(`${sql.checked} AS __x${j}`);
     // A missing value is good only where the column is nullable (validate.ts' "required, but empty"):
     // NULL with text that is not blank failed a check.
     oks.push(
       column.nullable
-        ? `CASE WHEN __x${j} IS NOT NULL THEN true ELSE ${blank(s)} END`
+        ? `CASE WHEN __x${j} IS NOT NULL THEN true ELSE ${whole ? `${s} IS NULL` : blank(s)} END`
         : `__x${j} IS NOT NULL`,
     );
     const curated = curatedColumnName(name);

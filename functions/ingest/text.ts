@@ -36,6 +36,9 @@ const lineAt = (file: string, offset: number): number => {
 type Failure = { readonly offset: number; readonly describe: (line: number | undefined) => string };
 
 const UNDERSCORE = 0x5f;
+const DOT = 0x2e;
+const MINUS = 0x2d;
+const EXPONENTS = [0x65, 0x45];
 /** Tab, vertical tab, form feed, carriage return, and the quote, inside which a value may hold a line break. */
 const SUSPECT_ASCII = [0x09, 0x0b, 0x0c, 0x0d, 0x22];
 
@@ -81,6 +84,9 @@ export class TextChecker {
   #failure: Failure | undefined;
   #underscore = false;
   #otherWhitespace = false;
+  #fractions = false;
+  /** The last chunk ended with `e` or `E`, which a `-` at the start of this one makes an exponent. */
+  #exponentOpen = false;
   /** The characters that make a CSV file's values suspect; undefined for other formats. */
   readonly #suspects: readonly number[] | undefined;
 
@@ -109,6 +115,13 @@ export class TextChecker {
     if (!this.#underscore) this.#underscore = bytes.includes(UNDERSCORE);
     if (!this.#otherWhitespace)
       this.#otherWhitespace = !isAscii(bytes) || suspects.some((byte) => bytes.includes(byte));
+    if (!this.#fractions)
+      this.#fractions =
+        bytes.includes(DOT) ||
+        bytes.includes('e-') ||
+        bytes.includes('E-') ||
+        (this.#exponentOpen && bytes[0] === MINUS);
+    this.#exponentOpen = bytes.length > 0 && EXPONENTS.includes(bytes[bytes.length - 1] as number);
   }
 
   push(chunk: Uint8Array): void {
@@ -174,7 +187,11 @@ export class TextChecker {
     return {
       ok: true,
       ...(this.#suspects && {
-        facts: { underscore: this.#underscore, otherWhitespace: this.#otherWhitespace },
+        facts: {
+          underscore: this.#underscore,
+          otherWhitespace: this.#otherWhitespace,
+          fractions: this.#fractions,
+        },
       }),
     };
   }

@@ -46,6 +46,13 @@ export interface Source {
   readonly unreadable?: string;
   /** A Parquet file's own column types (DuckDB's names), which `sql` casts to text. */
   readonly types?: ReadonlyMap<string, string>;
+  /**
+   * A CSV file's reader as `sql`, but with the `columns` given read as BIGINT by DuckDB's reader,
+   * which costs less than reading them as text and casting after (flights: ~60 ms of ~530): a
+   * value that is not a whole number then fails the read. Undefined when the sniffer's reader is
+   * not in the form this rewrites.
+   */
+  readonly withWholeNumbers?: (columns: readonly string[]) => string | undefined;
 }
 
 /**
@@ -151,7 +158,15 @@ const sniffedCsv = async (
   // The prompt is a read_csv call of the file with every option the sniffer settled.
   if (!prompt.startsWith('FROM read_csv(') || columns.length === 0)
     throw new TableReadError(`DuckDB's sniffer gave no reader of the file (${prompt.slice(0, 80)})`);
-  return { sql: `SELECT * ${prompt}`, columns };
+  const asText = `columns={${columns.map((name) => `${quote(name)}: 'VARCHAR'`).join(', ')}}`;
+  const withWholeNumbers = (whole: readonly string[]) => {
+    const once = (text: string) =>
+      prompt.indexOf(text) >= 0 && prompt.indexOf(text) === prompt.lastIndexOf(text);
+    if (!once(asText) || !once('all_varchar=true, ')) return undefined;
+    const typed = `columns={${columns.map((name) => `${quote(name)}: ${whole.includes(name) ? "'BIGINT'" : "'VARCHAR'"}`).join(', ')}}`;
+    return `SELECT * ${prompt.replace(asText, () => typed).replace('all_varchar=true, ', '')}`;
+  };
+  return { sql: `SELECT * ${prompt}`, columns, withWholeNumbers };
 };
 
 /** A Parquet file's columns and their DuckDB types, in file order. */

@@ -23,7 +23,7 @@ import {
 } from '../../../core/ingest';
 import { loadSpecFile } from '../../../core/spec/load';
 import { claimKey } from '../../../functions/ingest/claim';
-import { type IngestOutcome, ingestObject } from '../../../functions/ingest/ingest';
+import { type IngestLog, type IngestOutcome, ingestObject } from '../../../functions/ingest/ingest';
 import { RANGE_BYTES } from '../../../functions/shared/s3';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { localClientConfig, localS3Config } from '../../../local/types';
@@ -116,13 +116,14 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
     source: IngestSource,
     {
       pipelinesDir = 'pipelines',
+      log = { info: () => {}, warn: () => {}, error: () => {} },
       ...attempt
-    }: { pipelinesDir?: string; attempt?: string; remainingMs?: number } = {},
+    }: { pipelinesDir?: string; log?: IngestLog; attempt?: string; remainingMs?: number } = {},
   ) =>
     ingestObject(source, {
       s3,
       sfn,
-      log: { info: () => {}, warn: () => {}, error: () => {} },
+      log,
       settings: {
         rawBucket: NO_NOTIFICATIONS,
         curatedBucket: CURATED,
@@ -491,6 +492,61 @@ input: { maxRejectRate: 0.5 }
       .trim()
       .split('\n');
     expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
+  });
+
+  it("reads a CSV file's whole numbers with DuckDB's reader, and one that holds a number it cannot read again as text, curating alike", async () => {
+    const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
+    try {
+      writeFileSync(
+        join(pipelinesDir, 'whole.yml'),
+        `name: whole
+columns:
+  n: { type: integer, max: 5000 }
+  m: { type: integer, nullable: true }
+target: { column: m, task: regression }
+split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }
+features: [{ name: n, from: n }]
+input: { maxRejectRate: 0.5 }
+`,
+      );
+      const ingest = async (name: string, lines: string[]) => {
+        const said: string[] = [];
+        const log = { info: (message: string) => said.push(message), warn: () => {}, error: () => {} };
+        const source = await putDirect(`incoming/whole/${name}`, `n,m\n${lines.join('\n')}\n`);
+        const report = ingested(await ingestDirectly(source, { pipelinesDir, log }));
+        const rows = [
+          ...(await curatedRows(report, 'train')),
+          ...(await curatedRows(report, 'validation')),
+          ...(await curatedRows(report, 'test')),
+        ];
+        return {
+          readAgain: said.includes("the file's whole numbers were read again as text"),
+          rowsIn: report.rowsIn,
+          errors: report.errors.map(({ row, field }) => ({ row, field })),
+          n: rows.map((r) => Number(r.n)).sort((a, b) => a - b),
+        };
+      };
+      // Every form Number() reads as a whole number, and DuckDB's reader alike.
+      const clean = ['3750,1', ' 42 ,2', '1e3,3', '0x10,4', '-0,', '+7,6', '9999,7'];
+      expect(await ingest('clean.csv', clean)).toEqual({
+        readAgain: false,
+        rowsIn: 7,
+        errors: [{ row: 7, field: 'n' }],
+        n: [0, 7, 16, 42, 1000, 3750],
+      });
+      // "0o17" stops DuckDB's reader: read as text, rowValidator finds it 15; "12x" is no number.
+      expect(await ingest('octal.csv', [...clean, '0o17,8', '12x,9'])).toEqual({
+        readAgain: true,
+        rowsIn: 9,
+        errors: [
+          { row: 7, field: 'n' },
+          { row: 9, field: 'n' },
+        ],
+        n: [0, 7, 15, 16, 42, 1000, 3750],
+      });
+    } finally {
+      rmSync(pipelinesDir, { recursive: true, force: true });
+    }
   });
 
   it('takes messy real data (movies.json) with every bad row explained and every other row curated, typed as the spec says', async () => {

@@ -28,7 +28,7 @@ const check = (bytes: Buffer, cuts: number[], maxLineBytes = 1_000) => {
 describe('TextChecker', () => {
   const text = Buffer.from('name,city\nZoë,Tórshavn\n€uro,𝄞 clef\n', 'utf8');
   /** Characters beyond ASCII might be white space JavaScript trims: validation must look. */
-  const notAscii = { underscore: false, otherWhitespace: true };
+  const notAscii = { underscore: false, otherWhitespace: true, fractions: false };
 
   it('tells which checks a value could fail from the bytes of the file, in whichever chunk they are', () => {
     const facts = (body: string, delimiter = ',') => {
@@ -39,20 +39,41 @@ describe('TextChecker', () => {
       const result = checker.end();
       return result.ok ? result.facts : result.reason;
     };
-    expect(facts('1, x y ')).toEqual({ underscore: false, otherWhitespace: false });
-    expect(facts('1_000,x')).toEqual({ underscore: true, otherWhitespace: false });
+    const none = { underscore: false, otherWhitespace: false, fractions: false };
+    expect(facts('1, x y ')).toEqual(none);
+    expect(facts('1_000,x')).toEqual({ ...none, underscore: true });
     for (const body of ['1,\tx', '1,x\r', '1,x\v', '1,x\f', '1,"x"', '1,\u00a0x', '1,Zoë'])
       expect({ body, facts: facts(body) }).toEqual({
         body,
-        facts: { underscore: false, otherWhitespace: true },
+        facts: { ...none, otherWhitespace: true },
       });
     // A tab that separates values is in no value.
-    expect(facts('1\tx', '\t')).toEqual({ underscore: false, otherWhitespace: false });
+    expect(facts('1\tx', '\t')).toEqual(none);
+    // A fraction a whole number's reader would round: a point, or an exponent with a minus. A date's
+    // minus, or an exponent without one, is none.
+    for (const body of ['1.5,x', '1e-3,x', '2E-1,x', 'x,a.b'])
+      expect({ body, facts: facts(body) }).toEqual({ body, facts: { ...none, fractions: true } });
+    expect(facts('2001-01-01,1e3')).toEqual(none);
     // Checked without a delimiter (JSON), a file's bytes tell nothing of its values.
     const line = Buffer.from('{"a": "1_000"}\n');
     const json = new TextChecker(fileOf(line), 1_000, true);
     json.push(line);
     expect(json.end()).toEqual({ ok: true });
+  });
+
+  it('finds an exponent with a minus that two chunks cut between the e and the minus', () => {
+    const bytes = Buffer.from('a,b\n1e-3,x\n', 'utf8');
+    for (let cut = 0; cut <= bytes.length; cut++)
+      expect({ cut, verdict: check(bytes, [cut]) }).toEqual({
+        cut,
+        verdict: { ok: true, facts: { underscore: false, otherWhitespace: false, fractions: true } },
+      });
+    // And a minus after a chunk that ends with a letter other than e is not one.
+    const dashed = Buffer.from('a,b\n1,x-y\n', 'utf8');
+    expect(check(dashed, [dashed.indexOf('-')])).toEqual({
+      ok: true,
+      facts: { underscore: false, otherWhitespace: false, fractions: false },
+    });
   });
 
   it('accepts UTF-8 whatever byte a chunk ends on, even inside a character', () => {
@@ -93,7 +114,7 @@ describe('TextChecker', () => {
     });
     expect(check(long, [10, 20, 30], 30)).toEqual({
       ok: true,
-      facts: { underscore: false, otherWhitespace: false },
+      facts: { underscore: false, otherWhitespace: false, fractions: false },
     });
   });
 
@@ -116,7 +137,7 @@ describe('TextChecker', () => {
       const long = firstLong(bytes, max);
       const expected = long
         ? { ok: false, reason: `line ${long} is longer than the limit of ${max} bytes` }
-        : { ok: true, facts: { underscore: false, otherWhitespace: body.includes('\r') } };
+        : { ok: true, facts: { underscore: false, otherWhitespace: body.includes('\r'), fractions: false } };
       for (let a = 0; a <= bytes.length; a++)
         for (let b = a; b <= bytes.length; b += 3)
           expect({ body, cuts: [a, b], verdict: check(bytes, [a, b], max) }).toEqual({

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ANY_TEXT,
   boundaryRank,
@@ -11,7 +14,8 @@ import {
   validationSql,
 } from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
-import { runSql } from '../../../functions/shared/table';
+import { TextChecker } from '../../../functions/ingest/text';
+import { openSource, runSql } from '../../../functions/shared/table';
 
 /**
  * The SQL validation is a fast path of rowValidator, never a second opinion: wherever it accepts a
@@ -179,7 +183,7 @@ describe('validating rows in SQL', () => {
       expect(values.length).toBeGreaterThan(3);
       expect({
         type,
-        got: await throughSql(spec, values, { underscore: false, otherWhitespace: false }),
+        got: await throughSql(spec, values, { underscore: false, otherWhitespace: false, fractions: true }),
       }).toEqual({
         type,
         got: await throughSql(spec, values),
@@ -243,6 +247,79 @@ describe('validating rows in SQL', () => {
       { __row: 2, __raw0: 'twelve', __raw1: null, __unreadable: false },
       { __row: 4, __raw0: '', __raw1: null, __unreadable: false },
     ]);
+  });
+
+  describe("with a CSV file's whole numbers read by DuckDB's reader", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-whole-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const WHOLE = [
+      ...(RAW.integer ?? []),
+      ...['+5', '007', '0x10', '0X1F', '0b101', '0o17', '-0x10', '1e+3', '5E0', '9e15', '1e19'],
+      ...['9007199254740992', '-9007199254740992', '0x7fffffffffffffff', '  ', '١٢', '1 000', '--5'],
+    ];
+
+    /**
+     * `raw` as the one value of a CSV file: the facts its bytes give, and, where they let the reader
+     * read whole numbers, what the typed read gives and what the read as text gives (or that the
+     * typed read failed, which stages the file again as text).
+     */
+    const readBoth = async (spec: PipelineSpec, raw: string | null, i: number) => {
+      const file = join(dir, `${i}.csv`);
+      writeFileSync(file, `v,y\n${raw ?? ''},\n`);
+      const checker = new TextChecker(file, 1_000, true, ',');
+      checker.push(readFileSync(file));
+      const check = checker.end();
+      const facts = check.ok ? (check.facts ?? ANY_TEXT) : ANY_TEXT;
+      if (facts.fractions || facts.underscore) return { raw, typed: 'not tried' as const };
+      const source = await openSource(file, 'csv', ',', 1_000);
+      const typedSql = source.withWholeNumbers?.(['v']);
+      if (typedSql === undefined) throw new Error(`no typed reader of ${file}`);
+      const verdict = async (sql: string, wholeNumbers?: ReadonlySet<string>) => {
+        const { select } = validationSql(spec, sql, source.columns, {
+          facts,
+          ...(wholeNumbers && { wholeNumbers }),
+        });
+        const [row] = await runSql([`SELECT v, __ok FROM (${select})`]);
+        return { ok: row?.__ok as boolean, value: comparable(row?.v) };
+      };
+      const text = await verdict(source.sql);
+      try {
+        return { raw, typed: await verdict(typedSql, new Set(['v'])), text };
+      } catch {
+        return { raw, typed: 'failed' as const, text };
+      }
+    };
+
+    it.each([
+      ['', ''],
+      [', nullable: true, min: -50, max: 50', ''],
+    ])('decides every value it reads as the text does, with the same value%s', async (extra) => {
+      const spec = oneColumn('integer', extra);
+      const validate = rowValidator(spec);
+      const read = await Promise.all(WHOLE.map((raw, i) => readBoth(spec, raw, i)));
+      const disagreements = read.filter(
+        (r) => typeof r.typed !== 'string' && JSON.stringify(r.typed) !== JSON.stringify(r.text),
+      );
+      expect(disagreements).toEqual([]);
+      // And where either passes a value, rowValidator passes it with that value (0 and -0 alike,
+      // as a BIGINT holds them).
+      const unlike = read.flatMap((r) => {
+        const passed = [r.typed, 'text' in r ? r.text : 'not tried'].filter(
+          (v) => typeof v !== 'string' && v.ok,
+        ) as { value: unknown }[];
+        const js = validate({ v: r.raw, y: null });
+        return passed.every((v) => js.ok && comparable(js.row.v) === v.value) ? [] : [{ ...r, js }];
+      });
+      expect(unlike).toEqual([]);
+      // Not vacuous: most values went through the typed reader, and the rounding it would do
+      // ("1.5" as 2) was never tried.
+      const typed = read.filter((r) => typeof r.typed !== 'string').map((r) => r.raw);
+      expect(typed).toEqual(expect.arrayContaining(['1', '-0', ' 7 ', '1e3', '0x10', '-42', null]));
+      expect(read.filter((r) => r.typed === 'failed').map((r) => r.raw)).toEqual(
+        expect.arrayContaining(['x', 'inf', '1e19', '-0x10']),
+      );
+      expect(read.find((r) => r.raw === '1.5')?.typed).toBe('not tried');
+    });
   });
 });
 
