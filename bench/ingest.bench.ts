@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import { parse } from 'yaml';
+import { THIS_NODE } from '../functions/infer/bundle';
 import { runSql } from '../functions/shared/table';
 import { startLocalCloud } from '../local/cloud';
 import { localS3Config } from '../local/types';
@@ -28,17 +31,48 @@ type Probe = {
   timings?: Record<string, number>;
 };
 
-const probe = async (args: string[], env: NodeJS.ProcessEnv): Promise<Probe> => {
-  const { stdout } = await exec(
-    process.execPath,
-    [join(REPO, 'bin/run-ts.js'), join(__dirname, 'ingest-probe.ts'), ...args],
-    {
-      cwd: REPO,
-      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      maxBuffer: 2 ** 24,
-      timeout: 1_800_000,
-    },
-  );
+/**
+ * The probe bundled as `serverless package` bundles the ingest function (serverless.yml's
+ * custom.esbuild), so the code measured is the code Lambda runs: from source, through the
+ * TypeScript loader, each module loaded during the run (the YAML parser, the SDK's lazy parts)
+ * cost some 20-60 ms more. Built for this machine's Node; inside the repository, so the native
+ * engines it leaves out resolve from node_modules as the layer provides them in Lambda.
+ */
+const bundleProbe = async (): Promise<string> => {
+  const { custom } = parse(readFileSync(join(REPO, 'serverless.yml'), 'utf8')) as {
+    custom: { esbuild: { bundle: boolean; minify: boolean; platform: 'node'; exclude: string[] } };
+  };
+  const { bundle, minify, platform, exclude } = custom.esbuild;
+  const outfile = join(REPO, 'build', 'bench', 'ingest-probe.js');
+  await build({
+    entryPoints: [join(__dirname, 'ingest-probe.ts')],
+    outfile,
+    bundle,
+    minify,
+    platform,
+    target: THIS_NODE,
+    external: exclude,
+    logLevel: 'warning',
+  });
+  return outfile;
+};
+
+const RUNS = 3;
+/** The run of median wall time (of an odd number of runs). */
+const median = (runs: readonly Probe[]): Probe => {
+  const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  if (!middle) throw new Error('no runs');
+  return middle;
+};
+
+const probe = async (bundled: string, args: string[], env: NodeJS.ProcessEnv): Promise<Probe> => {
+  const { stdout } = await exec(process.execPath, [bundled, ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    maxBuffer: 2 ** 24,
+    timeout: 1_800_000,
+  });
   return JSON.parse(stdout.slice(stdout.lastIndexOf('{"wallMs"'))) as Probe;
 };
 
@@ -75,11 +109,23 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   };
   const env = { ...cloud.env, MLPIPE_SCRATCH_DIR: workDir };
   try {
-    const [etag = '', size = ''] = await upload(csv, 'incoming/flights/flights.csv');
-    const reference = await probe(['duckdb', csv, join(workDir, 'reference.parquet')], env);
-    // As an S3 event gives them: the object's key, ETag and size.
-    const ingest = await probe(['ingest', BENCH_BUCKET, 'incoming/flights/flights.csv', etag, size], env);
-    if (ingest.status !== 'curated') throw new Error(`ingest ended ${ingest.status}`);
+    const bundled = await bundleProbe();
+    // Reference and ingest take turns, RUNS times each, and each side's median counts: one run of
+    // either can be a third slower when the machine is busy. Each ingest is of an object of its own,
+    // as an object version already ingested is not curated again.
+    const references: Probe[] = [];
+    const ingests: Probe[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const key = `incoming/flights/flights-${run}.csv`;
+      const [etag = '', size = ''] = await upload(csv, key);
+      references.push(await probe(bundled, ['duckdb', csv, join(workDir, 'reference.parquet')], env));
+      // As an S3 event gives them: the object's key, ETag and size.
+      const one = await probe(bundled, ['ingest', BENCH_BUCKET, key, etag, size], env);
+      if (one.status !== 'curated') throw new Error(`ingest ended ${one.status}`);
+      ingests.push(one);
+    }
+    const reference = median(references);
+    const ingest = median(ingests);
     const ratio = reference.wallMs / ingest.wallMs;
     rows.push({
       name: `ingest throughput ÷ DuckDB COPY to Parquet (flights${quick ? ' 300k' : '-3m'} CSV, ${mb(csv).toFixed(0)} MB)`,
@@ -88,27 +134,31 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       goal: '>= 0.5',
       pass: ratio >= 0.5,
       details: {
-        ingestSeconds: Number((ingest.wallMs / 1000).toFixed(1)),
-        duckdbCopySeconds: Number((reference.wallMs / 1000).toFixed(1)),
+        ingestSeconds: Number((ingest.wallMs / 1000).toFixed(2)),
+        duckdbCopySeconds: Number((reference.wallMs / 1000).toFixed(2)),
+        ingestRunsMs: ingests.map((r) => Math.round(r.wallMs)).join(' '),
+        duckdbCopyRunsMs: references.map((r) => Math.round(r.wallMs)).join(' '),
         rowsIn: ingest.rowsIn ?? 0,
         rowsPerSecond: Math.round(((ingest.rowsIn ?? 0) * 1000) / ingest.wallMs),
         ...Object.fromEntries(Object.entries(ingest.timings ?? {}).map(([k, v]) => [k, v])),
       },
     });
+    const peakRssMb = Math.max(...ingests.map((r) => r.maxRssMb));
     rows.push({
       name: 'ingest peak RSS on that file',
-      value: ingest.maxRssMb,
+      value: peakRssMb,
       unit: 'MB',
       goal: '<= 1536',
-      pass: ingest.maxRssMb <= 1536,
-      details: { duckdbCopyPeakRssMb: Math.round(reference.maxRssMb) },
+      pass: peakRssMb <= 1536,
+      details: { duckdbCopyPeakRssMb: Math.round(Math.max(...references.map((r) => r.maxRssMb))) },
     });
     log(
-      `ingest ${(ingest.wallMs / 1000).toFixed(1)} s, DuckDB COPY ${(reference.wallMs / 1000).toFixed(1)} s, peak RSS ${ingest.maxRssMb.toFixed(0)} MB`,
+      `ingest ${(ingest.wallMs / 1000).toFixed(2)} s, DuckDB COPY ${(reference.wallMs / 1000).toFixed(2)} s (medians of ${RUNS}), peak RSS ${peakRssMb.toFixed(0)} MB`,
     );
     if (!quick) {
       const [bigEtag = '', bigSize = ''] = await upload(big, 'incoming/flights/flights-x10.csv');
       const large = await probe(
+        bundled,
         ['ingest', BENCH_BUCKET, 'incoming/flights/flights-x10.csv', bigEtag, bigSize],
         env,
       );
