@@ -43,6 +43,11 @@ export interface TimeRange {
 export interface RankWindow {
   readonly rank: number;
   readonly before: number;
+  /**
+   * The earliest the time at `rank` can be: a range whose last time is before it lies wholly at or
+   * before that time, whatever it turns out to be.
+   */
+  readonly from: number;
 }
 
 /**
@@ -86,6 +91,7 @@ export const rankWindows = (
     windows: spans.map(({ rank, from }) => ({
       rank,
       before: ranges.reduce((sum, range, i) => sum + (!read[i] && range.last < from ? range.rows : 0), 0),
+      from,
     })),
   };
 };

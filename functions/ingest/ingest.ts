@@ -637,7 +637,9 @@ const stagedFromStats = async (
  * The query of the time boundaries over the curated rows. Where every good row has a time (the
  * time column is required), only the staged files that can hold a boundary's rank are read
  * (rankWindows): flights, in time order, reads 5 of its 13 staged files (DuckDB's writer
- * merges row groups weeks apart into some of them) instead of every row.
+ * merges row groups weeks apart into some of them) instead of every row. Then too, the staged
+ * files wholly before the earliest the train boundary can be are train whatever the query finds
+ * (`trainBefore`), and are curated while it runs.
  */
 const timeBoundaries = (
   spec: PipelineSpec,
@@ -645,22 +647,25 @@ const timeBoundaries = (
   rescued: number,
   total: number,
   goodRows: (files: readonly StagedFile[]) => string,
-): string => {
+): { readonly sql: string; readonly trainBefore?: number } => {
   const timed =
     spec.split.by === 'time' &&
     spec.columns[spec.split.column]?.nullable !== true &&
     staged.every((f) => f.rows === f.failing || (f.first != null && f.last != null && f.untimed === 0));
-  if (!timed) return timeBoundariesSql(spec, goodRows(staged), total);
+  if (!timed) return { sql: timeBoundariesSql(spec, goodRows(staged), total) };
   const ranges = staged.map((f) => ({ rows: f.rows - f.failing, first: f.first ?? 0, last: f.last ?? 0 }));
   const [train, validation] = boundaryFractions(spec).map((f) => boundaryRank(f, total));
   const { read, windows } = rankWindows(ranges, rescued, [train ?? 0, validation ?? 0]);
   const [first, second] = windows;
-  return timeBoundariesSql(
-    spec,
-    goodRows(staged.filter((_, i) => read[i])),
-    total,
-    first && second && [first, second],
-  );
+  return {
+    sql: timeBoundariesSql(
+      spec,
+      goodRows(staged.filter((_, i) => read[i])),
+      total,
+      first && second && [first, second],
+    ),
+    ...(first && { trainBefore: first.from }),
+  };
 };
 
 /**
@@ -826,7 +831,21 @@ const curate = async (
     };
     if (spec.split.by === 'time') {
       // Every row not quarantined is curated: the staged good ones and those rowValidator rescued.
-      const [found] = await db.run([timeBoundaries(spec, stagedFiles, rescuedRows, curatedRows, goodRows)]);
+      const { sql, trainBefore } = timeBoundaries(spec, stagedFiles, rescuedRows, curatedRows, goodRows);
+      const early = new Set(
+        stagedFiles.filter(
+          (f) =>
+            marked &&
+            trainBefore !== undefined &&
+            f.rows > 0 &&
+            f.failing === 0 &&
+            f.untimed === 0 &&
+            f.last != null &&
+            f.last < trainBefore,
+        ),
+      );
+      for (const staged of early) curatedPart('train', staged.file, staged.rows);
+      const [found] = await db.run([sql]);
       const bounds = {
         trainEnd: Number(found?.trainEnd ?? 0),
         validationEnd: Number(found?.validationEnd ?? 0),
@@ -834,7 +853,11 @@ const curate = async (
       const rewrite: StagedFile[] = [];
       for (const staged of stagedFiles) {
         const whole = marked && wholeSplit(staged, bounds);
-        if (whole) curatedPart(whole, staged.file, staged.rows);
+        if (early.has(staged)) {
+          // rankWindows' promise, kept: a retry removes what this attempt curated.
+          if (whole !== 'train')
+            throw new Error(`${staged.file} was curated as train before its boundary was found, but is not`);
+        } else if (whole) curatedPart(whole, staged.file, staged.rows);
         else if (staged.rows > staged.failing) rewrite.push(staged);
       }
       if (rewrite.length > 0 || rescuedRows > 0) {

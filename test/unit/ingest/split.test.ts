@@ -52,8 +52,8 @@ describe('the staged files that can hold the time at a rank', () => {
     expect(read.flatMap((r, i) => (r ? [i] : []))).toEqual([7, 8]);
     // Every earlier file not read is counted instead.
     expect(windows).toEqual([
-      { rank: 799, before: 700 },
-      { rank: 899, before: 700 },
+      { rank: 799, before: 700, from: day(7) },
+      { rank: 899, before: 700, from: day(8) },
     ]);
   });
 
@@ -64,7 +64,7 @@ describe('the staged files that can hold the time at a rank', () => {
     const { read, windows } = rankWindows(overlapping, 0, [799]);
     expect(read.flatMap((r, i) => (r ? [i] : []))).toEqual([6, 7, 8]);
     // No more than 700 rows can come before day 7; file 6 is read, so only files 0-5 are counted.
-    expect(windows[0]).toEqual({ rank: 799, before: 600 });
+    expect(windows[0]).toEqual({ rank: 799, before: 600, from: day(7) });
   });
 
   it('reads from the start when rows of unknown time could hold the rank, and skips empty files', () => {
@@ -72,7 +72,7 @@ describe('the staged files that can hold the time at a rank', () => {
     const { read, windows } = rankWindows(withEmpty, 50, [20, 120]);
     expect(read[0]).toBe(false);
     // 50 rows of unknown time could be the earliest: rank 20 lies anywhere up to file 0's end.
-    expect(windows[0]).toEqual({ rank: 20, before: 0 });
+    expect(windows[0]).toEqual({ rank: 20, before: 0, from: Number.NEGATIVE_INFINITY });
     expect(read.slice(1, 3)).toEqual([true, true]);
     expect(windows[1]?.before).toBe(0);
   });

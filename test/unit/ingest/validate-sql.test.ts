@@ -386,6 +386,12 @@ describe('splitting rows in SQL', () => {
           loose,
           ...timeBoundaries(flights, Float64Array.from(times)),
         });
+        // A file wholly before the earliest the train boundary can be is wholly train, and with
+        // no rows of unknown time, the earliest files are.
+        const { trainEnd } = timeBoundaries(flights, Float64Array.from(times));
+        const early = ranges.filter((r) => r.last < (windows[0] as RankWindow).from);
+        expect(early.every((r) => r.last <= trainEnd)).toBe(true);
+        if (loose === 0 && size < 1000) expect(early.length).toBeGreaterThan(0);
       }
     }
   });
