@@ -4,6 +4,7 @@
 //   duckdb <csv> <parquet>         the reference: a plain DuckDB COPY of the same CSV to Parquet
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { compiledSpecsFile, readCompiledSpecs } from '../core/spec/load';
 import { ingestObject } from '../functions/ingest/ingest';
 import { runSql } from '../functions/shared/table';
 
@@ -11,6 +12,8 @@ const [mode, a = '', b = '', c = '', d = ''] = process.argv.slice(2);
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
 const main = async () => {
+  // As the handler reads them when it loads: the specs `serverless package` compiled.
+  const compiledSpecs = readCompiledSpecs(compiledSpecsFile('pipelines'));
   const t = performance.now();
   let result: Record<string, unknown> = {};
   if (mode === 'duckdb') {
@@ -23,6 +26,7 @@ const main = async () => {
         s3,
         sfn: new SFNClient({}),
         log: quiet,
+        ...(compiledSpecs && { compiledSpecs }),
         settings: {
           rawBucket: a,
           curatedBucket: 'mlpipe-local-curated',

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
+import { writeCompiledSpecs } from '../core/spec/load';
 import { THIS_NODE } from '../functions/infer/bundle';
 import { runSql } from '../functions/shared/table';
 import { startLocalCloud } from '../local/cloud';
@@ -105,6 +106,8 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const env = { ...cloud.env, MLPIPE_SCRATCH_DIR: workDir };
   try {
     const bundled = await bundleProbe();
+    // The specs compiled, as `serverless package` leaves them for the function to carry.
+    writeCompiledSpecs(join(REPO, 'pipelines'));
     // Reference and ingest take turns, RUNS times each, and each side's median counts: one run of
     // either can be a third slower when the machine is busy. Each ingest is of an object of its own,
     // as an object version already ingested is not curated again.

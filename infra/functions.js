@@ -105,6 +105,7 @@ module.exports.plugins = () => [
   ...(module.exports.hasFunctions() && !templateOnly() ? ['serverless-esbuild'] : []),
   'serverless-step-functions',
   './infra/offline-layers.js',
+  './infra/compiled-specs.js',
 ];
 
 module.exports.package = () =>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type * as z from 'zod';
 import { type SpecProblem, SpecValidationError, UnknownPipelineError } from './errors';
@@ -135,6 +135,46 @@ export const readCompiledSpecs = (file: string): CompiledSpecs | undefined => {
   return compiled;
 };
 
+const specOfTextOrCompiled = (
+  text: string,
+  file: string,
+  name: string,
+  compiled: CompiledSpecs | undefined,
+): PipelineSpec => {
+  const found = compiled?.specs[name];
+  return found && found.sha256 === textDigest(text) ? found.spec : specOfText(text, file);
+};
+
+/** Where `serverless package` leaves a pipelines folder's specs compiled (infra/compiled-specs.js). */
+export const compiledSpecsFile = (dir: string): string => join(dir, '.compiled.json');
+
+/** Compiles the specs of `dir` into its compiledSpecsFile; the first invalid spec throws. */
+export const writeCompiledSpecs = (dir: string): string => {
+  const file = compiledSpecsFile(dir);
+  writeFileSync(file, `${JSON.stringify(compileSpecs(dir))}\n`);
+  return file;
+};
+
+/**
+ * `dir`/<name>.yml, read now (an edit is seen at once), or undefined when there is none; taken as
+ * compiled, without the YAML parser or the schema, while its text is the one compiled.
+ */
+export const readPipelineSpec = (
+  dir: string,
+  name: string,
+  compiled?: CompiledSpecs,
+): PipelineSpec | undefined => {
+  const file = join(dir, `${name}.yml`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return specOfTextOrCompiled(text, file, name, compiled);
+};
+
 /**
  * The specs of a folder by pipeline name (a spec's file is named after its pipeline), each read and
  * validated the first time it is asked for, as the other functions read theirs: reading all four
@@ -160,9 +200,7 @@ export class SpecCatalog {
     if (spec) return spec;
     const file = this.files.get(name);
     if (file === undefined) return undefined;
-    const text = readFileSync(file, 'utf8');
-    const compiled = this.compiled?.specs[name];
-    spec = compiled && compiled.sha256 === textDigest(text) ? compiled.spec : specOfText(text, file);
+    spec = specOfTextOrCompiled(readFileSync(file, 'utf8'), file, name, this.compiled);
     this.specs.set(name, spec);
     return spec;
   }

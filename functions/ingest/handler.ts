@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, S3Event } from 'aws-lambda';
 import type { IngestReport } from '../../core/ingest';
+import { compiledSpecsFile, readCompiledSpecs } from '../../core/spec/load';
 import { loadConfig } from '../shared/config';
 import { decodeEventKey } from '../shared/event';
 import { ingestObject } from './ingest';
@@ -22,6 +23,8 @@ const config = loadConfig(
   'maxFileBytes',
   'maxLineBytes',
 );
+// `serverless package` carries the specs compiled; run from source there may be none.
+const compiledSpecs = readCompiledSpecs(compiledSpecsFile(config.pipelinesDir));
 const s3 = new S3Client({});
 const sfn = new SFNClient({});
 const logger = new Logger({ serviceName: 'mlpipe-ingest' });
@@ -43,6 +46,7 @@ export const handler = async (event: S3Event, context: Context): Promise<{ inges
         sfn,
         settings: config,
         log: logger,
+        ...(compiledSpecs && { compiledSpecs }),
         attempt: context.awsRequestId,
         remainingMs: context.getRemainingTimeInMillis(),
       });

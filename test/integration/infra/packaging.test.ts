@@ -1,6 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileSpecs, pipelineNames } from '../../../core/spec/load';
 import { type CfnTemplate, packageStage, REPO_ROOT } from '../../support/package-stage';
+import { zipEntry } from '../../support/zip';
 
 type Statement = {
   Effect: string;
@@ -63,9 +66,26 @@ const byType = (t: CfnTemplate, type: string) =>
   Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 
 describe('serverless package for every stage, offline and without AWS credentials', () => {
+  // The dev stage's packages are kept, to look inside them.
+  const devPackage = mkdtempSync(join(tmpdir(), 'mlpipe-package-dev-'));
   beforeAll(async () => {
-    for (const stage of STAGES) templates.set(stage, await packageStage(stage));
+    for (const stage of STAGES)
+      templates.set(stage, await packageStage(stage, stage === 'dev' ? devPackage : undefined));
   }, 240_000);
+  afterAll(() => rmSync(devPackage, { recursive: true, force: true }));
+
+  it('packages the ingest function with every pipeline spec, and those specs compiled', () => {
+    const zip = join(devPackage, 'ingest.zip');
+    for (const name of pipelineNames(join(REPO_ROOT, 'pipelines')))
+      expect({ name, spec: zipEntry(zip, `pipelines/${name}.yml`) !== undefined }).toEqual({
+        name,
+        spec: true,
+      });
+    const compiled = zipEntry(zip, 'pipelines/.compiled.json');
+    expect(JSON.parse(String(compiled))).toEqual(
+      JSON.parse(JSON.stringify(compileSpecs(join(REPO_ROOT, 'pipelines')))),
+    );
+  });
 
   const tpl = (stage: string): CfnTemplate => {
     const t = templates.get(stage);

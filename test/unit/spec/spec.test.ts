@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderSchema, SCHEMA_FILE } from '../../../cli/commands/schema';
 import {
+  compiledSpecsFile,
   compileSpecs,
   durationSeconds,
   loadSpecs,
   parseSpec,
+  pipelineNames,
   readCompiledSpecs,
+  readPipelineSpec,
   SpecCatalog,
   SpecValidationError,
   UnknownPipelineError,
@@ -153,6 +156,26 @@ describe('pipeline specs', () => {
     const reread = new SpecCatalog(dir, compiled).get('penguins');
     expect(reread).not.toBe(compiled?.specs.penguins?.spec);
     expect(reread.description).toBe('edited');
+  });
+
+  it("reads a pipeline's spec from its folder at each call, compiled while its file says what was compiled", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-specs-'));
+    writeFileSync(join(dir, 'penguins.yml'), penguinsText);
+    writeFileSync(compiledSpecsFile(dir), JSON.stringify(compileSpecs(dir)));
+    const compiled = readCompiledSpecs(compiledSpecsFile(dir));
+    expect(readPipelineSpec(dir, 'penguins', compiled)).toBe(compiled?.specs.penguins?.spec);
+    expect(readPipelineSpec(dir, 'penguins')).toStrictEqual(compiled?.specs.penguins?.spec);
+    expect(readPipelineSpec(dir, 'dodo', compiled)).toBeUndefined();
+    // The folder lists no compiled file as a pipeline.
+    expect(pipelineNames(dir)).toEqual(['penguins']);
+    // An edit is seen at the next call, compiled or not.
+    writeFileSync(
+      join(dir, 'penguins.yml'),
+      penguinsText.replace(/^description: .*$/m, 'description: edited'),
+    );
+    expect(readPipelineSpec(dir, 'penguins', compiled)?.description).toBe('edited');
+    writeFileSync(join(dir, 'penguins.yml'), 'name: penguins\n');
+    expect(() => readPipelineSpec(dir, 'penguins', compiled)).toThrow(SpecValidationError);
   });
 
   it('keeps every shipped spec whole through its compiled JSON', () => {
