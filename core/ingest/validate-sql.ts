@@ -73,9 +73,10 @@ const within = (x: string, column: ColumnSpec) =>
   ]
     .filter(Boolean)
     .join(' AND ');
-/** `value` where every check holds (none: always). */
+/** An integer column's range, within the span in which a double holds every whole number. */
 const wholeRange = (column: ColumnSpec) =>
   `${Math.max(column.min ?? -MAX_SAFE, -MAX_SAFE)} AND ${Math.min(column.max ?? MAX_SAFE, MAX_SAFE)}`;
+/** `value` where every check holds (none: always). */
 const when = (checks: readonly string[], value: string) => {
   const all = checks.filter(Boolean);
   return all.length === 0 ? value : `CASE WHEN ${all.join(' AND ')} THEN ${value} END`;

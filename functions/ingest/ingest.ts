@@ -351,7 +351,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
       readAsText,
     }).finally(() => {
       parts.close();
-      // Closing an instance holds the thread ~14 ms: done while the last parts upload, not while
+      // Closing an instance holds the thread 15-25 ms: done while the last parts upload, not while
       // the report is sent.
       void closeDb();
     });
