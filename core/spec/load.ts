@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type * as z from 'zod';
 import { type SpecProblem, SpecValidationError, UnknownPipelineError } from './errors';
@@ -148,10 +148,15 @@ const specOfTextOrCompiled = (
 /** Where `serverless package` leaves a pipelines folder's specs compiled (infra/compiled-specs.js). */
 export const compiledSpecsFile = (dir: string): string => join(dir, '.compiled.json');
 
-/** Compiles the specs of `dir` into its compiledSpecsFile; the first invalid spec throws. */
+/**
+ * Compiles the specs of `dir` into its compiledSpecsFile; the first invalid spec throws. Written
+ * aside and renamed, so a function starting meanwhile reads the old file or the new one, whole.
+ */
 export const writeCompiledSpecs = (dir: string): string => {
   const file = compiledSpecsFile(dir);
-  writeFileSync(file, `${JSON.stringify(compileSpecs(dir))}\n`);
+  const aside = `${file}.${process.pid}`;
+  writeFileSync(aside, `${JSON.stringify(compileSpecs(dir))}\n`);
+  renameSync(aside, file);
   return file;
 };
 
