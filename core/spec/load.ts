@@ -118,15 +118,20 @@ export const compileSpecs = (dir: string): CompiledSpecs => ({
   ),
 });
 
-/** The compiled specs in `file`; undefined when there is no such file. */
-export const readCompiledSpecs = (file: string): CompiledSpecs | undefined => {
-  let text: string;
+/** A file's text; undefined when there is no such file. */
+const textOf = (file: string): string | undefined => {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+};
+
+/** The compiled specs in `file`; undefined when there is no such file. */
+export const readCompiledSpecs = (file: string): CompiledSpecs | undefined => {
+  const text = textOf(file);
+  if (text === undefined) return undefined;
   const compiled = JSON.parse(text) as CompiledSpecs;
   if (compiled.format !== 'mlpipe-specs/1')
     throw new SpecValidationError(file, [
@@ -170,14 +175,8 @@ export const readPipelineSpec = (
   compiled?: CompiledSpecs,
 ): PipelineSpec | undefined => {
   const file = join(dir, `${name}.yml`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return specOfTextOrCompiled(text, file, name, compiled);
+  const text = textOf(file);
+  return text === undefined ? undefined : specOfTextOrCompiled(text, file, name, compiled);
 };
 
 /**

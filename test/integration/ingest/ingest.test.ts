@@ -136,6 +136,22 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
       },
       ...attempt,
     });
+  /** A pipelines folder holding only the spec `yml` of pipeline `name`, for the length of `use`. */
+  const withPipeline = async (name: string, yml: string, use: (pipelinesDir: string) => Promise<void>) => {
+    const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
+    try {
+      writeFileSync(join(pipelinesDir, `${name}.yml`), yml);
+      await use(pipelinesDir);
+    } finally {
+      rmSync(pipelinesDir, { recursive: true, force: true });
+    }
+  };
+  /** The curated rows of every split, train first. */
+  const everyCuratedRow = async (report: IngestReport) => [
+    ...(await curatedRows(report, 'train')),
+    ...(await curatedRows(report, 'validation')),
+    ...(await curatedRows(report, 'test')),
+  ];
   const ingested = (outcome: IngestOutcome) => {
     if (outcome.state === 'in-progress') throw new Error(`held by ${outcome.heldBy}`);
     return outcome.report;
@@ -287,11 +303,7 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
   ])(
     "curates a file whose time column may be empty, where %s, with only the spec's columns in the curated data",
     async (_, xNullable) => {
-      const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
-      try {
-        writeFileSync(
-          join(pipelinesDir, 'loose.yml'),
-          `name: loose
+      const spec = `name: loose
 columns:
   t: { type: timestamp, nullable: true }
   x: { type: number${xNullable} }
@@ -300,8 +312,8 @@ target: { column: y, task: regression }
 split: { by: time, column: t, train: 0.5, validation: 0.25, test: 0.25 }
 features: [{ name: x, from: x }]
 input: { maxRejectRate: 0.5 }
-`,
-        );
+`;
+      await withPipeline('loose', spec, async (pipelinesDir) => {
         const body = [
           't,x,y',
           '2001-01-06 00:00:00,6,1',
@@ -320,16 +332,10 @@ input: { maxRejectRate: 0.5 }
         expect(report.errors).toEqual([{ row: 3, field: 'x', reason: '"abc" is not a number' }]);
         // Six times and one row without a time, ranked last.
         expect(report.rowsCurated).toEqual({ train: 4, validation: 2, test: 1 });
-        const rows = [
-          ...(await curatedRows(report, 'train')),
-          ...(await curatedRows(report, 'validation')),
-          ...(await curatedRows(report, 'test')),
-        ];
+        const rows = await everyCuratedRow(report);
         expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['t', 'x', 'y']));
         expect(rows.map((r) => r.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      } finally {
-        rmSync(pipelinesDir, { recursive: true, force: true });
-      }
+      });
     },
   );
 
@@ -495,11 +501,7 @@ input: { maxRejectRate: 0.5 }
   });
 
   it("reads a CSV file's whole numbers with DuckDB's reader, and one that holds a number it cannot read again as text, curating alike", async () => {
-    const pipelinesDir = mkdtempSync(join(tmpdir(), 'mlpipe-pipelines-'));
-    try {
-      writeFileSync(
-        join(pipelinesDir, 'whole.yml'),
-        `name: whole
+    const spec = `name: whole
 columns:
   n: { type: integer, max: 5000 }
   m: { type: integer, nullable: true }
@@ -507,23 +509,18 @@ target: { column: m, task: regression }
 split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }
 features: [{ name: n, from: n }]
 input: { maxRejectRate: 0.5 }
-`,
-      );
+`;
+    await withPipeline('whole', spec, async (pipelinesDir) => {
       const ingest = async (name: string, lines: string[]) => {
         const said: string[] = [];
         const log = { info: (message: string) => said.push(message), warn: () => {}, error: () => {} };
         const source = await putDirect(`incoming/whole/${name}`, `n,m\n${lines.join('\n')}\n`);
         const report = ingested(await ingestDirectly(source, { pipelinesDir, log }));
-        const rows = [
-          ...(await curatedRows(report, 'train')),
-          ...(await curatedRows(report, 'validation')),
-          ...(await curatedRows(report, 'test')),
-        ];
         return {
           readAgain: said.includes("the file's whole numbers were read again as text"),
           rowsIn: report.rowsIn,
           errors: report.errors.map(({ row, field }) => ({ row, field })),
-          n: rows.map((r) => Number(r.n)).sort((a, b) => a - b),
+          n: (await everyCuratedRow(report)).map((r) => Number(r.n)).sort((a, b) => a - b),
         };
       };
       // Every form Number() reads as a whole number, and DuckDB's reader alike.
@@ -544,9 +541,7 @@ input: { maxRejectRate: 0.5 }
         ],
         n: [0, 7, 15, 16, 42, 1000, 3750],
       });
-    } finally {
-      rmSync(pipelinesDir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('takes messy real data (movies.json) with every bad row explained and every other row curated, typed as the spec says', async () => {
@@ -564,11 +559,7 @@ input: { maxRejectRate: 0.5 }
     expect(report.rowsQuarantined).toBe(unrated + untitled);
     const { train, validation, test } = report.rowsCurated;
     expect(train + validation + test + report.rowsQuarantined).toBe(movies.length);
-    const curated = [
-      ...(await curatedRows(report, 'train')),
-      ...(await curatedRows(report, 'validation')),
-      ...(await curatedRows(report, 'test')),
-    ];
+    const curated = await everyCuratedRow(report);
     expect(curated).toHaveLength(train + validation + test);
     // A title that is a number in the JSON is still a title; "Jun 12 1998" is a date, in UTC.
     const numeric = movies.find((m) => typeof m.Title === 'number' && m['IMDB Rating'] !== null);
@@ -607,11 +598,7 @@ input: { maxRejectRate: 0.5 }
     expectDodoAndLots(report, { rowsIn: 460_000, dodo: 150_001, lots: 460_000 });
     const { train, validation, test } = report.rowsCurated;
     expect(train + validation + test).toBe(459_998);
-    const curated = [
-      ...(await curatedRows(report, 'train')),
-      ...(await curatedRows(report, 'validation')),
-      ...(await curatedRows(report, 'test')),
-    ];
+    const curated = await everyCuratedRow(report);
     expect(curated).toHaveLength(459_998);
     expect(curated.filter((r) => r.beak_length_mm === 41.7)).toHaveLength(1);
   });
