@@ -98,28 +98,19 @@ export interface TableChunks {
   close(): void;
 }
 
+/** An instance of its own and a connection to it, and how to close both. */
 const connect = async () => {
   const instance = await DuckDBInstance.create(':memory:', { ...ENGINE, temp_directory: tmpdir() });
-  return { instance, connection: await instance.connect() };
-};
-
-/** A connection for the length of `use`, closed after it whatever happens. */
-const withConnection = async <T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-  const { instance, connection } = await connect();
-  try {
-    return await use(connection);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-};
-
-export const openTable = async (sql: string): Promise<TableChunks> => {
-  const { instance, connection } = await connect();
+  const connection = await instance.connect();
   const close = () => {
     connection.closeSync();
     instance.closeSync();
   };
+  return { connection, close };
+};
+
+export const openTable = async (sql: string): Promise<TableChunks> => {
+  const { connection, close } = await connect();
   try {
     const result = await connection.stream(sql);
     return {
@@ -213,23 +204,23 @@ const sqlOn = (connection: DuckDBConnection): Sql => {
   };
 };
 
-/** `use` with a DuckDB instance of its own, closed after it whatever happens. */
-export const withSql = <T>(use: (sql: Sql) => Promise<T>): Promise<T> =>
-  withConnection((connection) => use(sqlOn(connection)));
-
 /**
  * An instance made now for queries to come, closed by the caller: made while a file still
  * downloads, its cost (~14 ms for a process's first) is paid meanwhile.
  */
 export const openSql = async (): Promise<Sql & { readonly close: () => void }> => {
-  const { instance, connection } = await connect();
-  return {
-    ...sqlOn(connection),
-    close: () => {
-      connection.closeSync();
-      instance.closeSync();
-    },
-  };
+  const { connection, close } = await connect();
+  return { ...sqlOn(connection), close };
+};
+
+/** `use` with a DuckDB instance of its own, closed after it whatever happens. */
+export const withSql = async <T>(use: (sql: Sql) => Promise<T>): Promise<T> => {
+  const sql = await openSql();
+  try {
+    return await use(sql);
+  } finally {
+    sql.close();
+  }
 };
 
 export const runSql = (statements: readonly string[]): Promise<Record<string, unknown>[]> =>
