@@ -123,3 +123,15 @@ export const wholeSplit = (staged: StagedRows, bounds: TimeBoundaries): Split | 
   if (timeSplit(last, bounds) !== split) return undefined;
   return (staged.untimed ?? 0) === 0 || split === 'test' ? split : undefined;
 };
+
+/**
+ * Whether the rows are all good, all timed and all before `time`, the earliest the train boundary
+ * can be (RankWindow.from): then wholeSplit will find them train, whatever the boundary turns out
+ * to be, and they can be curated as they stand before it is known.
+ */
+export const trainBefore = (staged: StagedRows, time: number): boolean =>
+  staged.rows > 0 &&
+  staged.failing === 0 &&
+  (staged.untimed ?? 0) === 0 &&
+  staged.last != null &&
+  staged.last < time;

@@ -30,6 +30,7 @@ import {
   splitSql,
   type TextFacts,
   timeBoundariesSql,
+  trainBefore,
   UNREADABLE_ROW,
   type ValidationSql,
   validationSql,
@@ -650,7 +651,7 @@ const stagedFromStats = async (
  * (rankWindows): flights, in time order, reads 5 of its 13 staged files (DuckDB's writer
  * merges row groups weeks apart into some of them) instead of every row. Then too, the staged
  * files wholly before the earliest the train boundary can be are train whatever the query finds
- * (`trainBefore`), and are curated while it runs.
+ * (`earliestTrainEnd`, split.ts' trainBefore), and are curated while it runs.
  */
 const timeBoundaries = (
   spec: PipelineSpec,
@@ -658,7 +659,7 @@ const timeBoundaries = (
   rescued: number,
   total: number,
   goodRows: (files: readonly StagedFile[]) => string,
-): { readonly sql: string; readonly trainBefore?: number } => {
+): { readonly sql: string; readonly earliestTrainEnd?: number } => {
   const timed =
     spec.split.by === 'time' &&
     spec.columns[spec.split.column]?.nullable !== true &&
@@ -675,7 +676,7 @@ const timeBoundaries = (
       total,
       first && second && [first, second],
     ),
-    ...(first && { trainBefore: first.from }),
+    ...(first && { earliestTrainEnd: first.from }),
   };
 };
 
@@ -842,18 +843,11 @@ const curate = async (
     };
     if (spec.split.by === 'time') {
       // Every row not quarantined is curated: the staged good ones and those rowValidator rescued.
-      const { sql, trainBefore } = timeBoundaries(spec, stagedFiles, rescuedRows, curatedRows, goodRows);
+      const { sql, earliestTrainEnd } = timeBoundaries(spec, stagedFiles, rescuedRows, curatedRows, goodRows);
       const early = new Set(
-        stagedFiles.filter(
-          (f) =>
-            marked &&
-            trainBefore !== undefined &&
-            f.rows > 0 &&
-            f.failing === 0 &&
-            f.untimed === 0 &&
-            f.last != null &&
-            f.last < trainBefore,
-        ),
+        marked && earliestTrainEnd !== undefined
+          ? stagedFiles.filter((f) => trainBefore(f, earliestTrainEnd))
+          : [],
       );
       for (const staged of early) curatedPart('train', staged.file, staged.rows);
       const [found] = await db.run([sql]);

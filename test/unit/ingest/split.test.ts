@@ -1,4 +1,4 @@
-import { rankWindows, wholeSplit } from '../../../core/ingest';
+import { rankWindows, trainBefore, wholeSplit } from '../../../core/ingest';
 
 /** Train up to day 8, validation up to day 9, test after: times in ms. */
 const day = (d: number) => d * 86_400_000;
@@ -40,6 +40,25 @@ describe('the split a staged file falls in whole', () => {
   it('is none for an empty file, or one whose times are unknown', () => {
     expect(wholeSplit({ ...rows(day(1), day(2)), rows: 0 }, bounds)).toBeUndefined();
     expect(wholeSplit(rows(null, null), bounds)).toBeUndefined();
+  });
+});
+
+describe('a staged file curated as train before the boundary is known', () => {
+  it('is one whose good, timed rows all come before the earliest the boundary can be, train whatever it turns out to be', () => {
+    const earliest = day(8);
+    const before = rows(day(1), day(8) - 1);
+    expect(trainBefore(before, earliest)).toBe(true);
+    for (const trainEnd of [day(8), day(8) + 1, day(30)])
+      expect(wholeSplit(before, { trainEnd, validationEnd: trainEnd + day(1) })).toBe('train');
+  });
+
+  it('is not one that reaches the earliest boundary, holds a failing or untimed row, or is empty', () => {
+    const earliest = day(8);
+    expect(trainBefore(rows(day(1), day(8)), earliest)).toBe(false);
+    expect(trainBefore(rows(day(1), day(2), { failing: 1 }), earliest)).toBe(false);
+    expect(trainBefore(rows(day(1), day(2), { untimed: 1 }), earliest)).toBe(false);
+    expect(trainBefore(rows(null, null, { untimed: 100 }), earliest)).toBe(false);
+    expect(trainBefore({ ...rows(day(1), day(2)), rows: 0 }, earliest)).toBe(false);
   });
 });
 
