@@ -89,16 +89,48 @@ export const isLostRace = (error: unknown): boolean =>
   ['PreconditionFailed', 'ConditionalRequestConflict', 'NoSuchKey'].includes((error as Error).name) ||
   [409, 412].includes((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0);
 
-/** Uploads a file streamed from disk (its length given, as S3 needs for a stream body). */
-export const putFile = async (s3: S3Client, at: S3Pointer, file: string): Promise<void> => {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: at.bucket,
-      Key: at.key,
-      Body: createReadStream(file),
-      ContentLength: statSync(file).size,
-    }),
+/**
+ * A failure another attempt can mend: the connection dropped (a server closing an idle keep-alive
+ * connection just as the client reuses it: "socket hang up"), or S3 answered 5xx or throttled.
+ */
+const isTransient = (error: unknown): boolean => {
+  const { name, code, $retryable, $metadata } = error as {
+    name?: string;
+    code?: string;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  return (
+    $retryable !== undefined ||
+    ['TimeoutError', 'RequestTimeout', 'SlowDown', 'InternalError'].includes(name ?? '') ||
+    ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') ||
+    ($metadata?.httpStatusCode ?? 0) >= 500
   );
+};
+
+const PUT_FILE_ATTEMPTS = 3;
+
+/**
+ * Uploads a file streamed from disk (its length given, as S3 needs for a stream body). A stream is
+ * read once, so the SDK cannot send it again after a transient failure; each attempt here opens
+ * the file anew. A PutObject of the same bytes to the same key may be repeated.
+ */
+export const putFile = async (s3: S3Client, at: S3Pointer, file: string): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: at.bucket,
+          Key: at.key,
+          Body: createReadStream(file),
+          ContentLength: statSync(file).size,
+        }),
+      );
+      return;
+    } catch (error) {
+      if (attempt >= PUT_FILE_ATTEMPTS || !isTransient(error)) throw error;
+    }
+  }
 };
 
 export const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<string[]> => {
