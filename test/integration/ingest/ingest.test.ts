@@ -500,6 +500,22 @@ input: { maxRejectRate: 0.5 }
     expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
   });
 
+  it('reads a CSV file with Windows line endings row for row', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
+    const rows = [
+      ...Array.from({ length: 98 }, () => good),
+      'Dodo,Torgersen,39.1,18.7,181,3750,MALE',
+      'Adelie,Torgersen,39.1,18.7,181,lots,MALE',
+    ];
+    const report = await drop('penguins', 'windows.csv', `${[header, ...rows].join('\r\n')}\r\n`);
+    expectDodoAndLots(report, { rowsIn: 100, dodo: 99, lots: 100 });
+    const curated = await everyCuratedRow(report);
+    expect(curated).toHaveLength(98);
+    // The last column would hold a "\r" were the line endings misread.
+    expect(curated.every((row) => row.sex === 'MALE')).toBe(true);
+  });
+
   it("reads a CSV file's whole numbers with DuckDB's reader, and one that holds a number it cannot read again as text, curating alike", async () => {
     const spec = `name: whole
 columns:
