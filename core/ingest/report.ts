@@ -66,6 +66,15 @@ export class IngestTally {
     }
   }
 
+  /**
+   * Rows that passed but are not curated, as their file is rejected (too many failed): they go to
+   * quarantine with the file, and count as quarantined, so every row of the file is accounted for.
+   */
+  withhold(rows: number): void {
+    this.rowsIn += rows;
+    this.rowsQuarantined += rows;
+  }
+
   get rejectRate(): number {
     return this.rowsIn === 0 ? 0 : this.rowsQuarantined / this.rowsIn;
   }

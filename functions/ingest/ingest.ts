@@ -325,10 +325,12 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const accept = (rowsIn: number, rowsQuarantined: number) => {
       if (rowsIn === 0) throw new Rejection(kind === 'csv' ? 'no data rows (only a header)' : 'no rows');
       const rate = rowsQuarantined / rowsIn;
-      if (rate > spec.input.maxRejectRate)
+      if (rate > spec.input.maxRejectRate) {
+        tally.withhold(rowsIn - rowsQuarantined);
         throw new Rejection(
           `${rowsQuarantined} of ${rowsIn} rows failed validation (${(rate * 100).toFixed(1)}%), more than the pipeline's maxRejectRate of ${(spec.input.maxRejectRate * 100).toFixed(1)}%`,
         );
+      }
     };
     // Each curated part uploads as soon as it is final, a few at once, while the rest are written:
     // a time split of data in time order moves most staged files as they are, before it writes the

@@ -619,6 +619,24 @@ input: { maxRejectRate: 0.5 }
     expect(curated.filter((r) => r.beak_length_mm === 41.7)).toHaveLength(1);
   });
 
+  it('counts every row of a file with too many bad rows as quarantined with it, the good ones too', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
+    const report = await drop(
+      'penguins',
+      'mostly-good.csv',
+      `${[header, good, 'Dodo,Dream,,,,,', good].join('\n')}\n`,
+    );
+    expect(report).toMatchObject({
+      status: 'rejected',
+      rejection: expect.stringMatching(/^1 of 3 rows failed validation/),
+      rowsIn: 3,
+      rowsCurated: { train: 0, validation: 0, test: 0 },
+      rowsQuarantined: 3,
+      errors: [{ row: 2, field: 'Species', reason: '"Dodo" is not one of Adelie, Chinstrap, Gentoo' }],
+    });
+  });
+
   it.each([
     [
       'too many bad rows',

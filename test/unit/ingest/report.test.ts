@@ -40,8 +40,8 @@ describe('the ingest report', () => {
 
   it('curates nothing in a rejected file and says why', () => {
     const tally = new IngestTally();
-    tally.curate('train');
     tally.quarantine(2, [{ field: 'x', reason: 'required, but empty' }]);
+    tally.withhold(1);
     const report = tally.report(base, '1 of 2 rows rejected (50%), above the limit of 5%');
     expect(report).toMatchObject({
       status: 'rejected',
