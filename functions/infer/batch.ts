@@ -7,7 +7,7 @@ import { NOT_JSON, reasonKind } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
-import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
+import { blankByteOrderMark, CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
 import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
@@ -154,6 +154,7 @@ export const scoreBatchObject = async (
     const checked = checkFormat(source.key, head, textHead, formats);
     if (!checked.ok) throw new BatchRejection(checked.reason);
     const format = checked.detected.format;
+    if (format === 'jsonl' || format === 'json') blankByteOrderMark(plain, textHead);
     t = lap('downloadMs', t);
 
     const model = await deps.models.model(champion.version, champion.model);

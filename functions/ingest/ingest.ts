@@ -41,7 +41,7 @@ import { curatedColumnName } from '../../core/spec/catalog';
 import { type CompiledSpecs, pipelineNames, readPipelineSpec } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
 import { Arrivals, forEachAtOnce } from '../shared/at-once';
-import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
+import { blankByteOrderMark, CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import {
   downloadRanges,
   downloadTo,
@@ -309,6 +309,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const format = checkFormat(source.key, text.head, text.textHead, spec.input.formats);
     if (!format.ok) throw new Rejection(format.reason);
     const kind = format.detected.format;
+    if (kind === 'jsonl' || kind === 'json') blankByteOrderMark(plain, text.textHead);
     let facts: TextFacts = ANY_TEXT;
     if (kind !== 'parquet') {
       const text =

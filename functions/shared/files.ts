@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -54,4 +54,21 @@ export const plainFile = async (original: string, key: string, scratch: string):
     throw new CorruptGzipError(`corrupt gzip: ${(error as Error).message}`, { cause: error });
   }
   return { plain, head, textHead: readHead(plain) };
+};
+
+/**
+ * A UTF-8 byte order mark at the start of `file` (whose first bytes are `head`) overwritten with
+ * spaces, in place: DuckDB's JSON reader takes the mark for text and fails the first line, where
+ * RFC 8259 lets a parser ignore it. Whitespace before a JSON value changes nothing, and the file
+ * keeps its length, so every line keeps its place. https://www.rfc-editor.org/rfc/rfc8259#section-8.1
+ */
+export const blankByteOrderMark = (file: string, head: Uint8Array): boolean => {
+  if (!(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)) return false;
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.from('   '), 0, 3, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 };

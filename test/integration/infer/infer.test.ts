@@ -675,12 +675,14 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       .slice(0, 40)
       .map((r) => JSON.stringify(r))
       .join('\n');
-    // A torn line is one error row; the lines around it are scored.
+    // A torn line is one error row; the lines around it are scored. The file is saved as Windows
+    // tools save it, with a byte order mark and \r\n.
+    const day = `\ufeff${jsonl}\n{"Island": "Dream", "Sex"\n${JSON.stringify(penguins[0])}`;
     await s3.send(
       new PutObjectCommand({
         Bucket: RAW,
         Key: 'batch-input/penguins/day.jsonl.gz',
-        Body: gzipSync(`${jsonl}\n{"Island": "Dream", "Sex"\n${JSON.stringify(penguins[0])}`),
+        Body: gzipSync(day.replace(/\n/g, '\r\n')),
       }),
     );
     await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/walruses/day.jsonl', Body: jsonl }));
@@ -699,9 +701,9 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(scored).toHaveLength(41);
     expect(scored.filter((r, i) => r.prediction === penguins[i]?.Species).length).toBeGreaterThan(36);
-    const day = JSON.parse(await text('batch-output/penguins/day.report.json')) as BatchReport;
-    expect(day).toMatchObject({ rowsIn: 42, rowsScored: 41, rowsRejected: 1 });
-    expect(day.errors).toEqual([{ row: 41, field: '(line)', reason: 'not valid JSON' }]);
+    const dayReport = JSON.parse(await text('batch-output/penguins/day.report.json')) as BatchReport;
+    expect(dayReport).toMatchObject({ rowsIn: 42, rowsScored: 41, rowsRejected: 1 });
+    expect(dayReport.errors).toEqual([{ row: 41, field: '(line)', reason: 'not valid JSON' }]);
     const refused = JSON.parse(await text('batch-output/walruses/day.report.json')) as BatchReport;
     expect(refused).toMatchObject({ status: 'rejected', rowsIn: 0 });
     expect(refused.reason).toContain('"walruses" has no spec');

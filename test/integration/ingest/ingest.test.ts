@@ -597,6 +597,22 @@ input: { maxRejectRate: 0.5 }
     expect(train + validation + test).toBe(30);
   });
 
+  it.each([
+    ['windows.jsonl', (text: string) => Buffer.from(text)],
+    ['windows.jsonl.gz', (text: string) => gzipSync(text)],
+  ])('reads %s, saved with a byte order mark and \\r\\n, row for row', async (name, encode) => {
+    const rows = jsonDataset('penguins.json').slice(0, 30);
+    const lines = rows.map((r) => JSON.stringify(r));
+    lines.splice(10, 0, '{"Species": "Adelie", "Island": ');
+    const report = await drop('penguins', name, encode(`\ufeff${lines.join('\r\n')}\r\n`));
+    expect(report.status).toBe('curated');
+    expect(report.rowsIn).toBe(31);
+    expect(report.errors).toEqual([{ row: 11, field: '(line)', reason: 'not valid JSON' }]);
+    const curated = await everyCuratedRow(report);
+    expect(curated).toHaveLength(30);
+    expect(curated.map((r) => r.species).sort()).toEqual(rows.map((r) => r.Species).sort());
+  });
+
   it('finds bad rows by their number in a file read as byte ranges, and curates a row only rowValidator can clean', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const lines = Array.from(
