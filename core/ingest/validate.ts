@@ -184,5 +184,38 @@ export const rowValidator = (
 };
 
 /** A problem's reason without the value, for counting reasons across rows. */
+/** Delimiters a file of one column may have been written with instead of the spec's. */
+const OTHER_DELIMITERS = [';', '\t', '|', ','];
+
+/**
+ * Why a file none of whose rows can pass is rejected as a whole, when it lacks a column of the
+ * spec that is not `optional` (rowValidator would fail every row as "missing column"), or
+ * undefined. `found`: the file's columns (a CSV header, a Parquet schema, every key of a JSON
+ * file). The reason says what the file has instead: a name that differs only in case, or a single
+ * column that holds another delimiter.
+ */
+export const missingColumns = (spec: PipelineSpec, found: readonly string[]): string | undefined => {
+  const missing = Object.entries(spec.columns)
+    .filter(([name, column]) => !column.optional && !found.includes(name))
+    .map(([name]) => name);
+  if (missing.length === 0) return undefined;
+  const list = (names: readonly string[]) => names.map((name) => JSON.stringify(name)).join(', ');
+  const hints: string[] = [];
+  const folded = new Map(found.map((name) => [name.toLowerCase(), name]));
+  const cased = missing.flatMap((name) => {
+    const other = folded.get(name.toLowerCase());
+    return other === undefined ? [] : [`${JSON.stringify(other)} for ${JSON.stringify(name)}`];
+  });
+  if (cased.length > 0) hints.push(`names differ in case: ${cased.join(', ')}`);
+  const only = found.length === 1 ? found[0] : undefined;
+  const other = OTHER_DELIMITERS.find((d) => d !== spec.input.delimiter && only?.includes(d));
+  if (other !== undefined)
+    hints.push(
+      `one column, holding ${JSON.stringify(other)}: the spec's delimiter is ${JSON.stringify(spec.input.delimiter)}`,
+    );
+  const shown = found.length > 20 ? `${list(found.slice(0, 20))}, …` : list(found);
+  return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
+};
+
 export const reasonKind = (problem: FieldProblem): string =>
   `${problem.field}: ${problem.reason.replace(/^(".*?"|\S+) (is|are) /, '')}`;

@@ -19,6 +19,7 @@ import {
   type IngestSource,
   IngestTally,
   ingestId,
+  missingColumns,
   quoteIdent,
   type RowOutcome,
   rankWindows,
@@ -736,6 +737,9 @@ const curate = async (
 ): Promise<{ quarantineFile?: string }> => {
   const opened = await openSource(file, format, spec.input.delimiter, settings.maxLineBytes, db);
   const { sql: source, columns: sourceColumns, unreadable } = opened;
+  // A column every row needs is not in the file: one reason for the file, not one per row.
+  const missing = missingColumns(spec, sourceColumns);
+  if (missing !== undefined) throw new Rejection(missing);
   const validation = validationSql(
     spec,
     source,

@@ -668,6 +668,12 @@ input: { maxRejectRate: 0.5 }
     ],
     ['an empty file', 'empty.csv', '', /empty file/],
     [
+      'a file written with another delimiter than the spec says',
+      'semicolons.csv',
+      'Species;Island;Beak Length (mm);Beak Depth (mm);Flipper Length (mm);Body Mass (g);Sex\nAdelie;Dream;39.1;18.7;181;3750;MALE\n',
+      /^no column "Species", .* \(one column, holding ";": the spec's delimiter is ","\)$/,
+    ],
+    [
       'corrupt gzip',
       'broken.csv.gz',
       Buffer.concat([gzipSync('Species,Island\n'.repeat(1000)).subarray(0, 40)]),

@@ -1,4 +1,11 @@
-import { parseTimestamp, reasonKind, rowValidator, timeBoundaries, timeSplit } from '../../../core/ingest';
+import {
+  missingColumns,
+  parseTimestamp,
+  reasonKind,
+  rowValidator,
+  timeBoundaries,
+  timeSplit,
+} from '../../../core/ingest';
 import { loadSpecs, type PipelineSpec, parseSpec } from '../../../core/spec';
 
 const specs = loadSpecs('pipelines');
@@ -77,6 +84,51 @@ features: [{ name: x, from: x }]
       ok: true,
       row: expect.not.objectContaining({ note: 'hi' }),
     });
+  });
+});
+
+describe('a file without a column every row needs', () => {
+  const penguins = spec('penguins');
+  const header = Object.keys(penguins.columns);
+
+  it('has no such reason when every column the spec does not mark optional is there', () => {
+    expect(missingColumns(penguins, header)).toBeUndefined();
+    expect(missingColumns(penguins, [...header, 'Notes'])).toBeUndefined();
+    const optional = parseSpec(
+      'name: opt\ncolumns: { a: { type: number }, b: { type: number, optional: true }, y: { type: number } }\ntarget: { column: y, task: regression }\nsplit: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }\nfeatures: [{ name: a, from: a }]\n',
+      'opt.yml',
+    );
+    expect(missingColumns(optional, ['a', 'y'])).toBeUndefined();
+  });
+
+  it('names the missing columns and the ones the file has', () => {
+    expect(
+      missingColumns(
+        penguins,
+        header.filter((name) => name !== 'Island' && name !== 'Sex'),
+      ),
+    ).toBe(
+      'no column "Island", "Sex" in the file, which has "Species", "Beak Length (mm)", "Beak Depth (mm)", "Flipper Length (mm)", "Body Mass (g)"',
+    );
+    expect(missingColumns(penguins, [])).toMatch(/which has none$/);
+  });
+
+  it('points at a name that differs only in case', () => {
+    expect(
+      missingColumns(
+        penguins,
+        header.map((name) => (name === 'Sex' ? 'sex' : name)),
+      ),
+    ).toBe(
+      'no column "Sex" in the file, which has "Species", "Island", "Beak Length (mm)", "Beak Depth (mm)", "Flipper Length (mm)", "Body Mass (g)", "sex" (names differ in case: "sex" for "Sex")',
+    );
+  });
+
+  it('points at another delimiter when the file reads as one column that holds it', () => {
+    expect(missingColumns(penguins, [header.join(';')])).toMatch(
+      /\(one column, holding ";": the spec's delimiter is ","\)$/,
+    );
+    expect(missingColumns(penguins, [header.join('\t')])).toMatch(/holding "\\t"/);
   });
 });
 
