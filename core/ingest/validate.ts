@@ -183,7 +183,6 @@ export const rowValidator = (
   };
 };
 
-/** A problem's reason without the value, for counting reasons across rows. */
 /** Delimiters a file of one column may have been written with instead of the spec's. */
 const OTHER_DELIMITERS = [';', '\t', '|', ','];
 
@@ -217,5 +216,6 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
   return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
 };
 
+/** A problem's reason without the value, for counting reasons across rows. */
 export const reasonKind = (problem: FieldProblem): string =>
   `${problem.field}: ${problem.reason.replace(/^(".*?"|\S+) (is|are) /, '')}`;

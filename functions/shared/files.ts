@@ -62,13 +62,12 @@ export const plainFile = async (original: string, key: string, scratch: string):
  * RFC 8259 lets a parser ignore it. Whitespace before a JSON value changes nothing, and the file
  * keeps its length, so every line keeps its place. https://www.rfc-editor.org/rfc/rfc8259#section-8.1
  */
-export const blankByteOrderMark = (file: string, head: Uint8Array): boolean => {
-  if (!(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)) return false;
+export const blankByteOrderMark = (file: string, head: Uint8Array): void => {
+  if (!(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)) return;
   const fd = openSync(file, 'r+');
   try {
     writeSync(fd, Buffer.from('   '), 0, 3, 0);
   } finally {
     closeSync(fd);
   }
-  return true;
 };

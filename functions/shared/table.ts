@@ -144,18 +144,15 @@ const sniffedCsv = async (
   const [sniffed] = await sql.read(
     `SELECT Prompt AS prompt, Columns AS columns FROM sniff_csv(${quote(file)}, ${csvOptions(delimiter, maxLineBytes)})`,
   );
-  const prompt = String(sniffed?.prompt ?? '').replace(/;\s*$/, '');
+  // DuckDB 1.5 reads no rows of a file whose line endings are \r\n when `new_line` is given with
+  // strict_mode, as the sniffer gives it; left to itself, the reader finds them.
+  const prompt = String(sniffed?.prompt ?? '')
+    .replace(/;\s*$/, '')
+    .replace(/new_line='[^']*', /, '');
   const columns = ((sniffed?.columns ?? []) as { name: unknown }[]).map(({ name }) => String(name));
   // The prompt is a read_csv call of the file with every option the sniffer settled.
   if (!prompt.startsWith('FROM read_csv(') || columns.length === 0)
     throw new TableReadError(`DuckDB's sniffer gave no reader of the file (${prompt.slice(0, 80)})`);
-  // DuckDB 1.5 reads no rows of a file whose line endings are \r\n when `new_line` is given with
-  // strict_mode, as the sniffer gives it; left to itself, the reader finds them.
-  return csvSource(prompt.replace(/new_line='[^']*', /, ''), columns);
-};
-
-/** A CSV reader as the sniffer's prompt gives it: `FROM read_csv(…)`, every column as text. */
-const csvSource = (prompt: string, columns: readonly string[]): Source => {
   const asText = `columns={${columns.map((name) => `${quote(name)}: 'VARCHAR'`).join(', ')}}`;
   const withWholeNumbers = (whole: readonly string[]) => {
     const once = (text: string) =>
