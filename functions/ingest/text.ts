@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { TextFacts } from '../../core/ingest';
+import { readHead } from '../shared/files';
 
 /**
  * Checks a text file before any parser sees it: valid UTF-8 throughout, and no line over the limit
@@ -61,6 +62,12 @@ const unfinishedTail = (bytes: Uint8Array): number => {
 const validPrefix = (bytes: Uint8Array, length: number): boolean => {
   const prefix = bytes.subarray(0, length);
   return isUtf8(prefix.subarray(0, unfinishedTail(prefix)));
+};
+
+/** Excel's "Unicode text" and PowerShell 5 write UTF-16, which starts with its byte order mark. */
+const startsAsUtf16 = (file: string): boolean => {
+  const [first, second] = readHead(file, 2);
+  return (first === 0xff && second === 0xfe) || (first === 0xfe && second === 0xff);
 };
 
 /** Only when a chunk failed: a binary search for the byte that makes it invalid, to name its line. */
@@ -134,7 +141,10 @@ export class TextChecker {
       const offset = this.#offset - this.#carry.length + firstInvalidByte(joined);
       this.#failure = {
         offset,
-        describe: (line) => `not valid UTF-8 (${line ? `in line ${line}, ` : ''}at byte offset ${offset})`,
+        describe: (line) =>
+          offset === 0 && startsAsUtf16(this.file)
+            ? 'not valid UTF-8: the file is UTF-16 (it starts with its byte order mark); save it as UTF-8'
+            : `not valid UTF-8 (${line ? `in line ${line}, ` : ''}at byte offset ${offset})`,
       };
       return;
     }

@@ -90,6 +90,15 @@ describe('TextChecker', () => {
       expect(check(latin1, cuts)).toEqual({ ok: false, reason });
   });
 
+  it('says a file is UTF-16 when it starts with a UTF-16 byte order mark', () => {
+    const reason =
+      'not valid UTF-8: the file is UTF-16 (it starts with its byte order mark); save it as UTF-8';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,city\r\n', 'utf16le')]);
+    const be = Buffer.from(le.toString('utf16le'), 'utf16le').swap16();
+    for (const bytes of [le, be])
+      for (const cuts of [[], [1], [7]]) expect(check(bytes, cuts)).toEqual({ ok: false, reason });
+  });
+
   it('names only the byte offset where lines are not counted (a JSON array)', () => {
     const parts = [Buffer.from('[{"island": "T', 'utf8'), Buffer.from('\u00f8rgersen"}]\n', 'latin1')];
     const checker = new TextChecker(fileOf(Buffer.concat(parts)), 1_000, false);
