@@ -212,6 +212,8 @@ const markerColumn = (spec: PipelineSpec): string | undefined => {
  * `wholeNumbers`: integer columns the reader gives as BIGINT instead of text, in a CSV file whose
  * facts have no fractions and no underscores: DuckDB's reader then takes a value as Number() does
  * (test/unit/ingest/validate-sql.test.ts), or fails the read, and the file is read as text.
+ * `nullValues`: texts that mean a value is missing (rowValidator's), read as NULL where they are a
+ * value's whole text once trimmed.
  */
 export const validationSql = (
   spec: PipelineSpec,
@@ -221,11 +223,23 @@ export const validationSql = (
     unreadable,
     facts = ANY_TEXT,
     wholeNumbers,
-  }: { unreadable?: string; facts?: TextFacts; wholeNumbers?: ReadonlySet<string> } = {},
+    nullValues = [],
+  }: {
+    unreadable?: string;
+    facts?: TextFacts;
+    wholeNumbers?: ReadonlySet<string>;
+    nullValues?: readonly string[];
+  } = {},
 ): ValidationSql => {
   const position = new Map(sourceColumns.map((name, i) => [name, i]));
+  const nulls = nullValues.length > 0 ? `(${nullValues.map(q).join(', ')})` : undefined;
+  // A whole-number column the reader typed holds no such text: the read fails on it (wholeNumbers).
+  const rawText = (name: string) =>
+    nulls === undefined || wholeNumbers?.has(name)
+      ? quoteIdent(name)
+      : `CASE WHEN trim(${quoteIdent(name)}, ${q(JS_WHITESPACE)}) IN ${nulls} THEN NULL ELSE ${quoteIdent(name)} END`;
   const raw = [
-    ...sourceColumns.map((name, i) => `${quoteIdent(name)} AS __s${i}`),
+    ...sourceColumns.map((name, i) => `${rawText(name)} AS __s${i}`),
     `${unreadable === undefined ? 'false' : quoteIdent(unreadable)} AS __unreadable`,
   ];
   const oks: string[] = ['NOT __unreadable'];

@@ -84,9 +84,14 @@ export const parseTimestamp = (text: string): Date => {
 
 type Coerced = { ok: true; value: CleanValue } | { ok: false; reason: string };
 
-const coerce = (column: ColumnSpec, raw: unknown): Coerced => {
+const coerce = (column: ColumnSpec, raw: unknown, nulls: ReadonlySet<string>): Coerced => {
   const value = typeof raw === 'string' ? raw.trim() : raw;
-  if (value === null || value === undefined || value === '') {
+  if (
+    value === null ||
+    value === undefined ||
+    value === '' ||
+    (typeof value === 'string' && nulls.has(value))
+  ) {
     return column.nullable ? { ok: true, value: null } : { ok: false, reason: 'required, but empty' };
   }
   switch (column.type) {
@@ -147,14 +152,17 @@ export type RowValidator = (raw: Readonly<Record<string, unknown>>) => RowOutcom
 /**
  * Builds the validator of a spec once; it runs once per row. `without` names columns neither
  * required nor kept (inference validates records without the target it is about to predict).
+ * `nullValues`: texts that mean a value is missing (a CSV file's: the spec's input.nullValues),
+ * matched after trimming.
  */
 export const rowValidator = (
   spec: PipelineSpec,
-  { without = [] }: { without?: readonly string[] } = {},
+  { without = [], nullValues = [] }: { without?: readonly string[]; nullValues?: readonly string[] } = {},
 ): RowValidator => {
   const skipped = new Set(without);
   const columns = Object.entries(spec.columns).filter(([name]) => !skipped.has(name));
   const keepUnknown = spec.input.unknownColumns === 'keep';
+  const nulls = new Set(nullValues);
   const known = new Set(Object.keys(spec.columns));
   return (raw) => {
     const row: CleanRow = {};
@@ -164,7 +172,7 @@ export const rowValidator = (
         problems.push({ field: name, reason: 'missing column' });
         continue;
       }
-      const result = coerce(column, raw[name]);
+      const result = coerce(column, raw[name], nulls);
       if (result.ok) row[name] = result.value;
       else problems.push({ field: name, reason: result.reason });
     }
@@ -172,7 +180,7 @@ export const rowValidator = (
       for (const [name, value] of Object.entries(raw)) {
         if (known.has(name)) continue;
         row[name] =
-          value === undefined || value === ''
+          value === undefined || value === '' || (typeof value === 'string' && nulls.has(value.trim()))
             ? null
             : typeof value === 'object' && value !== null && !(value instanceof Date)
               ? JSON.stringify(value)

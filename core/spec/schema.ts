@@ -176,6 +176,16 @@ const buildPipelineSpecSchema = () => {
     delimiter: z.string().length(1, 'expected a single character').default(','),
     maxRejectRate: between(0, 1).default(0.05),
     unknownColumns: z.enum(['keep', 'drop'], { error: 'expected keep or drop' }).default('drop'),
+    /**
+     * Texts that mean a value is missing in a CSV file, as the empty text does: R and pandas write
+     * NA, databases NULL or \\N. Matched exactly, after trimming white space. (JSON and Parquet
+     * have null of their own.)
+     */
+    nullValues: z
+      .array(z.string({ error: 'expected text' }).min(1, 'expected text that is not empty'), {
+        error: 'expected a list of texts',
+      })
+      .default([]),
   });
 
   return z

@@ -691,7 +691,12 @@ const timeBoundaries = (
  * 1000, where Number() does neither; any other value it takes, it takes as Number() does, or it
  * fails the read (test/unit/ingest/validate-sql.test.ts).
  */
-const wholeNumbersSql = (spec: PipelineSpec, source: Source, facts: TextFacts): ValidationSql | undefined => {
+const wholeNumbersSql = (
+  spec: PipelineSpec,
+  source: Source,
+  facts: TextFacts,
+  nullValues: readonly string[],
+): ValidationSql | undefined => {
   if (facts.fractions || facts.underscore || !source.withWholeNumbers) return undefined;
   const whole = source.columns.filter(
     (name) => Object.hasOwn(spec.columns, name) && spec.columns[name]?.type === 'integer',
@@ -702,6 +707,7 @@ const wholeNumbersSql = (spec: PipelineSpec, source: Source, facts: TextFacts): 
     ...(source.unreadable !== undefined && { unreadable: source.unreadable }),
     facts,
     wholeNumbers: new Set(whole),
+    nullValues,
   });
 };
 
@@ -740,12 +746,13 @@ const curate = async (
   // A column every row needs is not in the file: one reason for the file, not one per row.
   const missing = missingColumns(spec, sourceColumns);
   if (missing !== undefined) throw new Rejection(missing);
-  const validation = validationSql(
-    spec,
-    source,
-    sourceColumns,
-    unreadable === undefined ? { facts } : { unreadable, facts },
-  );
+  // Only a CSV file writes a missing value as text; JSON and Parquet have null.
+  const nullValues = format === 'csv' ? spec.input.nullValues : [];
+  const validation = validationSql(spec, source, sourceColumns, {
+    ...(unreadable !== undefined && { unreadable }),
+    facts,
+    nullValues,
+  });
   const { failing, columns, marked } = validation;
   // Without a required column to mark them, failing rows carry `__ok`, and no staged file can be
   // curated as it stands.
@@ -760,7 +767,7 @@ const curate = async (
   // Whole numbers read by DuckDB's CSV reader where the file's bytes allow it (wholeNumbersSql); a
   // value that is not one fails that read, and the file is staged again with every value as text.
   // Either way, the rows that fail are found and numbered from the text (`failing`).
-  const typed = wholeNumbersSql(spec, opened, facts);
+  const typed = wholeNumbersSql(spec, opened, facts, nullValues);
   let stats: Record<string, unknown>[] | undefined;
   if (typed) {
     try {
@@ -783,7 +790,7 @@ const curate = async (
 
   // The failing rows, numbered in file order, go to rowValidator: it explains them, or finds one
   // good after all and it is curated with the rest.
-  const validate = rowValidator(spec);
+  const validate = rowValidator(spec, { nullValues });
   const rescuedFile = join(scratch, 'rescued.jsonl');
   const badFile = join(scratch, 'quarantine.jsonl');
   let rescuedRows = 0;

@@ -516,6 +516,32 @@ input: { maxRejectRate: 0.5 }
     expect(curated.every((row) => row.sex === 'MALE')).toBe(true);
   });
 
+  it('reads the texts a spec names in nullValues (NA, as R writes a missing value) as missing, row for row', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const rows = [
+      ...Array.from({ length: 40 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE'),
+      'Adelie,Torgersen,NA,NA,NA,NA,NA',
+      'Gentoo,Biscoe,46.1, NA ,211,4500,FEMALE',
+      'NA,Biscoe,46.1,13.2,211,4500,FEMALE',
+    ];
+    const report = await drop('penguins', 'from-r.csv', `${[header, ...rows].join('\n')}\n`);
+    expect(report).toMatchObject({ status: 'curated', rowsIn: 43, rowsQuarantined: 1 });
+    // Species may not be missing.
+    expect(report.errors).toEqual([{ row: 43, field: 'Species', reason: 'required, but empty' }]);
+    const curated = await everyCuratedRow(report);
+    expect(curated).toHaveLength(42);
+    const notAdelie = (r: Record<string, unknown>) => r.body_mass_g !== 3750;
+    expect(
+      curated
+        .filter(notAdelie)
+        .map((r) => [r.species, r.beak_length_mm, r.beak_depth_mm, r.body_mass_g, r.sex])
+        .sort(),
+    ).toEqual([
+      ['Adelie', null, null, null, null],
+      ['Gentoo', 46.1, null, 4500, 'FEMALE'],
+    ]);
+  });
+
   it("reads a CSV file's whole numbers with DuckDB's reader, and one that holds a number it cannot read again as text, curating alike", async () => {
     const spec = `name: whole
 columns:

@@ -203,6 +203,54 @@ describe('validating rows in SQL', () => {
     }
   });
 
+  it.each(['number', 'integer', 'string', 'boolean', 'timestamp'])(
+    "reads a CSV file's texts the spec names in nullValues as missing in a %s column, as rowValidator does",
+    async (type) => {
+      const nullValues = ['NA', 'N/A', '-999', 'n'];
+      const raws = ['NA', ' NA ', '\tNA', 'na', 'N/A', '-999', ' -999 ', '-9999', 'n', ' n', 'N', '', null];
+      for (const nullable of [true, false]) {
+        const spec = parseSpec(
+          `name: nulls
+input: { nullValues: [${nullValues.map((v) => JSON.stringify(v)).join(', ')}] }
+columns: { v: { type: ${type}, nullable: ${nullable} }, y: { type: number, nullable: true }, z: { type: number, nullable: true } }
+target: { column: y, task: regression }
+split: { by: hash, train: 0.8, validation: 0.1, test: 0.1 }
+features: [{ name: z, from: z }]
+`,
+          'pipelines/nulls.yml',
+        );
+        const { select } = validationSql(
+          spec,
+          `SELECT *, NULL::VARCHAR AS z FROM (${valuesSql(raws)})`,
+          ['v', 'y', 'z'],
+          {
+            nullValues,
+          },
+        );
+        const sql = (await runSql([`SELECT v, __ok FROM (${select})`])).map((r) => ({
+          ok: r.__ok as boolean,
+          value: comparable(r.v),
+        }));
+        const validate = rowValidator(spec, { nullValues });
+        const js = raws.map((raw) => {
+          const outcome = validate({ v: raw, y: null, z: null });
+          return outcome.ok ? { ok: true, value: comparable(outcome.row.v) } : { ok: false };
+        });
+        // Where the SQL passes a row, rowValidator passes it with the same value.
+        expect(sql.map((got, i) => (got.ok ? got : js[i]))).toEqual(js);
+        // The texts named, trimmed or not, are missing values on the fast path: null where the column
+        // may be empty, a failed row where it may not.
+        const named = raws.flatMap((raw, i) =>
+          raw !== null && nullValues.includes(raw.trim()) ? [sql[i]] : [],
+        );
+        expect(named).toHaveLength(8);
+        expect(named).toEqual(
+          named.map(() => (nullable ? { ok: true, value: null } : { ok: false, value: null })),
+        );
+      }
+    },
+  );
+
   it('takes the everyday forms on the fast path, so a clean file never reaches rowValidator', async () => {
     const everyday: [string, string, string][] = [
       ['number', '', '39.1'],

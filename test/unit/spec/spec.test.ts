@@ -45,6 +45,7 @@ describe('pipeline specs', () => {
       delimiter: ',',
       maxRejectRate: 0.05,
       unknownColumns: 'drop',
+      nullValues: [],
     });
     expect(spec.features[0]).toMatchObject({ impute: 'none', maxCategories: 256 });
   });
@@ -53,6 +54,13 @@ describe('pipeline specs', () => {
     const text = penguinsText.replace('accuracy: { min: 0.9 }', 'accuracy: { min: high }');
     expect(problemsOf(text)).toEqual([
       'pipelines/penguins.yml: gate.metrics.accuracy.min: expected a number between 0 and 1, got "high"',
+    ]);
+  });
+
+  it('refuses an empty text among the values read as missing, which the empty text already is', () => {
+    const text = penguinsText.replace('nullValues: [NA]', 'nullValues: [NA, ""]');
+    expect(problemsOf(text)).toEqual([
+      'pipelines/penguins.yml: input.nullValues[1]: expected text that is not empty, got ""',
     ]);
   });
 
