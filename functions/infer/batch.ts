@@ -164,6 +164,8 @@ export const scoreBatchObject = async (
     const errors = textWriter(errorsFile);
     const rows = await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes);
     const table = await openTable(rows.sql);
+    // The texts a CSV file writes for a missing value (the spec's); JSON and Parquet have null.
+    const missing = new Set(format === 'csv' ? spec.input.nullValues : []);
     const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
     try {
       for await (const chunk of table.chunks()) {
@@ -171,14 +173,21 @@ export const scoreBatchObject = async (
         for (const values of chunk) {
           tally.rowsIn++;
           const row = tally.rowsIn;
-          const fields = Object.fromEntries(rows.columns.map((c, i) => [c, values[i] ?? null]));
+          const read = Object.fromEntries(rows.columns.map((c, i) => [c, values[i] ?? null]));
+          // The model sees a missing value's text as missing; the error file keeps the row as read.
+          const fields =
+            missing.size === 0
+              ? read
+              : Object.fromEntries(
+                  Object.entries(read).map(([c, v]) => [c, v !== null && missing.has(v.trim()) ? null : v]),
+                );
           const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
           const result =
             (values[unreadableAt] as unknown) === true
               ? UNREADABLE_LINE
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
-            items.push({ index: row, input: result.input, read: fields });
+            items.push({ index: row, input: result.input, read });
             continue;
           }
           tally.rowsRejected++;
@@ -189,7 +198,7 @@ export const scoreBatchObject = async (
               tally.errors.push({ row, field: problem.field, reason: problem.reason });
           }
           await errors.write(
-            `${JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields })}\n`,
+            `${JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields: read })}\n`,
           );
         }
         if (items.length === 0) continue;

@@ -572,11 +572,13 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       'Body Mass (g)',
       'Sex',
     ];
-    // A column of the caller's own, which the spec does not know: it comes back to join on.
+    // A column of the caller's own, which the spec does not know: it comes back to join on. A
+    // missing value is NA, as R writes it, which the spec reads as missing (input.nullValues).
     const rows = penguins.map((r, i) => [
       `ring-${i}`,
-      ...columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))),
+      ...columns.map((c) => (r[c] === null || r[c] === undefined ? 'NA' : String(r[c]))),
     ]);
+    expect(rows.filter((r) => r.includes('NA')).length).toBeGreaterThan(5);
     rows.splice(10, 0, ['ring-atlantis', 'Adelie', 'Atlantis', '39', '18', '181', '3750', 'MALE']);
     rows.splice(20, 0, ['ring-long', 'Adelie', 'Dream', 'long', '18', '181', '3750', 'MALE']);
     const csv = [['ring', ...columns].map((c) => `"${c}"`).join(','), ...rows.map((r) => r.join(','))].join(
@@ -611,6 +613,10 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const scored = lines.slice(1).map((l) => l.split(','));
     // Each scored row carries its number in the input and the caller's own key from that row.
     for (const cells of scored) expect(cells[1]).toBe(rows[Number(cells[0]) - 1]?.[0]);
+    // The rows sent with NA are scored, their missing values empty, as cleaned values are.
+    const scoredRows = new Map(scored.map((cells) => [Number(cells[0]), cells]));
+    const sentWithNa = rows.flatMap((r, i) => (r.includes('NA') ? [i + 1] : []));
+    expect(sentWithNa.map((n) => scoredRows.get(n)?.includes('NA'))).toEqual(sentWithNa.map(() => false));
     const errors = (await text('batch-output/penguins/week 47.errors.jsonl')).trim().split('\n');
     const rejected = errors.map((l) => (JSON.parse(l) as { row: number }).row);
     expect(rejected).toEqual([11, 21]);
