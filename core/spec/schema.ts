@@ -178,7 +178,7 @@ const buildPipelineSpecSchema = () => {
     unknownColumns: z.enum(['keep', 'drop'], { error: 'expected keep or drop' }).default('drop'),
     /**
      * Texts that mean a value is missing in a CSV file, as the empty text does: R and pandas write
-     * NA, databases NULL or \\N. Matched exactly, after trimming white space. (JSON and Parquet
+     * NA, databases NULL or \N. Matched exactly, after trimming white space. (JSON and Parquet
      * have null of their own.)
      */
     nullValues: z
