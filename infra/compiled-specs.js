@@ -7,14 +7,15 @@
 require('tsx/cjs');
 const { join } = require('node:path');
 const { writeCompiledSpecs } = require('../core/spec/load.ts');
+const { templateOnly } = require('./functions.js');
 
 class CompiledSpecs {
   constructor(serverless) {
     const dir = join(serverless.serviceDir ?? serverless.config.servicePath, 'pipelines');
-    // The local cloud packages the template only (MLPIPE_TEMPLATE_ONLY): no function code, nothing to carry.
+    // The local cloud packages the template only: no function code, nothing to carry.
     this.hooks = {
       'package:initialize': () => {
-        if (process.env.MLPIPE_TEMPLATE_ONLY !== '1') writeCompiledSpecs(dir);
+        if (!templateOnly()) writeCompiledSpecs(dir);
       },
     };
   }

@@ -99,6 +99,7 @@ module.exports.roles = () => {
 // The local cloud needs only the template (it runs handlers from source), so it packages with
 // MLPIPE_TEMPLATE_ONLY=1: no bundling and empty code archives, in a third of the time.
 const templateOnly = () => process.env.MLPIPE_TEMPLATE_ONLY === '1';
+module.exports.templateOnly = templateOnly;
 
 // serverless-esbuild fails to package a service without functions; it joins once the first exists.
 module.exports.plugins = () => [

@@ -1,4 +1,4 @@
-import type { ColumnSpec, PipelineSpec } from '../spec/schema';
+import type { ColumnSpec, InputFormat, PipelineSpec } from '../spec/schema';
 
 /**
  * Row validation against the pipeline spec. A row either comes out cleaned (trimmed, coerced to
@@ -190,6 +190,13 @@ export const rowValidator = (
     return problems.length === 0 ? { ok: true, row } : { ok: false, problems };
   };
 };
+
+/**
+ * The texts that mean a value is missing in a file of `format` (rowValidator's `nullValues`): the
+ * spec's for CSV, where every value is text; JSON and Parquet have null of their own.
+ */
+export const nullValuesOf = (spec: PipelineSpec, format: InputFormat): readonly string[] =>
+  format === 'csv' ? spec.input.nullValues : [];
 
 /** Delimiters a file of one column may have been written with instead of the spec's. */
 const OTHER_DELIMITERS = [';', '\t', '|', ','];

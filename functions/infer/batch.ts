@@ -3,11 +3,11 @@ import { basename, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
-import { NOT_JSON, reasonKind } from '../../core/ingest/validate';
+import { NOT_JSON, nullValuesOf, reasonKind } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
-import { blankByteOrderMark, CorruptGzipError, plainFile, textWriter } from '../shared/files';
+import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
 import { openSource, openTable, quoteSql, runSql, TableReadError } from '../shared/table';
 import type { ServingModels } from './models';
@@ -154,7 +154,6 @@ export const scoreBatchObject = async (
     const checked = checkFormat(source.key, head, textHead, formats);
     if (!checked.ok) throw new BatchRejection(checked.reason);
     const format = checked.detected.format;
-    if (format === 'jsonl' || format === 'json') blankByteOrderMark(plain, textHead);
     t = lap('downloadMs', t);
 
     const model = await deps.models.model(champion.version, champion.model);
@@ -164,8 +163,7 @@ export const scoreBatchObject = async (
     const errors = textWriter(errorsFile);
     const rows = await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes);
     const table = await openTable(rows.sql);
-    // The texts a CSV file writes for a missing value (the spec's); JSON and Parquet have null.
-    const missing = new Set(format === 'csv' ? spec.input.nullValues : []);
+    const missing = new Set(nullValuesOf(spec, format));
     const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
     try {
       for await (const chunk of table.chunks()) {

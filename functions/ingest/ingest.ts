@@ -20,6 +20,7 @@ import {
   IngestTally,
   ingestId,
   missingColumns,
+  nullValuesOf,
   quoteIdent,
   type RowOutcome,
   rankWindows,
@@ -42,7 +43,7 @@ import { curatedColumnName } from '../../core/spec/catalog';
 import { type CompiledSpecs, pipelineNames, readPipelineSpec } from '../../core/spec/load';
 import type { PipelineSpec } from '../../core/spec/schema';
 import { Arrivals, forEachAtOnce } from '../shared/at-once';
-import { blankByteOrderMark, CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
+import { CorruptGzipError, type PlainFile, plainFile, textWriter } from '../shared/files';
 import {
   downloadRanges,
   downloadTo,
@@ -310,7 +311,6 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     const format = checkFormat(source.key, text.head, text.textHead, spec.input.formats);
     if (!format.ok) throw new Rejection(format.reason);
     const kind = format.detected.format;
-    if (kind === 'jsonl' || kind === 'json') blankByteOrderMark(plain, text.textHead);
     let facts: TextFacts = ANY_TEXT;
     if (kind !== 'parquet') {
       const text =
@@ -746,8 +746,7 @@ const curate = async (
   // A column every row needs is not in the file: one reason for the file, not one per row.
   const missing = missingColumns(spec, sourceColumns);
   if (missing !== undefined) throw new Rejection(missing);
-  // Only a CSV file writes a missing value as text; JSON and Parquet have null.
-  const nullValues = format === 'csv' ? spec.input.nullValues : [];
+  const nullValues = nullValuesOf(spec, format);
   const validation = validationSql(spec, source, sourceColumns, {
     ...(unreadable !== undefined && { unreadable }),
     facts,

@@ -57,12 +57,13 @@ export const plainFile = async (original: string, key: string, scratch: string):
 };
 
 /**
- * A UTF-8 byte order mark at the start of `file` (whose first bytes are `head`) overwritten with
- * spaces, in place: DuckDB's JSON reader takes the mark for text and fails the first line, where
- * RFC 8259 lets a parser ignore it. Whitespace before a JSON value changes nothing, and the file
- * keeps its length, so every line keeps its place. https://www.rfc-editor.org/rfc/rfc8259#section-8.1
+ * A UTF-8 byte order mark at the start of `file` overwritten with spaces, in place: DuckDB's JSON
+ * reader takes the mark for text and fails the first line, where RFC 8259 lets a parser ignore it.
+ * Whitespace before a JSON value changes nothing, and the file keeps its length, so every line
+ * keeps its place. https://www.rfc-editor.org/rfc/rfc8259#section-8.1
  */
-export const blankByteOrderMark = (file: string, head: Uint8Array): void => {
+export const blankByteOrderMark = (file: string): void => {
+  const head = readHead(file, 3);
   if (!(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)) return;
   const fd = openSync(file, 'r+');
   try {

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { InputFormat } from '../../core/spec/schema';
+import { blankByteOrderMark } from './files';
 
 /**
  * DuckDB as ingest's file engine: it reads every input format in chunks (every value as text, so
@@ -59,7 +60,8 @@ export interface Source {
  * A file as rows of text. JSON is read object by object, each value taken as its JSON text (a
  * string without its quotes): DuckDB's own JSON reader guesses a type per key from a sample, so a
  * title that is sometimes a number came back quoted, and a value unlike the sample failed the file.
- * The keys are every key of every object, in order of first appearance.
+ * The keys are every key of every object, in order of first appearance. A JSON file's byte order
+ * mark is overwritten in place (blankByteOrderMark): the file is a scratch copy of an object.
  */
 const UNREADABLE = '__mlpipe_unreadable';
 
@@ -77,6 +79,7 @@ export const openSource = async (
     return { sql: reader, columns: [...types.keys()], types };
   }
   if (format === 'csv') return on((sql) => sniffedCsv(file, delimiter, maxLineBytes, sql));
+  blankByteOrderMark(file);
   const keys = await on((sql) =>
     sql.read(
       `SELECT k FROM (SELECT r, unnest(ks) AS k, unnest(range(len(ks))) AS i FROM (SELECT row_number() OVER () AS r, json_keys(json) AS ks FROM (${reader}))) GROUP BY k ORDER BY min(r), arg_min(i, r)`,

@@ -1,5 +1,6 @@
 import {
   missingColumns,
+  nullValuesOf,
   parseTimestamp,
   reasonKind,
   rowValidator,
@@ -129,6 +130,15 @@ describe('a file without a column every row needs', () => {
       /\(one column, holding ";": the spec's delimiter is ","\)$/,
     );
     expect(missingColumns(penguins, [header.join('\t')])).toMatch(/holding "\\t"/);
+  });
+});
+
+describe('the texts that mean a value is missing', () => {
+  it("are the spec's nullValues in a CSV file, and none in JSON or Parquet, which have null", () => {
+    const penguins = spec('penguins');
+    expect(nullValuesOf(penguins, 'csv')).toEqual(['NA']);
+    for (const format of ['jsonl', 'json', 'parquet'] as const)
+      expect(nullValuesOf(penguins, format)).toEqual([]);
   });
 });
 
