@@ -1,4 +1,8 @@
 // Two projects so unit tests stay fast and integration tests (which start the local cloud) run apart.
+// Lambda runs in UTC, a laptop often does not, and Date reads a text without a zone in local time:
+// every test runs in a zone half an hour off UTC, with summer time, so code that leans on the
+// process's zone fails here rather than on a user's laptop. Workers inherit it.
+process.env.TZ = 'America/St_Johns';
 const transform = {
   '^.+\\.ts$': [
     '@swc/jest',

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseTimestamp } from '../ingest/validate';
 import {
   type Extract,
   FEATURES_FORMAT,
@@ -31,14 +32,12 @@ const toNumber = (v: unknown): number | null => {
   return Number.isFinite(n) ? n : null;
 };
 
-/** Timestamps without a zone are UTC, as they are in curated Parquet. */
+/** A timestamp's text read as rowValidator reads it: without a zone, UTC, as in curated Parquet. */
 const toDate = (v: unknown): Date | null => {
   if (missing(v)) return null;
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v;
   if (typeof v === 'number') return new Date(v);
-  const text = String(v).trim();
-  const zoned = /([zZ]|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text.replace(' ', 'T')}Z`;
-  const d = new Date(zoned);
+  const d = parseTimestamp(String(v).trim());
   return Number.isNaN(d.getTime()) ? null : d;
 };
 

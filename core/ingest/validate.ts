@@ -44,11 +44,21 @@ const digits = (text: string, at: number, end: number): number => {
   return n;
 };
 
+/** Whether the day is in the calendar (proleptic Gregorian): not Feb 30, nor Feb 29 of 2001. */
+const inCalendar = (year: number, month: number, day: number): boolean => {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] ?? 0))
+  );
+};
+
 /**
  * "2001-01-19T09:23:00" (or with a space) as epoch ms when every part is a real date and time,
- * else undefined for Date's own parser to decide. This is the form events and files carry, read at
- * a third of the cost of Date's parser; outside the ranges checked here (Feb 30, 24:00, a year
- * before 100, which Date.UTC would take for 19xx) only Date's parser has the answer.
+ * else undefined for ISO_TIMESTAMP to decide (24:00, a year before 100, which Date.UTC would take
+ * for 19xx). This is the form events and files carry, read at a third of the cost of Date's parser.
  */
 const commonTimestamp = (text: string): number | undefined => {
   if (text.length !== 19) return undefined;
@@ -67,19 +77,93 @@ const commonTimestamp = (text: string): number | undefined => {
   const hour = digits(text, 11, 13);
   const minute = digits(text, 14, 16);
   const second = digits(text, 17, 19);
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
+  if (year < 100 || !inCalendar(year, month, day) || hour < 0 || hour > 23) return undefined;
   if (minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
-  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
   return Date.UTC(year, month - 1, day, hour, minute, second);
 };
 
-/** A timestamp without a zone is UTC, as Parquet and DuckDB print them ("2001-01-01 06:05:00"). */
+const TIME = String.raw`(?:(?:T|\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?`;
+const ZONE = String.raw`\s*(?:Z|UTC|GMT)?(?:\s*([+-])(\d{2})(?::?(\d{2}))?)?`;
+const WORD = String.raw`([a-z]{3,9})\.?`;
+const DAY = String.raw`(\d{1,2})(?:st|nd|rd|th)?`;
+const form = (date: string) => new RegExp(`^${date}${TIME}${ZONE}$`, 'i');
+/**
+ * The forms of a timestamp, each a date, then optionally "T" or white space and a time (one- or
+ * two-digit fields, as DuckDB's strptime reads them; seconds and a fraction optional), then
+ * optionally a zone: Z, UTC, GMT, an offset (+02, +0200, +02:00), or GMT and an offset. The date
+ * is ISO 8601's, year first ("2001-01-19", or with slashes), or names its month in English either
+ * way round ("Jun 12 1998", "12 June 1998", "Fri, 12 Jun 1998"). Never numbers alone that do not
+ * start with the year ("01/05/2001"): which of them is the month would be a guess.
+ */
+const YEAR_FIRST = form(String.raw`(\d{4})([-/])(\d{1,2})\2(\d{1,2})`);
+const MONTH_FIRST = form(String.raw`(?:${WORD},?\s+)?${WORD}\s+${DAY},?\s+(\d{4})`);
+const DAY_FIRST = form(String.raw`(?:${WORD},?\s+)?${DAY}\s+${WORD},?\s+(\d{4})`);
+
+const MONTHS = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
+const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+/** 1 + the index in `names` of `word`, whole or as its first three letters (or "sept"); 0 if none. */
+const nameNumber = (names: readonly string[], word: string | undefined): number => {
+  const w = word?.toLowerCase();
+  return (
+    1 +
+    names.findIndex((name) => w === name || w === name.slice(0, 3) || (w === 'sept' && name === 'september'))
+  );
+};
+
+/** A text's date ([year, month, day]) and what follows it, or undefined when it is in no form. */
+const dateOf = (
+  text: string,
+): { readonly date: readonly number[]; readonly rest: readonly (string | undefined)[] } | undefined => {
+  const iso = YEAR_FIRST.exec(text);
+  if (iso) return { date: [Number(iso[1]), Number(iso[3]), Number(iso[4])], rest: iso.slice(5) };
+  const monthFirst = MONTH_FIRST.exec(text);
+  const dayFirst = monthFirst ? null : DAY_FIRST.exec(text);
+  const m = monthFirst ?? dayFirst;
+  if (!m) return undefined;
+  const [weekday, month, day] = monthFirst ? [m[1], m[2], m[3]] : [m[1], m[3], m[2]];
+  // A word before the date must be a weekday's name, as in "Fri, 12 Jun 1998".
+  if (weekday !== undefined && nameNumber(WEEKDAYS, weekday) === 0) return undefined;
+  return { date: [Number(m[4]), nameNumber(MONTHS, month), Number(day)], rest: m.slice(5) };
+};
+
+/**
+ * A timestamp without a zone is UTC, as Parquet and DuckDB print them ("2001-01-01 06:05:00"),
+ * whatever the process's time zone: Lambda runs in UTC, a laptop may not. So Date's own parser,
+ * which reads a text in any form but ISO's in local time, is not asked. A date that is not in the
+ * calendar (Feb 30, which Date would make Mar 2) is no timestamp; 24:00 is the next day's start.
+ * Invalid Date when the text is in none of the forms above.
+ */
 export const parseTimestamp = (text: string): Date => {
   const common = commonTimestamp(text);
   if (common !== undefined) return new Date(common);
-  const naive = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
-  return new Date(naive ? `${text.replace(' ', 'T')}Z` : text);
+  const found = dateOf(text);
+  if (!found) return new Date(Number.NaN);
+  const [year = 0, month = 0, day = 0] = found.date;
+  const [h = '0', mi = '0', sec = '0', fraction = '', sign, oh = '0', om = '0'] = found.rest;
+  const [hour, minute, second] = [Number(h), Number(mi), Number(sec)];
+  const endOfDay = hour === 24 && minute === 0 && second === 0 && /^0*$/.test(fraction);
+  if (!inCalendar(year, month, day) || (hour > 23 && !endOfDay) || minute > 59 || second > 59)
+    return new Date(Number.NaN);
+  if (Number(oh) > 23 || Number(om) > 59) return new Date(Number.NaN);
+  const at = new Date(0);
+  // setUTCFullYear, as Date.UTC takes a year before 100 for 19xx.
+  at.setUTCFullYear(year, month - 1, day);
+  at.setUTCHours(hour, minute, second, Number(fraction.slice(0, 3).padEnd(3, '0')));
+  const offset = sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000;
+  return new Date(at.getTime() - offset);
 };
 
 type Coerced = { ok: true; value: CleanValue } | { ok: false; reason: string };
@@ -136,7 +220,10 @@ const coerce = (column: ColumnSpec, raw: unknown, nulls: ReadonlySet<string>): C
               ? parseTimestamp(value)
               : undefined;
       if (!date || Number.isNaN(date.getTime()))
-        return { ok: false, reason: `${show(value)} is not a date or timestamp` };
+        return {
+          ok: false,
+          reason: `${show(value)} is not a date or timestamp like 2001-01-19 09:23:45 or Jun 12 1998`,
+        };
       const t = date.getTime();
       if (column.min !== undefined && t < column.min)
         return { ok: false, reason: `${date.toISOString()} is before the minimum` };

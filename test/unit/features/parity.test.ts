@@ -12,6 +12,7 @@ import {
   OTHER_CATEGORY,
   type TrainStatistics,
 } from '../../../core/features';
+import { parseTimestamp } from '../../../core/ingest/validate';
 import { curatedColumnName } from '../../../core/spec/catalog';
 import { parseSpec } from '../../../core/spec/load';
 import type { PipelineSpec } from '../../../core/spec/schema';
@@ -58,7 +59,8 @@ const withTable = async <T>(
         else if (type === 'DOUBLE') appender.appendDouble(Number(v));
         else if (type === 'BIGINT') appender.appendBigInt(BigInt(Math.round(Number(v))));
         else if (type === 'BOOLEAN') appender.appendBoolean(Boolean(v));
-        else appender.appendVarchar(new Date(v as string).toISOString().replace('T', ' ').replace('Z', ''));
+        else
+          appender.appendVarchar(parseTimestamp(String(v)).toISOString().replace('T', ' ').replace('Z', ''));
       }
       appender.appendVarchar('ingest-1');
       appender.appendVarchar(i % 5 === 0 ? 'test' : 'train');
@@ -158,5 +160,15 @@ describe('feature definitions compiled to SQL and to TypeScript', () => {
       origin: OTHER_CATEGORY,
       destination: null,
     });
+    // A text in another form is read as rowValidator reads it: UTC without a zone, whatever the
+    // process's own (jest.config.js), and at its offset with one.
+    const hours = [
+      '2001-1-14 21:55',
+      '2001-01-14T23:55:00+02:00',
+      '2001-01-14 21:55:00 UTC',
+      '01/14/2001 21:55',
+    ].map((date) => transform({ date, distance: 100, origin: null, destination: null }).hour);
+    const unread = fitted.features.find((f) => f.name === 'hour')?.fill;
+    expect(hours).toEqual([21, 21, 21, unread]);
   });
 });
