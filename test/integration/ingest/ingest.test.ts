@@ -107,7 +107,7 @@ describe('ingest, triggered by a drop into the raw bucket of the local cloud', (
    * only this call ingests it), as one attempt of a delivery.
    */
   const NO_NOTIFICATIONS = 'mlpipe-test-direct';
-  const putDirect = async (key: string, body: string) => {
+  const putDirect = async (key: string, body: string | Uint8Array) => {
     await s3.send(new CreateBucketCommand({ Bucket: NO_NOTIFICATIONS })).catch(() => {});
     const put = await s3.send(new PutObjectCommand({ Bucket: NO_NOTIFICATIONS, Key: key, Body: body }));
     return { bucket: NO_NOTIFICATIONS, key, etag: (put.ETag ?? '').replace(/"/g, '') };
@@ -514,6 +514,40 @@ input: { maxRejectRate: 0.5 }
     expect(curated).toHaveLength(98);
     // The last column would hold a "\r" were the line endings misread.
     expect(curated.every((row) => row.sex === 'MALE')).toBe(true);
+  });
+
+  it('curates a time with a zone at its instant, whatever the zone of the process: Parquet TIMESTAMP WITH TIME ZONE and a CSV offset', async () => {
+    // Called in this process, which jest.config.js runs half an hour off UTC, as a laptop may be (the
+    // local cloud runs a function in UTC, as Lambda does).
+    expect(new Date(2001, 0, 5).getTimezoneOffset()).not.toBe(0);
+    const expected = Array.from({ length: 20 }, (_, i) => Date.UTC(2001, 0, 5, 8, i));
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-zoned-'));
+    try {
+      const parquet = join(dir, 'zoned.parquet');
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      await c.run(
+        `COPY (SELECT TIMESTAMPTZ '2001-01-05 10:00:00+02' + to_minutes(i) AS date, 5 AS delay, 300 AS distance, 'SFO' AS origin, 'LAX' AS destination FROM range(20) t(i)) TO '${parquet}' (FORMAT parquet)`,
+      );
+      c.closeSync();
+      db.closeSync();
+      const csv = [
+        'date,delay,distance,origin,destination',
+        ...expected.map((_, i) => `2001-01-05T10:${String(i).padStart(2, '0')}:00+02:00,5,300,SFO,LAX`),
+      ];
+      for (const report of [
+        ingested(
+          await ingestDirectly(await putDirect('incoming/flights/zoned.parquet', readFileSync(parquet))),
+        ),
+        ingested(await ingestDirectly(await putDirect('incoming/flights/zoned.csv', `${csv.join('\n')}\n`))),
+      ]) {
+        expect(report).toMatchObject({ status: 'curated', rowsIn: 20, rowsQuarantined: 0 });
+        const dates = (await everyCuratedRow(report)).map((r) => new Date(r.date as Date).getTime());
+        expect(dates.sort((x, y) => x - y)).toEqual(expected);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads the texts a spec names in nullValues (NA, as R writes a missing value) as missing, row for row', async () => {
