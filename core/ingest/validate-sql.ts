@@ -181,8 +181,9 @@ export interface ValidationSql {
   readonly select: string;
   /**
    * The rows not `__ok`, in file order: `__row` (1-based), the raw text of source column i as
-   * `__raw<i>`, and last `__unreadable` (the reader could not parse the row at all). Numbering rows costs the engine its parallelism, so this runs only when `select`
-   * found a failing row.
+   * `__raw<i>`, and last `__unreadable` (why the reader could not read the record as a row, or
+   * NULL). Numbering rows costs the engine its parallelism, so this runs only when `select` found
+   * a failing row.
    */
   readonly failing: string;
   /** The curated columns, with their DuckDB types, in output order. */
@@ -208,7 +209,8 @@ const markerColumn = (spec: PipelineSpec): string | undefined => {
 
 /**
  * `source` is a query whose columns are `sourceColumns`, every value text or NULL, and, when the
- * reader marks rows it could not parse (a malformed JSON line), the boolean column `unreadable`.
+ * reader marks records it could not read as rows (a malformed JSON line, a CSV row of another
+ * width than its header), the text column `unreadable`: why, or NULL.
  * `wholeNumbers`: integer columns the reader gives as BIGINT instead of text, in a CSV file whose
  * facts have no fractions and no underscores: DuckDB's reader then takes a value as Number() does
  * (test/unit/ingest/validate-sql.test.ts), or fails the read, and the file is read as text.
@@ -240,9 +242,9 @@ export const validationSql = (
       : `CASE WHEN trim(${quoteIdent(name)}, ${q(JS_WHITESPACE)}) IN ${nulls} THEN NULL ELSE ${quoteIdent(name)} END`;
   const raw = [
     ...sourceColumns.map((name, i) => `${rawText(name)} AS __s${i}`),
-    `${unreadable === undefined ? 'false' : quoteIdent(unreadable)} AS __unreadable`,
+    `${unreadable === undefined ? 'NULL::VARCHAR' : quoteIdent(unreadable)} AS __unreadable`,
   ];
-  const oks: string[] = ['NOT __unreadable'];
+  const oks: string[] = ['__unreadable IS NULL'];
   const parsed: string[] = [];
   const checked: string[] = [];
   const values: string[] = [];

@@ -20,8 +20,14 @@ export type RowOutcome =
   | { readonly ok: true; readonly row: CleanRow }
   | { readonly ok: false; readonly problems: readonly FieldProblem[] };
 
-/** The outcome of such a line: what rowValidator would say of it if it could be read at all. */
-export const UNREADABLE_ROW: RowOutcome = { ok: false, problems: [NOT_JSON] };
+/**
+ * The outcome of a record the reader could not read as a row (NOT_JSON's, or a CSV row of another
+ * width than its header), `reason` being why: what rowValidator would say of it if it could.
+ */
+export const unreadableRow = (reason: string): RowOutcome => ({
+  ok: false,
+  problems: [{ field: NOT_JSON.field, reason }],
+});
 
 const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
 const FALSE = new Set(['false', 'f', 'no', 'n', '0']);

@@ -59,11 +59,16 @@ class BatchRejection extends Error {
 
 const BATCH_PREFIX = 'batch-input/';
 const ERRORS_KEPT = 100;
-/** A line the reader could not parse: an error row, and the rest of the file is scored. */
-const UNREADABLE_LINE = {
-  ok: false,
-  poison: { reason: POISON_REASONS.badJson, detail: NOT_JSON.reason, problems: [NOT_JSON] },
-} as const;
+/** A record the reader could not read as a row, and why: an error row, and the rest is scored. */
+const unreadableLine = (format: InputFormat, detail: string) =>
+  ({
+    ok: false,
+    poison: {
+      reason: format === 'csv' ? POISON_REASONS.schemaViolation : POISON_REASONS.badJson,
+      detail,
+      problems: [{ field: NOT_JSON.field, reason: detail }],
+    },
+  }) as const;
 
 export const batchOutputKeys = (pipelineName: string, inputName: string) => {
   const plain = inputName.replace(/\.gz$/i, '');
@@ -180,9 +185,10 @@ export const scoreBatchObject = async (
                   Object.entries(read).map(([c, v]) => [c, v !== null && missing.has(v.trim()) ? null : v]),
                 );
           const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
+          const unreadable = values[unreadableAt] as unknown;
           const result =
-            (values[unreadableAt] as unknown) === true
-              ? UNREADABLE_LINE
+            typeof unreadable === 'string'
+              ? unreadableLine(format, unreadable)
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
             items.push({ index: row, input: result.input, read });

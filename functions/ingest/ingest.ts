@@ -33,7 +33,7 @@ import {
   type TextFacts,
   timeBoundariesSql,
   trainBefore,
-  UNREADABLE_ROW,
+  unreadableRow,
   type ValidationSql,
   validationSql,
   wholeSplit,
@@ -57,6 +57,7 @@ import {
   unquoted,
 } from '../shared/s3';
 import {
+  openRaggedCsv,
   openSource,
   openSql,
   openTable,
@@ -740,8 +741,12 @@ const curate = async (
     /** The file's whole numbers were not all read as such (`why`): it was read again as text. */
     readonly readAsText: (why: string) => void;
   },
+  /** A CSV file the strict reader stopped in: read by openRaggedCsv. */
+  ragged = false,
 ): Promise<{ quarantineFile?: string }> => {
-  const opened = await openSource(file, format, spec.input.delimiter, settings.maxLineBytes, db);
+  const opened = ragged
+    ? await openRaggedCsv(file, spec.input.delimiter, settings.maxLineBytes, db)
+    : await openSource(file, format, spec.input.delimiter, settings.maxLineBytes, db);
   const { sql: source, columns: sourceColumns, unreadable } = opened;
   // A column every row needs is not in the file: one reason for the file, not one per row.
   const missing = missingColumns(spec, sourceColumns);
@@ -777,7 +782,17 @@ const curate = async (
       on.readAsText(error.message.split('\n')[0] ?? '');
     }
   }
-  stats ??= await stage(validation);
+  if (stats === undefined) {
+    try {
+      stats = await stage(validation);
+    } catch (error) {
+      // A row of another width than the header, past the rows the sniffer sampled, stops the strict
+      // reader: the file is read again, each such row a bad row (openRaggedCsv).
+      if (!(error instanceof TableReadError) || format !== 'csv' || ragged) throw error;
+      await rm(stagedDir, { recursive: true, force: true });
+      return curate(db, spec, file, format, scratch, settings, tally, facts, on, true);
+    }
+  }
   const timeColumn = spec.split.by === 'time' ? curatedColumnName(spec.split.column) : undefined;
   const stagedFiles =
     (marked &&
@@ -806,7 +821,9 @@ const curate = async (
           sourceColumns.forEach((name, i) => {
             raw[name] = values[i] ?? null;
           });
-          const outcome: RowOutcome = values[sourceColumns.length] === true ? UNREADABLE_ROW : validate(raw);
+          const unreadable = values[sourceColumns.length];
+          const outcome: RowOutcome =
+            typeof unreadable === 'string' ? unreadableRow(unreadable) : validate(raw);
           if (!outcome.ok) {
             tally.quarantine(row, outcome.problems);
             badText += `${JSON.stringify({ row, problems: outcome.problems, values: raw })}\n`;

@@ -1,8 +1,9 @@
 import { tmpdir } from 'node:os';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { NOT_JSON } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { InputFormat } from '../../core/spec/schema';
-import { blankByteOrderMark } from './files';
+import { blankByteOrderMark, readHead } from './files';
 
 /**
  * DuckDB as ingest's file engine: it reads every input format in chunks (every value as text, so
@@ -43,7 +44,10 @@ export interface Source {
   /** A query of the file's rows in file order, every value as text (or NULL). */
   readonly sql: string;
   readonly columns: readonly string[];
-  /** A boolean column of `sql`, not among `columns`: true where the reader could not parse the row. */
+  /**
+   * A text column of `sql`, not among `columns`: why the reader could not read the record as a row
+   * (a malformed JSON line, a CSV row of too few or too many fields), NULL where it could.
+   */
   readonly unreadable?: string;
   /** A Parquet file's own column types (DuckDB's names), which `sql` casts to text. */
   readonly types?: ReadonlyMap<string, string>;
@@ -88,7 +92,7 @@ export const openSource = async (
   const columns = keys.map((row) => String(row.k));
   const path = (key: string) => quote(`$."${key.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   return {
-    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS ${quoteIdent(key)}`), `json IS NULL AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
+    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS ${quoteIdent(key)}`), `CASE WHEN json IS NULL THEN ${quote(NOT_JSON.reason)} END AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
     columns,
     unreadable: UNREADABLE,
   };
@@ -144,9 +148,16 @@ const sniffedCsv = async (
   maxLineBytes: number,
   sql: Sql,
 ): Promise<Source> => {
-  const [sniffed] = await sql.read(
-    `SELECT Prompt AS prompt, Columns AS columns FROM sniff_csv(${quote(file)}, ${csvOptions(delimiter, maxLineBytes)})`,
-  );
+  let sniffed: Record<string, unknown> | undefined;
+  try {
+    [sniffed] = await sql.read(
+      `SELECT Prompt AS prompt, Columns AS columns FROM sniff_csv(${quote(file)}, ${csvOptions(delimiter, maxLineBytes)})`,
+    );
+  } catch (error) {
+    // The sniffer finds no dialect in a file whose sample holds a row of another width.
+    if (!(error instanceof TableReadError)) throw error;
+    return openRaggedCsv(file, delimiter, maxLineBytes, sql);
+  }
   // DuckDB 1.5 reads no rows of a file whose line endings are \r\n when `new_line` is given with
   // strict_mode, as the sniffer gives it; left to itself, the reader finds them.
   const prompt = String(sniffed?.prompt ?? '')
@@ -165,6 +176,94 @@ const sniffedCsv = async (
     return `SELECT * ${prompt.replace(asText, () => typed).replace('all_varchar=true, ', '')}`;
   };
   return { sql: `SELECT * ${prompt}`, columns, withWholeNumbers };
+};
+
+/** The fields of a CSV text's first record (RFC 4180 quotes), or undefined if it does not end in `text`. */
+const firstRecord = (text: string, delimiter: string): string[] | undefined => {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let wasQuoted = false;
+  for (let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') field += text[++i];
+      else quoted = false;
+    } else if (c === '"' && field === '' && !wasQuoted) quoted = wasQuoted = true;
+    else if (c === delimiter || c === '\n' || c === '\r') {
+      fields.push(field);
+      if (c !== delimiter) return fields;
+      field = '';
+      wasQuoted = false;
+    } else field += c;
+  }
+  return undefined;
+};
+
+/**
+ * Header names as DuckDB's reader makes them: trimmed, an empty one column<i>, a repeated one
+ * <name>_<n>.
+ */
+const columnNames = (header: readonly string[]): string[] => {
+  const seen = new Map<string, number>();
+  return header.map((name, i) => {
+    const base = name.trim() || `column${i}`;
+    const times = seen.get(base) ?? 0;
+    seen.set(base, times + 1);
+    return times === 0 ? base : `${base}_${times}`;
+  });
+};
+
+/** What a ragged file's reader reads as NULL: a text no file holds, so a field the reader pads is NULL and an empty one ''. */
+const PADDING = '\u0001';
+const EXTRA_FIELD = '__mlpipe_extra_field';
+
+/**
+ * A CSV file that DuckDB's strict reader stops in, read row for row when all that stops it are
+ * rows of more or fewer fields than the header: a truncated last line, a stray delimiter. Each such
+ * row stays in its place, marked unreadable with its count, and is a bad row like any other. A file
+ * with any other fault, such as a quote never closed, is not read: which rows it holds is
+ * unknowable, so the error names the first line at fault. A ragged row is found by the reader's
+ * padding (`null_padding`, a NULL in the last column, where an empty field is '') or by a field
+ * beyond the header's. https://duckdb.org/docs/data/csv/reading_faulty_csv_files
+ */
+export const openRaggedCsv = async (
+  file: string,
+  delimiter: string,
+  maxLineBytes: number,
+  sql: Sql,
+): Promise<Source> => {
+  const header = firstRecord(new TextDecoder().decode(readHead(file, maxLineBytes)), delimiter);
+  if (header === undefined) throw new TableReadError(`its header does not end within ${maxLineBytes} bytes`);
+  const columns = columnNames(header);
+  const typed = (names: readonly string[]) =>
+    `columns = {${names.map((name) => `${quote(name)}: 'VARCHAR'`).join(', ')}}`;
+  const reader = (options: string) =>
+    `read_csv(${quote(file)}, auto_detect = false, header = true, delim = ${quote(delimiter)}, quote = '"', escape = '"', max_line_size = ${maxLineBytes}, ${options})`;
+  const rejects = "rejects_table = '__mlpipe_rejects', rejects_scan = '__mlpipe_rejects_scan'";
+  await sql.read(
+    `SELECT count(*) FROM ${reader(`${typed(columns)}, strict_mode = true, null_padding = false, ignore_errors = true, store_rejects = true, ${rejects}`)}`,
+  );
+  const [fault] = await sql.read(
+    "SELECT line, error_type AS type, error_message AS message FROM __mlpipe_rejects WHERE error_type NOT IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') ORDER BY line LIMIT 1",
+  );
+  await sql.run(['DROP TABLE __mlpipe_rejects', 'DROP TABLE __mlpipe_rejects_scan']);
+  if (fault) {
+    const hint =
+      fault.type === 'UNQUOTED VALUE'
+        ? ' (a value that opens with a quote must close with one, and a quote inside it is written twice)'
+        : '';
+    throw new TableReadError(`line ${fault.line}: ${String(fault.message).replace(/\.$/, '')}${hint}`);
+  }
+  const width = columns.length;
+  const fields = columns.map((name) => `(${quoteIdent(name)} IS NOT NULL)::INT`).join(' + ');
+  const why = `CASE WHEN ${quoteIdent(EXTRA_FIELD)} IS NOT NULL THEN 'more fields than the header''s ${width}' WHEN ${quoteIdent(columns[width - 1] ?? '')} IS NULL THEN CAST(${fields} AS VARCHAR) || (CASE WHEN ${fields} = 1 THEN ' field' ELSE ' fields' END) || ', where the header has ${width}' END`;
+  return {
+    sql: `SELECT ${columns.map((name) => `NULLIF(${quoteIdent(name)}, '') AS ${quoteIdent(name)}`).join(', ')}, ${why} AS ${UNREADABLE} FROM ${reader(`${typed([...columns, EXTRA_FIELD])}, strict_mode = false, null_padding = true, nullstr = ${quote(PADDING)}`)}`,
+    columns,
+    unreadable: UNREADABLE,
+  };
 };
 
 /** A Parquet file's columns and their DuckDB types, in file order. */

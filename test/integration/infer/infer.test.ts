@@ -581,6 +581,8 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(rows.filter((r) => r.includes('NA')).length).toBeGreaterThan(5);
     rows.splice(10, 0, ['ring-atlantis', 'Adelie', 'Atlantis', '39', '18', '181', '3750', 'MALE']);
     rows.splice(20, 0, ['ring-long', 'Adelie', 'Dream', 'long', '18', '181', '3750', 'MALE']);
+    // A row cut short, of fewer fields than the header: an error row like the others.
+    rows.splice(30, 0, ['ring-cut', 'Adelie', 'Dream']);
     const csv = [['ring', ...columns].map((c) => `"${c}"`).join(','), ...rows.map((r) => r.join(','))].join(
       '\n',
     );
@@ -591,12 +593,13 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       status: 'scored',
       modelVersion: 'penguins-v1',
       rowsIn: rows.length,
-      rowsRejected: 2,
+      rowsRejected: 3,
     });
     expect(report.rowsIn).toBe(report.rowsScored + report.rowsRejected);
     expect(report.errors).toEqual([
       expect.objectContaining({ row: 11, field: 'Island' }),
       expect.objectContaining({ row: 21, field: 'Beak Length (mm)' }),
+      { row: 31, field: '(line)', reason: '3 fields, where the header has 8' },
     ]);
     const lines = (await text('batch-output/penguins/week 47.csv')).trim().split('\n');
     expect(lines).toHaveLength(report.rowsScored + 1);
@@ -619,7 +622,7 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     expect(sentWithNa.map((n) => scoredRows.get(n)?.includes('NA'))).toEqual(sentWithNa.map(() => false));
     const errors = (await text('batch-output/penguins/week 47.errors.jsonl')).trim().split('\n');
     const rejected = errors.map((l) => (JSON.parse(l) as { row: number }).row);
-    expect(rejected).toEqual([11, 21]);
+    expect(rejected).toEqual([11, 21, 31]);
     // Every input row is in exactly one of the two files.
     expect([...scored.map((cells) => Number(cells[0])), ...rejected].sort((a, b) => a - b)).toEqual(
       rows.map((_, i) => i + 1),

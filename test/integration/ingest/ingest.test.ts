@@ -500,6 +500,48 @@ input: { maxRejectRate: 0.5 }
     expect(quarantined.map((l) => (JSON.parse(l) as { row: number }).row)).toEqual([99, 100]);
   });
 
+  it('quarantines a CSV row of more or fewer fields than its header (a stray delimiter, a cut-off last line) as a bad row, and curates the rest', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
+    const lines = [
+      header,
+      ...Array.from({ length: 50 }, () => good),
+      'Adelie,Torgersen,39.1,18.7,181,3750,MALE,',
+      ...Array.from({ length: 47 }, () => good),
+      // The upload was cut off mid-row: no newline at the end either.
+      'Adelie,Torg',
+    ];
+    const report = await drop('penguins', 'cut-off.csv', lines.join('\n'));
+    expect(report).toMatchObject({ status: 'curated', rowsIn: 99, rowsQuarantined: 2 });
+    expect(report.errors).toEqual([
+      { row: 51, field: '(line)', reason: "more fields than the header's 7" },
+      { row: 99, field: '(line)', reason: '2 fields, where the header has 7' },
+    ]);
+    expect(await everyCuratedRow(report)).toHaveLength(97);
+  });
+
+  it('finds a row of another width past the rows the sniffer samples, and rejects a file with a quote never closed, naming the line', async () => {
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const rows = Array.from({ length: 30_000 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE');
+    const deep = `${[header, ...rows, 'Adelie,Torgersen', ...rows].join('\n')}\n`;
+    const report = ingested(await ingestDirectly(await putDirect('incoming/penguins/deep.csv', deep)));
+    expect(report).toMatchObject({ status: 'curated', rowsIn: 60_001, rowsQuarantined: 1 });
+    expect(report.errors).toEqual([
+      { row: 30_001, field: '(line)', reason: '2 fields, where the header has 7' },
+    ]);
+    const unclosed = [
+      header,
+      ...rows.slice(0, 100),
+      'Adelie,"Torgersen,39.1,18.7,181,3750,MALE',
+      ...rows.slice(0, 100),
+    ];
+    const rejected = ingested(
+      await ingestDirectly(await putDirect('incoming/penguins/unclosed.csv', `${unclosed.join('\n')}\n`)),
+    );
+    expect(rejected).toMatchObject({ status: 'rejected', rowsIn: 0 });
+    expect(rejected.rejection).toContain('unclosed.csv: line 102: Value with unterminated quote found');
+  });
+
   it('reads a CSV file with Windows line endings row for row', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';

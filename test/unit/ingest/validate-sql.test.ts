@@ -304,8 +304,8 @@ features: [{ name: z, from: z }]
       'y',
     ]);
     expect(await runSql([failing])).toEqual([
-      { __row: 2, __raw0: 'twelve', __raw1: null, __unreadable: false },
-      { __row: 4, __raw0: '', __raw1: null, __unreadable: false },
+      { __row: 2, __raw0: 'twelve', __raw1: null, __unreadable: null },
+      { __row: 4, __raw0: '', __raw1: null, __unreadable: null },
     ]);
   });
 
