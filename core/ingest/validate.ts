@@ -15,6 +15,8 @@ export interface FieldProblem {
 
 /** A line the reader could not parse at all (malformed JSON): a bad row, not a bad file. */
 export const NOT_JSON: FieldProblem = { field: '(line)', reason: 'not valid JSON' };
+/** A JSON line or array element that is valid JSON but no object (42, [1, 2], null): no row. */
+export const NOT_AN_OBJECT: FieldProblem = { field: '(line)', reason: 'not a JSON object' };
 
 export type RowOutcome =
   | { readonly ok: true; readonly row: CleanRow }

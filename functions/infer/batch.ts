@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
-import { NOT_JSON, nullValuesOf, reasonKind } from '../../core/ingest/validate';
+import { NOT_AN_OBJECT, NOT_JSON, nullValuesOf, reasonKind } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
@@ -60,11 +60,16 @@ class BatchRejection extends Error {
 const BATCH_PREFIX = 'batch-input/';
 const ERRORS_KEPT = 100;
 /** A record the reader could not read as a row, and why: an error row, and the rest is scored. */
-const unreadableLine = (format: InputFormat, detail: string) =>
+const unreadableLine = (detail: string) =>
   ({
     ok: false,
     poison: {
-      reason: format === 'csv' ? POISON_REASONS.schemaViolation : POISON_REASONS.badJson,
+      reason:
+        detail === NOT_JSON.reason
+          ? POISON_REASONS.badJson
+          : detail === NOT_AN_OBJECT.reason
+            ? POISON_REASONS.notAnObject
+            : POISON_REASONS.schemaViolation,
       detail,
       problems: [{ field: NOT_JSON.field, reason: detail }],
     },
@@ -188,7 +193,7 @@ export const scoreBatchObject = async (
           const unreadable = values[unreadableAt] as unknown;
           const result =
             typeof unreadable === 'string'
-              ? unreadableLine(format, unreadable)
+              ? unreadableLine(unreadable)
               : deps.validators.check({ pipeline: pipelineName, id, fields });
           if (result.ok) {
             items.push({ index: row, input: result.input, read });

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { NOT_JSON } from '../../core/ingest/validate';
+import { NOT_AN_OBJECT, NOT_JSON } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { InputFormat } from '../../core/spec/schema';
 import { blankByteOrderMark, readHead } from './files';
@@ -92,7 +92,7 @@ export const openSource = async (
   const columns = keys.map((row) => String(row.k));
   const path = (key: string) => quote(`$."${key.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   return {
-    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS ${quoteIdent(key)}`), `CASE WHEN json IS NULL THEN ${quote(NOT_JSON.reason)} END AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
+    sql: `SELECT ${[...columns.map((key) => `json->>${path(key)} AS ${quoteIdent(key)}`), `CASE WHEN json IS NULL THEN ${quote(NOT_JSON.reason)} WHEN json_type(json) <> 'OBJECT' THEN ${quote(NOT_AN_OBJECT.reason)} END AS ${UNREADABLE}`].join(', ')} FROM (${reader})`,
     columns,
     unreadable: UNREADABLE,
   };

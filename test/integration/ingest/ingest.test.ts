@@ -687,16 +687,20 @@ input: { maxRejectRate: 0.5 }
     expect(landGirls?.imdb_rating).toBe(6.1);
   });
 
-  it('quarantines a malformed JSON line as a bad row and curates the lines around it', async () => {
-    const rows = jsonDataset('penguins.json').slice(0, 30);
+  it('quarantines a malformed JSON line, and one that is no object, as bad rows and curates the lines around them', async () => {
+    const rows = jsonDataset('penguins.json').slice(0, 60);
     const lines = rows.map((r) => JSON.stringify(r));
     lines.splice(10, 0, '{"Species": "Adelie", "Island": ');
+    lines.splice(40, 0, '["Adelie", "Dream"]');
     const report = await drop('penguins', 'torn.jsonl', `${lines.join('\n')}\n`);
     expect(report.status).toBe('curated');
-    expect(report.rowsIn).toBe(31);
-    expect(report.errors).toEqual([{ row: 11, field: '(line)', reason: 'not valid JSON' }]);
+    expect(report.rowsIn).toBe(62);
+    expect(report.errors).toEqual([
+      { row: 11, field: '(line)', reason: 'not valid JSON' },
+      { row: 41, field: '(line)', reason: 'not a JSON object' },
+    ]);
     const { train, validation, test } = report.rowsCurated;
-    expect(train + validation + test).toBe(30);
+    expect(train + validation + test).toBe(60);
   });
 
   it.each([
