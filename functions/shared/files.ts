@@ -72,3 +72,36 @@ export const blankByteOrderMark = (file: string): void => {
     closeSync(fd);
   }
 };
+
+/**
+ * The first line of a CSV file that ends in \r\n and the first that ends in \n alone, outside
+ * quotes (a cell of several lines, as Excel writes one, is no line ending), reading no further than
+ * it must; undefined for a kind the file does not have.
+ */
+export const lineEndings = (file: string): { readonly crlf?: number; readonly lf?: number } => {
+  const fd = openSync(file, 'r');
+  const buffer = Buffer.alloc(2 ** 20);
+  let quoted = false;
+  let line = 1;
+  let before = 0;
+  let crlf: number | undefined;
+  let lf: number | undefined;
+  try {
+    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+      for (let i = 0; i < read; i++) {
+        const byte = buffer[i];
+        if (byte === 0x22) quoted = !quoted;
+        else if (byte === 0x0a && !quoted) {
+          if (before === 0x0d) crlf ??= line;
+          else lf ??= line;
+          if (crlf !== undefined && lf !== undefined) return { crlf, lf };
+          line++;
+        }
+        before = byte ?? 0;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { ...(crlf !== undefined && { crlf }), ...(lf !== undefined && { lf }) };
+};

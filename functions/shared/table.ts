@@ -3,7 +3,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { NOT_AN_OBJECT, NOT_JSON } from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { InputFormat } from '../../core/spec/schema';
-import { blankByteOrderMark, readHead } from './files';
+import { blankByteOrderMark, lineEndings, readHead } from './files';
 
 /**
  * DuckDB as ingest's file engine: it reads every input format in chunks (every value as text, so
@@ -242,9 +242,20 @@ export const openRaggedCsv = async (
   const reader = (options: string) =>
     `read_csv(${quote(file)}, auto_detect = false, header = true, delim = ${quote(delimiter)}, quote = '"', escape = '"', max_line_size = ${maxLineBytes}, ${options})`;
   const rejects = "rejects_table = '__mlpipe_rejects', rejects_scan = '__mlpipe_rejects_scan'";
-  await sql.read(
-    `SELECT count(*) FROM ${reader(`${typed(columns)}, strict_mode = true, null_padding = false, ignore_errors = true, store_rejects = true, ${rejects}`)}`,
-  );
+  try {
+    await sql.read(
+      `SELECT count(*) FROM ${reader(`${typed(columns)}, strict_mode = true, null_padding = false, ignore_errors = true, store_rejects = true, ${rejects}`)}`,
+    );
+  } catch (error) {
+    // DuckDB 1.5's strict reader stops in a file of two kinds of line ending, saying only that it
+    // "reached an invalid state".
+    const { crlf, lf } = lineEndings(file);
+    if (crlf === undefined || lf === undefined) throw error;
+    throw new TableReadError(
+      `line ${crlf} ends in \\r\\n and line ${lf} in \\n: save the file with one kind of line ending`,
+      { cause: error },
+    );
+  }
   const [fault] = await sql.read(
     "SELECT line, error_type AS type, error_message AS message FROM __mlpipe_rejects WHERE error_type NOT IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') ORDER BY line LIMIT 1",
   );

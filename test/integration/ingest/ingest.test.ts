@@ -520,7 +520,7 @@ input: { maxRejectRate: 0.5 }
     expect(await everyCuratedRow(report)).toHaveLength(97);
   });
 
-  it('finds a row of another width past the rows the sniffer samples, and rejects a file with a quote never closed, naming the line', async () => {
+  it('finds a row of another width past the rows the sniffer samples, and rejects a file with a quote never closed or two kinds of line ending, naming the lines', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const rows = Array.from({ length: 30_000 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE');
     const deep = `${[header, ...rows, 'Adelie,Torgersen', ...rows].join('\n')}\n`;
@@ -540,6 +540,12 @@ input: { maxRejectRate: 0.5 }
     );
     expect(rejected).toMatchObject({ status: 'rejected', rowsIn: 0 });
     expect(rejected.rejection).toContain('unclosed.csv: line 102: Value with unterminated quote found');
+    // A header saved on Windows, rows added on Linux.
+    const mixed = `${header}\r\n${rows.slice(0, 100).join('\n')}\n`;
+    const twoEndings = ingested(await ingestDirectly(await putDirect('incoming/penguins/mixed.csv', mixed)));
+    expect(twoEndings.rejection).toBe(
+      'cannot be read as mixed.csv: line 1 ends in \\r\\n and line 2 in \\n: save the file with one kind of line ending',
+    );
   });
 
   it('reads a CSV file with Windows line endings row for row', async () => {

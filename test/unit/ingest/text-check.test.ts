@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkInFileOrder, checkText, TextChecker } from '../../../functions/ingest/text';
+import { lineEndings } from '../../../functions/shared/files';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlpipe-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -189,5 +190,16 @@ describe('TextChecker', () => {
       ok: false,
       reason: `not valid UTF-8 (in line 4, at byte offset ${text.length})`,
     });
+  });
+});
+
+describe('lineEndings', () => {
+  it('finds the first line of each kind of ending, and no ending inside a quoted cell', () => {
+    // Excel ends rows in \r\n and writes a cell of two lines with \n inside its quotes.
+    const excel = fileOf(Buffer.from('a,b\r\n1,"two\nlines"\r\n3,4\r\n'));
+    expect(lineEndings(excel)).toEqual({ crlf: 1 });
+    const mixed = fileOf(Buffer.from('a,b\r\n1,"two\r\nlines"\n3,4\r\n5,6\n'));
+    expect(lineEndings(mixed)).toEqual({ crlf: 1, lf: 2 });
+    expect(lineEndings(fileOf(Buffer.from('a,b\n1,2')))).toEqual({ lf: 1 });
   });
 });
