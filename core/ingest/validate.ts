@@ -322,6 +322,15 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
     hints.push(
       `one column, holding ${JSON.stringify(other)}: the spec's delimiter is ${JSON.stringify(spec.input.delimiter)}`,
     );
+  // A file without a header row: its first row's values are taken for the names.
+  const values = found.filter(
+    (name) =>
+      (name.trim() !== '' && Number.isFinite(Number(name))) ||
+      !Number.isNaN(parseTimestamp(name.trim()).getTime()) ||
+      Object.values(spec.columns).some((column) => column.values?.includes(name.trim())),
+  );
+  if (values.length > 0 && !found.some((name) => Object.hasOwn(spec.columns, name)))
+    hints.push(`the first line holds values such as ${list(values.slice(0, 3))}: is the header row missing?`);
   const shown = found.length > 20 ? `${list(found.slice(0, 20))}, …` : list(found);
   return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
 };

@@ -125,6 +125,23 @@ describe('a file without a column every row needs', () => {
     );
   });
 
+  it('points at a header row that is missing, when the names it finds are values', () => {
+    expect(missingColumns(penguins, ['Adelie', 'Torgersen', '39.1', '18.7', '181', '3750', 'MALE'])).toMatch(
+      /\(the first line holds values such as "Adelie", "Torgersen", "39.1": is the header row missing\?\)$/,
+    );
+    const flights = spec('flights');
+    expect(missingColumns(flights, ['2001-01-01 00:01:00', '-5', '1234', 'SFO', 'LAX'])).toMatch(
+      /values such as "2001-01-01 00:01:00", "-5", "1234"/,
+    );
+    // A header in another case is no row of values.
+    expect(
+      missingColumns(
+        penguins,
+        header.map((name) => name.toLowerCase()),
+      ),
+    ).not.toMatch(/header row/);
+  });
+
   it('points at another delimiter when the file reads as one column that holds it', () => {
     expect(missingColumns(penguins, [header.join(';')])).toMatch(
       /\(one column, holding ";": the spec's delimiter is ","\)$/,
