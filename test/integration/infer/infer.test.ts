@@ -629,6 +629,29 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     );
   });
 
+  it('scores every row of a CSV whose row of another width comes past the rows the sniffer samples, that row an error row', async () => {
+    await writeDeployment(s3, ARTIFACTS, 'penguins', 'penguins-v1');
+    await new Promise((r) => setTimeout(r, RECORD_TTL_MS + 200));
+    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+    const rows = Array.from({ length: 25_000 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE');
+    rows.splice(24_000, 0, 'Adelie,Torgersen');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: RAW,
+        Key: 'batch-input/penguins/cut.csv',
+        Body: `${[header, ...rows].join('\n')}\n`,
+      }),
+    );
+    await cloud.settle();
+    const report = JSON.parse(await text('batch-output/penguins/cut.report.json')) as BatchReport;
+    expect(report).toMatchObject({ status: 'scored', rowsIn: 25_001, rowsScored: 25_000, rowsRejected: 1 });
+    expect(report.errors).toEqual([
+      { row: 24_001, field: '(line)', reason: '2 fields, where the header has 7' },
+    ]);
+    const lines = (await text('batch-output/penguins/cut.csv')).trim().split('\n');
+    expect(lines).toHaveLength(25_001);
+  });
+
   it('answers Parquet in kind, giving the columns it passes through their types back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-batch-parquet-'));
     const input = join(dir, 'input.parquet');
