@@ -215,7 +215,10 @@ const columnNames = (header: readonly string[]): string[] => {
   });
 };
 
-/** What a ragged file's reader reads as NULL: a text no file holds, so a field the reader pads is NULL and an empty one ''. */
+/**
+ * What a ragged file's reader reads as NULL: a text no file holds, so a field the reader pads is
+ * NULL and an empty one ''.
+ */
 const PADDING = '\u0001';
 const EXTRA_FIELD = '__mlpipe_extra_field';
 
