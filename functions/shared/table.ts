@@ -100,7 +100,12 @@ export const openSource = async (
 
 export interface TableChunks {
   readonly columns: readonly string[];
-  /** Rows in file order, a DuckDB chunk (2,048 rows) at a time; values are text or null. */
+  /**
+   * Rows in file order, a DuckDB chunk (2,048 rows) at a time; values are text or null. A read that
+   * fails midway may end here as if the rows had (the Node client reads no duckdb_result_error), so
+   * a caller that must have every row counts them another way: ingest against its staged write,
+   * batch scoring against a count taken first.
+   */
   chunks(): AsyncIterable<(string | null)[][]>;
   close(): void;
 }
