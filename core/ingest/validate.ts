@@ -22,13 +22,13 @@ export type RowOutcome =
   | { readonly ok: true; readonly row: CleanRow }
   | { readonly ok: false; readonly problems: readonly FieldProblem[] };
 
-/**
- * The outcome of a record the reader could not read as a row (NOT_JSON's, or a CSV row of another
- * width than its header), `reason` being why: what rowValidator would say of it if it could.
- */
+/** A record the reader could not read as a row (NOT_JSON's, or a CSV row of another width than its header), and why. */
+export const unreadableProblem = (reason: string): FieldProblem => ({ field: NOT_JSON.field, reason });
+
+/** The outcome of such a record: what rowValidator would say of it if it could read it. */
 export const unreadableRow = (reason: string): RowOutcome => ({
   ok: false,
-  problems: [{ field: NOT_JSON.field, reason }],
+  problems: [unreadableProblem(reason)],
 });
 
 const TRUE = new Set(['true', 't', 'yes', 'y', '1']);

@@ -3,14 +3,19 @@ import { basename, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type InferenceInput, POISON_REASONS, type Prediction, predictionsOf } from '../../core/inference';
 import { checkFormat } from '../../core/ingest/formats';
-import { NOT_AN_OBJECT, NOT_JSON, nullValuesOf, reasonKind } from '../../core/ingest/validate';
+import {
+  NOT_AN_OBJECT,
+  NOT_JSON,
+  nullValuesOf,
+  reasonKind,
+  unreadableProblem,
+} from '../../core/ingest/validate';
 import { quoteIdent } from '../../core/ingest/validate-sql';
 import type { SpecCatalog } from '../../core/spec/load';
 import type { InputFormat, PipelineSpec } from '../../core/spec/schema';
 import { CorruptGzipError, plainFile, textWriter } from '../shared/files';
 import { downloadTo, putFile, putJson } from '../shared/s3';
 import {
-  openRaggedCsv,
   openSource,
   openTable,
   quoteSql,
@@ -80,7 +85,7 @@ const unreadableLine = (detail: string) =>
             ? POISON_REASONS.notAnObject
             : POISON_REASONS.schemaViolation,
       detail,
-      problems: [{ field: NOT_JSON.field, reason: detail }],
+      problems: [unreadableProblem(detail)],
     },
   }) as const;
 
@@ -179,88 +184,83 @@ export const scoreBatchObject = async (
     const scoredFile = join(scratch, 'scored.jsonl');
     const errorsFile = join(scratch, 'errors.jsonl');
     const missing = new Set(nullValuesOf(spec, format));
-    /** The file read through `rows`, every row scored or an error. */
-    const score = async (rows: Source) => {
-      const scored = textWriter(scoredFile);
-      const errors = textWriter(errorsFile);
-      const table = await openTable(rows.sql);
-      const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
-      try {
-        for await (const chunk of table.chunks()) {
-          const items: { index: number; input: InferenceInput; read: Record<string, string | null> }[] = [];
-          for (const values of chunk) {
-            tally.rowsIn++;
-            const row = tally.rowsIn;
-            const read = Object.fromEntries(rows.columns.map((c, i) => [c, values[i] ?? null]));
-            // The model sees a missing value's text as missing; the error file keeps the row as read.
-            const fields =
-              missing.size === 0
-                ? read
-                : Object.fromEntries(
-                    Object.entries(read).map(([c, v]) => [c, v !== null && missing.has(v.trim()) ? null : v]),
-                  );
-            const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
-            const unreadable = values[unreadableAt] as unknown;
-            const result =
-              typeof unreadable === 'string'
-                ? unreadableLine(unreadable)
-                : deps.validators.check({ pipeline: pipelineName, id, fields });
-            if (result.ok) {
-              items.push({ index: row, input: result.input, read });
-              continue;
-            }
-            tally.rowsRejected++;
-            for (const problem of result.poison.problems ?? [{ field: '', reason: result.poison.detail }]) {
-              const kind = reasonKind(problem);
-              tally.reasons[kind] = (tally.reasons[kind] ?? 0) + 1;
-              if (tally.errors.length < ERRORS_KEPT)
-                tally.errors.push({ row, field: problem.field, reason: problem.reason });
-            }
-            await errors.write(
-              `${JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields: read })}\n`,
-            );
-          }
-          if (items.length === 0) continue;
-          // One onnxruntime call per chunk, all with the champion.
-          const out = await model.predict(items.map((i) => i.input.fields));
-          const predictions = predictionsOf(
-            items.map((i) => i.input),
-            out,
-            model,
-            'champion',
-          );
-          for (const [k, item] of items.entries()) {
-            await scored.write(
-              `${JSON.stringify(outputRow(item.index, item.input, item.read, predictions[k] as Prediction))}\n`,
-            );
-            tally.rowsScored++;
-          }
-        }
-      } finally {
-        table.close();
-        await scored.end();
-        await errors.end();
-      }
-    };
-    const { delimiter } = spec.input;
-    const { maxLineBytes } = deps.settings;
     // The rows are counted first, in a read that fails where the reader stops: a streamed read that
     // stops ends as if the file did (DuckDB's C API tells the two apart only by duckdb_result_error,
     // which the Node client does not read), and the rows after would be lost without a word.
-    const count = (rows: Source) =>
-      withSql(async (sql) => Number((await sql.read(`SELECT count(*) AS n FROM (${rows.sql})`))[0]?.n ?? 0));
-    let rows = await openSource(plain, format, delimiter, maxLineBytes);
-    let rowsInFile: number;
+    const { rows, rowsInFile } = await withSql(async (sql) => {
+      const count = async (read: Source) =>
+        Number((await sql.read(`SELECT count(*) AS n FROM (${read.sql})`))[0]?.n ?? 0);
+      const opened = await openSource(plain, format, spec.input.delimiter, deps.settings.maxLineBytes, sql);
+      try {
+        return { rows: opened, rowsInFile: await count(opened) };
+      } catch (error) {
+        // A row of another width than the header, past the rows the sniffer sampled, stops the
+        // strict reader: each such row is an error row, as ingest has it.
+        if (!(error instanceof TableReadError) || !opened.ragged) throw error;
+        const ragged = await opened.ragged(sql);
+        return { rows: ragged, rowsInFile: await count(ragged) };
+      }
+    });
+    const scored = textWriter(scoredFile);
+    const errors = textWriter(errorsFile);
+    const table = await openTable(rows.sql);
+    const unreadableAt = rows.unreadable === undefined ? -1 : table.columns.indexOf(rows.unreadable);
     try {
-      rowsInFile = await count(rows);
-    } catch (error) {
-      // A row of another width than the header, past the rows the sniffer sampled, stops the strict
-      // reader: each such row is an error row (openRaggedCsv), as ingest has it.
-      if (!(error instanceof TableReadError) || format !== 'csv') throw error;
-      rows = await withSql((sql) => openRaggedCsv(plain, delimiter, maxLineBytes, sql));
-      rowsInFile = await count(rows);
+      for await (const chunk of table.chunks()) {
+        const items: { index: number; input: InferenceInput; read: Record<string, string | null> }[] = [];
+        for (const values of chunk) {
+          tally.rowsIn++;
+          const row = tally.rowsIn;
+          const read = Object.fromEntries(rows.columns.map((c, i) => [c, values[i] ?? null]));
+          // The model sees a missing value's text as missing; the error file keeps the row as read.
+          const fields =
+            missing.size === 0
+              ? read
+              : Object.fromEntries(
+                  Object.entries(read).map(([c, v]) => [c, v !== null && missing.has(v.trim()) ? null : v]),
+                );
+          const id = spec.id !== undefined && fields[spec.id] ? String(fields[spec.id]) : `${name}#${row}`;
+          const unreadable = values[unreadableAt] as unknown;
+          const result =
+            typeof unreadable === 'string'
+              ? unreadableLine(unreadable)
+              : deps.validators.check({ pipeline: pipelineName, id, fields });
+          if (result.ok) {
+            items.push({ index: row, input: result.input, read });
+            continue;
+          }
+          tally.rowsRejected++;
+          for (const problem of result.poison.problems ?? [{ field: '', reason: result.poison.detail }]) {
+            const kind = reasonKind(problem);
+            tally.reasons[kind] = (tally.reasons[kind] ?? 0) + 1;
+            if (tally.errors.length < ERRORS_KEPT)
+              tally.errors.push({ row, field: problem.field, reason: problem.reason });
+          }
+          await errors.write(
+            `${JSON.stringify({ row, id, problems: result.poison.problems ?? [], fields: read })}\n`,
+          );
+        }
+        if (items.length === 0) continue;
+        // One onnxruntime call per chunk, all with the champion.
+        const out = await model.predict(items.map((i) => i.input.fields));
+        const predictions = predictionsOf(
+          items.map((i) => i.input),
+          out,
+          model,
+          'champion',
+        );
+        for (const [k, item] of items.entries()) {
+          await scored.write(
+            `${JSON.stringify(outputRow(item.index, item.input, item.read, predictions[k] as Prediction))}\n`,
+          );
+          tally.rowsScored++;
+        }
+      }
+    } finally {
+      table.close();
+      await scored.end();
+      await errors.end();
     }
-    await score(rows);
     if (tally.rowsIn !== rowsInFile)
       throw new TableReadError(`the reader stopped after ${tally.rowsIn} of the file's ${rowsInFile} rows`);
     t = lap('scoreMs', t);

@@ -57,7 +57,6 @@ import {
   unquoted,
 } from '../shared/s3';
 import {
-  openRaggedCsv,
   openSource,
   openSql,
   openTable,
@@ -741,12 +740,10 @@ const curate = async (
     /** The file's whole numbers were not all read as such (`why`): it was read again as text. */
     readonly readAsText: (why: string) => void;
   },
-  /** A CSV file the strict reader stopped in: read by openRaggedCsv. */
-  ragged = false,
+  /** The file's reader, when not openSource's: its `ragged` one, once the strict reader stopped. */
+  reader?: Source,
 ): Promise<{ quarantineFile?: string }> => {
-  const opened = ragged
-    ? await openRaggedCsv(file, spec.input.delimiter, settings.maxLineBytes, db)
-    : await openSource(file, format, spec.input.delimiter, settings.maxLineBytes, db);
+  const opened = reader ?? (await openSource(file, format, spec.input.delimiter, settings.maxLineBytes, db));
   const { sql: source, columns: sourceColumns, unreadable } = opened;
   // A column every row needs is not in the file: one reason for the file, not one per row.
   const missing = missingColumns(spec, sourceColumns);
@@ -787,10 +784,10 @@ const curate = async (
       stats = await stage(validation);
     } catch (error) {
       // A row of another width than the header, past the rows the sniffer sampled, stops the strict
-      // reader: the file is read again, each such row a bad row (openRaggedCsv).
-      if (!(error instanceof TableReadError) || format !== 'csv' || ragged) throw error;
+      // reader: the file is read again, each such row a bad row.
+      if (!(error instanceof TableReadError) || !opened.ragged) throw error;
       await rm(stagedDir, { recursive: true, force: true });
-      return curate(db, spec, file, format, scratch, settings, tally, facts, on, true);
+      return curate(db, spec, file, format, scratch, settings, tally, facts, on, await opened.ragged(db));
     }
   }
   const timeColumn = spec.split.by === 'time' ? curatedColumnName(spec.split.column) : undefined;

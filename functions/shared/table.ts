@@ -52,6 +52,11 @@ export interface Source {
   /** A Parquet file's own column types (DuckDB's names), which `sql` casts to text. */
   readonly types?: ReadonlyMap<string, string>;
   /**
+   * A strict CSV reader's: the file read again by openRaggedCsv, for when `sql` stops in it, as it
+   * does at a row of another width than the header past the rows the sniffer sampled.
+   */
+  readonly ragged?: (session: Sql) => Promise<Source>;
+  /**
    * A CSV file's reader as `sql`, but with the `columns` given read as BIGINT by DuckDB's reader,
    * which costs less than reading them as text and casting after (flights: ~60 ms of ~530): a
    * value that is not a whole number then fails the read. Undefined when the sniffer's reader is
@@ -180,7 +185,12 @@ const sniffedCsv = async (
     const typed = `columns={${columns.map((name) => `${quote(name)}: ${whole.includes(name) ? "'BIGINT'" : "'VARCHAR'"}`).join(', ')}}`;
     return `SELECT * ${prompt.replace(asText, () => typed).replace('all_varchar=true, ', '')}`;
   };
-  return { sql: `SELECT * ${prompt}`, columns, withWholeNumbers };
+  return {
+    sql: `SELECT * ${prompt}`,
+    columns,
+    withWholeNumbers,
+    ragged: (session) => openRaggedCsv(file, delimiter, maxLineBytes, session),
+  };
 };
 
 /** The fields of a CSV text's first record (RFC 4180 quotes), or undefined if it does not end in `text`. */
@@ -236,7 +246,7 @@ const EXTRA_FIELD = '__mlpipe_extra_field';
  * padding (`null_padding`, a NULL in the last column, where an empty field is '') or by a field
  * beyond the header's. https://duckdb.org/docs/data/csv/reading_faulty_csv_files
  */
-export const openRaggedCsv = async (
+const openRaggedCsv = async (
   file: string,
   delimiter: string,
   maxLineBytes: number,
