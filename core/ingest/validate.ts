@@ -138,8 +138,7 @@ const dateOf = (
   const iso = YEAR_FIRST.exec(text);
   if (iso) return { date: [Number(iso[1]), Number(iso[3]), Number(iso[4])], rest: iso.slice(5) };
   const monthFirst = MONTH_FIRST.exec(text);
-  const dayFirst = monthFirst ? null : DAY_FIRST.exec(text);
-  const m = monthFirst ?? dayFirst;
+  const m = monthFirst ?? DAY_FIRST.exec(text);
   if (!m) return undefined;
   const [weekday, month, day] = monthFirst ? [m[1], m[2], m[3]] : [m[1], m[3], m[2]];
   // A word before the date must be a weekday's name, as in "Fri, 12 Jun 1998".
