@@ -38,11 +38,13 @@ const firstCharacter = (text: Uint8Array): string => {
 
 /** What a key's name says it is (`format` undefined for an unknown extension); the bytes may disagree. */
 export const formatOfKey = (key: string): { format?: InputFormat; gzip: boolean; extension: string } => {
-  const name = key.toLowerCase();
+  // The file's own name: a folder of the key may hold a dot ("incoming/v1.2/data").
+  const name = key.slice(key.lastIndexOf('/') + 1).toLowerCase();
   const gzip = name.endsWith('.gz');
   const base = gzip ? name.slice(0, -3) : name;
-  const extension = base.slice(base.lastIndexOf('.') + 1);
-  const format = base.includes('.') ? EXTENSIONS[extension] : undefined;
+  const dot = base.lastIndexOf('.');
+  const extension = dot < 0 ? '' : base.slice(dot + 1);
+  const format = dot < 0 ? undefined : EXTENSIONS[extension];
   return { ...(format ? { format } : {}), gzip, extension };
 };
 
@@ -60,7 +62,7 @@ export const checkFormat = (
   if (!format) {
     return {
       ok: false,
-      reason: `unknown file type ".${extension}": expected .csv, .jsonl, .json or .parquet, optionally .gz`,
+      reason: `${extension === '' ? 'no file type in its name' : `unknown file type ".${extension}"`}: expected .csv, .jsonl, .json or .parquet, optionally .gz`,
     };
   }
   if (!allowed.includes(format))
@@ -77,6 +79,7 @@ export const checkFormat = (
       reason: gzip ? 'named .gz but not gzip-compressed' : 'gzip-compressed but not named .gz',
     };
   }
+  if (gzip && startsWith(textHead, GZIP)) return { ok: false, reason: 'gzip-compressed twice' };
   if (format === 'parquet') {
     return startsWith(head, PARQUET)
       ? { ok: true, detected: { format, gzip } }

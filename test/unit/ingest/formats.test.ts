@@ -25,10 +25,20 @@ describe('detecting what a dropped file is', () => {
     ['a.json', text('{"x":1}'), 'named .json but does not hold a JSON array'],
     ['a.csv', text('[1,2]'), 'named .csv but holds JSON'],
     ['a.xlsx', text('x'), 'unknown file type ".xlsx"'],
+    ['incoming/v1.2/data', text('x'), 'no file type in its name'],
+    ['incoming/v1.2/data.tsv.bak', text('x'), 'unknown file type ".bak"'],
     ['a.csv', text(''), 'empty file'],
     ['a.csv', text('  \n\n'), 'empty file'],
   ])('refuses %s whose content does not match, saying why', (key, body, reason) => {
     expect(check(key, body)).toEqual({ ok: false, reason: expect.stringContaining(reason) });
+  });
+
+  it('refuses a file compressed twice, naming it so rather than as text that is not UTF-8', () => {
+    const twice = gzipSync(gzipSync('x,y\n1,2'));
+    expect(check('a.csv.gz', twice, gzipSync('x,y\n1,2'))).toEqual({
+      ok: false,
+      reason: 'gzip-compressed twice',
+    });
   });
 
   it('refuses a format the pipeline does not accept', () => {
