@@ -22,6 +22,7 @@ import {
   runSql,
   type Source,
   TableReadError,
+  unreadableObjectReason,
   withSql,
 } from '../shared/table';
 import type { ServingModels } from './models';
@@ -293,10 +294,7 @@ export const scoreBatchObject = async (
     if (error instanceof BatchRejection || error instanceof CorruptGzipError)
       return await report({ status: 'rejected', reason: error.message });
     if (error instanceof TableReadError)
-      return await report({
-        status: 'rejected',
-        reason: `cannot be read as ${name}: ${error.message.split('\n')[0]}`,
-      });
+      return await report({ status: 'rejected', reason: unreadableObjectReason(error, scratch, name) });
     throw error;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

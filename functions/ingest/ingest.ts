@@ -64,6 +64,7 @@ import {
   type Source,
   type Sql,
   TableReadError,
+  unreadableObjectReason,
 } from '../shared/table';
 import {
   CLAIM_MARGIN_MS,
@@ -376,7 +377,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   } catch (error) {
     if (!(error instanceof Rejection)) {
       if (!(error instanceof TableReadError)) throw error;
-      rejection = `cannot be read as ${basename(source.key)}: ${error.message.split('\n')[0]}`;
+      rejection = unreadableObjectReason(error, scratch, basename(source.key));
     } else rejection = error.reason;
   } finally {
     // The scratch folder goes while the report is written.

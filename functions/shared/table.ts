@@ -23,6 +23,18 @@ export class TableReadError extends Error {
   override name = 'TableReadError';
 }
 
+/**
+ * Why an object cannot be read, for its report. DuckDB's message names the scratch copy it read
+ * ('Malformed JSON in file "/tmp/mlpipe-ingest-…/source"'), which means nothing to whoever dropped
+ * the object: the object's name stands in its place, and the message loses the class of error it
+ * starts with ("Invalid Input Error: ").
+ */
+export const unreadableObjectReason = (error: TableReadError, scratch: string, name: string): string => {
+  const within = new RegExp(`${scratch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^"'\\s]*`, 'g');
+  const said = (error.message.split('\n')[0] ?? '').replace(/^(?:[A-Z][a-z]+ )+Error: /, '').trim();
+  return `cannot be read as ${name}: ${said.replace(within, () => name)}`;
+};
+
 const csvOptions = (delimiter: string, maxLineBytes: number) =>
   `header = true, all_varchar = true, delim = ${quote(delimiter)}, quote = '"', escape = '"', strict_mode = true, null_padding = false, max_line_size = ${maxLineBytes}`;
 

@@ -718,6 +718,14 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
       }),
     );
     await s3.send(new PutObjectCommand({ Bucket: RAW, Key: 'batch-input/walruses/day.jsonl', Body: jsonl }));
+    // A hand-edited JSON array, a comma left after its last object.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: RAW,
+        Key: 'batch-input/penguins/edited.json',
+        Body: '[{"Island": "Dream", "Sex": "MALE"},]',
+      }),
+    );
     // A quote that never closes: DuckDB cannot read it, now or on any retry.
     await s3.send(
       new PutObjectCommand({
@@ -742,5 +750,11 @@ describe('the inference image in the local cloud: stream, HTTPS and batch entry 
     const unreadable = JSON.parse(await text('batch-output/penguins/torn.report.json')) as BatchReport;
     expect(unreadable).toMatchObject({ status: 'rejected', rowsScored: 0 });
     expect(unreadable.reason).toMatch(/^cannot be read as torn\.csv: /);
+    // Named as the object, not as the scratch copy DuckDB read.
+    const edited = JSON.parse(await text('batch-output/penguins/edited.report.json')) as BatchReport;
+    expect(edited).toMatchObject({ status: 'rejected', rowsScored: 0 });
+    expect(edited.reason).toMatch(
+      /^cannot be read as edited\.json: Malformed JSON in file "edited\.json", at byte \d+/,
+    );
   });
 });

@@ -548,6 +548,17 @@ input: { maxRejectRate: 0.5 }
     );
   });
 
+  it('rejects a JSON array that does not parse, naming the object rather than the copy it read', async () => {
+    // A hand-edited array: a comma left after its last object.
+    const body = '[{"Species": "Adelie", "Island": "Dream", "Sex": "MALE"},]';
+    const report = ingested(await ingestDirectly(await putDirect('incoming/penguins/edited.json', body)));
+    expect(report).toMatchObject({ status: 'rejected', rowsIn: 0 });
+    expect(report.rejection).toMatch(
+      /^cannot be read as edited\.json: Malformed JSON in file "edited\.json", at byte \d+/,
+    );
+    expect(report.rejection).not.toContain(scratchDir);
+  });
+
   it('reads a CSV file with Windows line endings row for row', async () => {
     const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
