@@ -315,11 +315,16 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
     return other === undefined ? [] : [`${JSON.stringify(other)} for ${JSON.stringify(name)}`];
   });
   if (cased.length > 0) hints.push(`names differ in case: ${cased.join(', ')}`);
-  const only = found.length === 1 ? found[0] : undefined;
-  const other = OTHER_DELIMITERS.find((d) => d !== spec.input.delimiter && only?.includes(d));
-  if (other !== undefined)
+  // Names that hold another delimiter, where none is the spec's: one column, or several where the
+  // values hold the spec's delimiter too ("a;b;39,1" with decimal commas, read with ",").
+  const strange = found.some((name) => Object.hasOwn(spec.columns, name)) ? [] : found;
+  const other = OTHER_DELIMITERS.find(
+    (d) => d !== spec.input.delimiter && strange.some((name) => name.includes(d)),
+  );
+  const holder = strange.find((name) => other !== undefined && name.includes(other));
+  if (other !== undefined && holder !== undefined)
     hints.push(
-      `one column, holding ${JSON.stringify(other)}: the spec's delimiter is ${JSON.stringify(spec.input.delimiter)}`,
+      `${found.length === 1 ? 'one column' : JSON.stringify(holder)}, holding ${JSON.stringify(other)}: the spec's delimiter is ${JSON.stringify(spec.input.delimiter)}`,
     );
   // A file without a header row: its first row's values are taken for the names.
   const values = found.filter(
@@ -328,7 +333,9 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
       !Number.isNaN(parseTimestamp(name.trim()).getTime()) ||
       Object.values(spec.columns).some((column) => column.values?.includes(name.trim())),
   );
-  if (values.length > 0 && !found.some((name) => Object.hasOwn(spec.columns, name)))
+  // Unless another delimiter explains them: cut at the wrong one, a header's line has fewer
+  // fields than a row's, and DuckDB's sniffer takes a row for the header.
+  if (values.length > 0 && holder === undefined && !found.some((name) => Object.hasOwn(spec.columns, name)))
     hints.push(`the first line holds values such as ${list(values.slice(0, 3))}: is the header row missing?`);
   const shown = found.length > 20 ? `${list(found.slice(0, 20))}, …` : list(found);
   return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;

@@ -148,6 +148,16 @@ describe('a file without a column every row needs', () => {
     );
     expect(missingColumns(penguins, [header.join('\t')])).toMatch(/holding "\\t"/);
   });
+
+  it("points at another delimiter when the names hold it and the spec's, as decimal commas give", () => {
+    // "Adelie;Torgersen;39,1;18,7": read with ",", its second line has the most fields, and is
+    // taken for the header.
+    expect(missingColumns(penguins, ['Adelie;Torgersen;39', '1;18', '7'])).toMatch(
+      /\("Adelie;Torgersen;39", holding ";": the spec's delimiter is ","\)$/,
+    );
+    // A name of the spec's found: the file is read with the right delimiter.
+    expect(missingColumns(penguins, ['Species', 'Island;Sex'])).not.toMatch(/holding/);
+  });
 });
 
 describe('the texts that mean a value is missing', () => {
