@@ -338,7 +338,7 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
   if (values.length > 0 && holder === undefined && !found.some((name) => Object.hasOwn(spec.columns, name)))
     hints.push(`the first line holds values such as ${list(values.slice(0, 3))}: is the header row missing?`);
   const shown = found.length > 20 ? `${list(found.slice(0, 20))}, …` : list(found);
-  return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
+  return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none: no JSON object in it has a key' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
 };
 
 /** A problem's reason without the value, for counting reasons across rows. */

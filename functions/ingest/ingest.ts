@@ -748,7 +748,13 @@ const curate = async (
   const { sql: source, columns: sourceColumns, unreadable } = opened;
   // A column every row needs is not in the file: one reason for the file, not one per row.
   const missing = missingColumns(spec, sourceColumns);
-  if (missing !== undefined) throw new Rejection(missing);
+  if (missing !== undefined) {
+    // A JSON file of no key may hold no value at all ("[]"): a file of no rows, as a CSV file of
+    // only a header is.
+    const [counted] =
+      sourceColumns.length === 0 ? await db.read(`SELECT count(*) AS n FROM (${source})`) : [];
+    throw new Rejection(counted !== undefined && Number(counted.n) === 0 ? 'no rows' : missing);
+  }
   const nullValues = nullValuesOf(spec, format);
   const validation = validationSql(spec, source, sourceColumns, {
     ...(unreadable !== undefined && { unreadable }),

@@ -790,6 +790,13 @@ input: { maxRejectRate: 0.5 }
       /only a header/,
     ],
     ['an empty file', 'empty.csv', '', /empty file/],
+    ['an empty JSON array', 'empty.json', '[ ]\n', /^no rows$/],
+    [
+      'a JSON array of arrays',
+      'table.json',
+      '[["Species", "Island"], ["Adelie", "Dream"]]',
+      /has none: no JSON object in it has a key$/,
+    ],
     [
       'a file written with another delimiter than the spec says',
       'semicolons.csv',
