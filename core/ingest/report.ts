@@ -32,6 +32,11 @@ export interface IngestReport {
   /** The first MAX_ERRORS problems, with their row number (1 = the first data row). */
   readonly errors: readonly RowError[];
   readonly timings: Readonly<Record<string, number>>;
+  /**
+   * Why no training was started for rows that were curated (untrainableSplits): a split training
+   * needs is empty. Training on them would fail at evaluation, after the training job's cost.
+   */
+  readonly trainingSkipped?: string;
 }
 
 export const MAX_ERRORS = 100;

@@ -135,3 +135,22 @@ export const trainBefore = (staged: StagedRows, time: number): boolean =>
   (staged.untimed ?? 0) === 0 &&
   staged.last != null &&
   staged.last < time;
+
+/**
+ * Why curated rows cannot be trained on, or undefined when they can: the model is fitted on the
+ * train split and judged on the test split, so neither may be empty (validation may: it only stops
+ * training early). A time split keeps rows of one time in one split, so a file of few times (daily
+ * data, a day or two) can leave the later splits empty; a hash split can, of a file of few rows.
+ */
+export const untrainableSplits = (
+  spec: PipelineSpec,
+  curated: Readonly<Record<Split, number>>,
+): string | undefined => {
+  const empty = (['train', 'test'] as const).filter((split) => curated[split] === 0);
+  if (empty.length === 0) return undefined;
+  const why =
+    spec.split.by === 'time'
+      ? `split by time, rows of one time stay in one split, and the ${curated.train + curated.validation + curated.test} rows curated have too few times to fill every split`
+      : `split by hash, the ${curated.train + curated.validation + curated.test} rows curated are too few to fill every split`;
+  return `the ${empty.join(' and ')} split${empty.length > 1 ? 's are' : ' is'} empty: ${why}`;
+};

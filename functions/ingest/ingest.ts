@@ -34,6 +34,7 @@ import {
   timeBoundariesSql,
   trainBefore,
   unreadableRow,
+  untrainableSplits,
   type ValidationSql,
   validationSql,
   wholeSplit,
@@ -279,7 +280,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     return {
       state: 'repeated',
       report: previous,
-      training: previous.status === 'curated' ? await startTraining() : 'not-started',
+      training: trainable(previous) ? await startTraining() : 'not-started',
       bytes: source.size ?? 0,
     };
   }
@@ -405,7 +406,7 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     }
   }
   timings.totalMs = now() - started;
-  const report = tally.report(
+  const tallied = tally.report(
     {
       pipeline: pipelineName,
       ingestId: id,
@@ -414,6 +415,13 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
     },
     rejection,
   );
+  const trainingSkipped =
+    tallied.status === 'curated' && !(specOrRejection instanceof Rejection)
+      ? untrainableSplits(specOrRejection, tallied.rowsCurated)
+      : undefined;
+  const report = trainingSkipped === undefined ? tallied : { ...tallied, trainingSkipped };
+  if (trainingSkipped !== undefined)
+    log.warn('no training started', { ingestId: id, reason: trainingSkipped });
   await putJson(s3, reportLocation, report);
   await releaseClaim(s3, claimAt);
   await discarding;
@@ -427,10 +435,14 @@ export const ingestObject = async (source: IngestObject, deps: IngestDeps): Prom
   return {
     state: 'ingested',
     report,
-    training: report.status === 'curated' ? await startTraining() : 'not-started',
+    training: trainable(report) ? await startTraining() : 'not-started',
     bytes,
   };
 };
+
+/** Whether a report's rows are to be trained on: curated, with every split training needs. */
+const trainable = (report: IngestReport) =>
+  report.status === 'curated' && report.trainingSkipped === undefined;
 
 /** How a text file of `format` is checked: its lines (not a JSON array's), and a CSV file's values. */
 const textRules = (format: 'csv' | 'jsonl' | 'json', spec: PipelineSpec) =>

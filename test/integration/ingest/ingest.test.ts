@@ -872,6 +872,30 @@ input: { maxRejectRate: 0.5 }
     expect(executions.executions?.filter((e) => e.name === report.ingestId)).toHaveLength(1);
   });
 
+  it('curates a file whose few times leave the test split empty, but starts no training on it, saying why', async () => {
+    // Daily data of two days: split by time, a day's rows stay together, and all of them are train.
+    const rows = Array.from({ length: 10 }, (_, i) => `2001-01-0${i < 5 ? 1 : 2} 00:00:00,${i},100,SFO,LAX`);
+    const report = await drop(
+      'flights',
+      'two-days.csv',
+      `date,delay,distance,origin,destination\n${rows.join('\n')}\n`,
+    );
+    expect(report).toMatchObject({
+      status: 'curated',
+      rowsIn: 10,
+      rowsCurated: { train: 10, validation: 0, test: 0 },
+      trainingSkipped:
+        'the test split is empty: split by time, rows of one time stay in one split, and the 10 rows curated have too few times to fill every split',
+    });
+    expect(await keys(CURATED, `curated/flights/ingest=${report.ingestId}/split=train/`)).toHaveLength(1);
+    const executions = await sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlpipe-local-training',
+      }),
+    );
+    expect(executions.executions?.map((e) => e.name)).not.toContain(report.ingestId);
+  });
+
   it('rejects a file for a pipeline that has no spec, naming it', async () => {
     const report = await drop('zebras', 'z.csv', 'a,b\n1,2\n');
     expect(report.status).toBe('rejected');

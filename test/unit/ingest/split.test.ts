@@ -1,4 +1,5 @@
-import { rankWindows, trainBefore, wholeSplit } from '../../../core/ingest';
+import { rankWindows, trainBefore, untrainableSplits, wholeSplit } from '../../../core/ingest';
+import { loadSpecFile } from '../../../core/spec/load';
 
 /** Train up to day 8, validation up to day 9, test after: times in ms. */
 const day = (d: number) => d * 86_400_000;
@@ -94,5 +95,24 @@ describe('the staged files that can hold the time at a rank', () => {
     expect(windows[0]).toEqual({ rank: 20, before: 0, from: Number.NEGATIVE_INFINITY });
     expect(read.slice(1, 3)).toEqual([true, true]);
     expect(windows[1]?.before).toBe(0);
+  });
+});
+
+describe('curated rows that cannot be trained on', () => {
+  const flights = loadSpecFile('pipelines/flights.yml');
+  const penguins = loadSpecFile('pipelines/penguins.yml');
+
+  it('are none while train and test hold rows, validation empty or not', () => {
+    expect(untrainableSplits(flights, { train: 8, validation: 1, test: 1 })).toBeUndefined();
+    expect(untrainableSplits(flights, { train: 9, validation: 0, test: 1 })).toBeUndefined();
+  });
+
+  it('are those of an empty test or train split, with why a split by time or hash leaves one empty', () => {
+    expect(untrainableSplits(flights, { train: 10, validation: 0, test: 0 })).toBe(
+      'the test split is empty: split by time, rows of one time stay in one split, and the 10 rows curated have too few times to fill every split',
+    );
+    expect(untrainableSplits(penguins, { train: 0, validation: 1, test: 0 })).toBe(
+      'the train and test splits are empty: split by hash, the 1 rows curated are too few to fill every split',
+    );
   });
 });
