@@ -156,6 +156,10 @@ export const runPipeline = async (options: RunOptions): Promise<RunResult> => {
     );
     for (const [reason, count] of Object.entries(report.reasons).slice(0, 5)) out(`    ${count} × ${reason}`);
     if (report.status !== 'curated') return { report, status: 'rejected at ingest' };
+    if (report.trainingSkipped !== undefined) {
+      out(`No training: ${report.trainingSkipped}`);
+      return { report, status: 'not trained' };
+    }
 
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:execution:mlpipe-${stage}-training:${id}`;
     out(`Training pipeline ${id}:`);

@@ -27,6 +27,9 @@ export const summarizeRun = (pipeline: string, result: RunResult): RunSummary =>
     const none = { modelVersion: null, metrics: null, champion: null };
     if (report.status !== 'curated')
       return { status: 'rejected', ...none, reason: `ingest: ${report.rejection ?? 'rejected'}` };
+    // Curated, but not to be trained on: as a rejection, no model, and the reason why.
+    if (report.trainingSkipped !== undefined)
+      return { status: 'rejected', ...none, reason: `no training: ${report.trainingSkipped}` };
     if (!state || !execution)
       return {
         status: 'failed',

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../cli/main';
@@ -32,6 +32,28 @@ describe('mlpipe run, the main job', () => {
     // Progress went to stderr, with the predictions streamed back from the inference function.
     expect(err.join('\n')).toContain('from the predictions stream');
     expect(err.filter((l) => /→ (Adelie|Chinstrap|Gentoo) \(/.test(l))).toHaveLength(5);
+  });
+
+  it('says why it trains nothing on a file it curates whose test split is empty, and waits for no training run', async () => {
+    const file = join(dataDir, 'two-days.csv');
+    const rows = Array.from({ length: 10 }, (_, i) => `2001-01-0${i < 5 ? 1 : 2} 00:00:00,${i},100,SFO,LAX`);
+    writeFileSync(file, `date,delay,distance,origin,destination\n${rows.join('\n')}\n`);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['run', 'flights', file, '--json', '--data-dir', join(dataDir, 'two-days')], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.join('\n')) as RunSummary;
+    expect(summary).toMatchObject({
+      status: 'rejected',
+      modelVersion: null,
+      ingest: { status: 'curated', rowsIn: 10, rowsCurated: { train: 10, validation: 0, test: 0 } },
+    });
+    expect(summary.reason).toMatch(/^no training: the test split is empty: split by time/);
+    expect(err).toContain(`No training: ${summary.reason?.replace(/^no training: /, '')}`);
+    expect(err.join('\n')).not.toContain('Training pipeline');
   });
 
   it('uses the local cloud another process runs on the data folder, takes the file as an argument, and leaves that cloud running', async () => {
