@@ -148,9 +148,11 @@ export const untrainableSplits = (
 ): string | undefined => {
   const empty = (['train', 'test'] as const).filter((split) => curated[split] === 0);
   if (empty.length === 0) return undefined;
+  const total = curated.train + curated.validation + curated.test;
+  const [rows, have, are] = total === 1 ? ['row', 'has', 'is'] : ['rows', 'have', 'are'];
   const why =
     spec.split.by === 'time'
-      ? `split by time, rows of one time stay in one split, and the ${curated.train + curated.validation + curated.test} rows curated have too few times to fill every split`
-      : `split by hash, the ${curated.train + curated.validation + curated.test} rows curated are too few to fill every split`;
+      ? `split by time, rows of one time stay in one split, and the ${total} ${rows} curated ${have} too few times to fill every split`
+      : `split by hash, the ${total} ${rows} curated ${are} too few to fill every split`;
   return `the ${empty.join(' and ')} split${empty.length > 1 ? 's are' : ' is'} empty: ${why}`;
 };

@@ -317,11 +317,11 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
   if (cased.length > 0) hints.push(`names differ in case: ${cased.join(', ')}`);
   // Names that hold another delimiter, where none is the spec's: one column, or several where the
   // values hold the spec's delimiter too ("a;b;39,1" with decimal commas, read with ",").
-  const strange = found.some((name) => Object.hasOwn(spec.columns, name)) ? [] : found;
+  const unmatched = found.some((name) => Object.hasOwn(spec.columns, name)) ? [] : found;
   const other = OTHER_DELIMITERS.find(
-    (d) => d !== spec.input.delimiter && strange.some((name) => name.includes(d)),
+    (d) => d !== spec.input.delimiter && unmatched.some((name) => name.includes(d)),
   );
-  const holder = strange.find((name) => other !== undefined && name.includes(other));
+  const holder = unmatched.find((name) => other !== undefined && name.includes(other));
   if (other !== undefined && holder !== undefined)
     hints.push(
       `${found.length === 1 ? 'one column' : JSON.stringify(holder)}, holding ${JSON.stringify(other)}: the spec's delimiter is ${JSON.stringify(spec.input.delimiter)}`,

@@ -31,7 +31,7 @@ export class TableReadError extends Error {
  */
 export const unreadableObjectReason = (error: TableReadError, scratch: string, name: string): string => {
   const within = new RegExp(`${scratch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^"'\\s]*`, 'g');
-  const said = (error.message.split('\n')[0] ?? '').replace(/^(?:[A-Z][a-z]+ )+Error: /, '').trim();
+  const said = (error.message.split('\n')[0] ?? '').replace(/^(?:[A-Z][A-Za-z]* )+Error: /, '').trim();
   return `cannot be read as ${name}: ${said.replace(within, () => name)}`;
 };
 

@@ -112,7 +112,7 @@ describe('curated rows that cannot be trained on', () => {
       'the test split is empty: split by time, rows of one time stay in one split, and the 10 rows curated have too few times to fill every split',
     );
     expect(untrainableSplits(penguins, { train: 0, validation: 1, test: 0 })).toBe(
-      'the train and test splits are empty: split by hash, the 1 rows curated are too few to fill every split',
+      'the train and test splits are empty: split by hash, the 1 row curated is too few to fill every split',
     );
   });
 });
