@@ -29,6 +29,10 @@ import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { localClientConfig, localS3Config } from '../../../local/types';
 import { datasetPath, jsonDataset } from '../../support/datasets';
 
+/** penguins' CSV header, and a row of it that passes. */
+const PENGUINS_HEADER =
+  'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
+const ADELIE_ROW = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
 const RAW = 'mlpipe-local-raw';
 const CURATED = 'mlpipe-local-curated';
 const ARTIFACTS = 'mlpipe-local-artifacts';
@@ -484,11 +488,9 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('quarantines bad rows with their row number, field and reason, and curates the rest', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
-    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
     const lines = [
-      header,
-      ...Array.from({ length: 98 }, () => good),
+      PENGUINS_HEADER,
+      ...Array.from({ length: 98 }, () => ADELIE_ROW),
       'Dodo,Torgersen,39.1,18.7,181,3750,MALE',
       'Adelie,Torgersen,39.1,18.7,181,lots,MALE',
     ];
@@ -501,13 +503,11 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('quarantines a CSV row of more or fewer fields than its header (a stray delimiter, a cut-off last line) as a bad row, and curates the rest', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
-    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
     const lines = [
-      header,
-      ...Array.from({ length: 50 }, () => good),
+      PENGUINS_HEADER,
+      ...Array.from({ length: 50 }, () => ADELIE_ROW),
       'Adelie,Torgersen,39.1,18.7,181,3750,MALE,',
-      ...Array.from({ length: 47 }, () => good),
+      ...Array.from({ length: 47 }, () => ADELIE_ROW),
       // The upload was cut off mid-row: no newline at the end either.
       'Adelie,Torg',
     ];
@@ -521,16 +521,15 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('finds a row of another width past the rows the sniffer samples, and rejects a file with a quote never closed or two kinds of line ending, naming the lines', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const rows = Array.from({ length: 30_000 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE');
-    const deep = `${[header, ...rows, 'Adelie,Torgersen', ...rows].join('\n')}\n`;
+    const deep = `${[PENGUINS_HEADER, ...rows, 'Adelie,Torgersen', ...rows].join('\n')}\n`;
     const report = ingested(await ingestDirectly(await putDirect('incoming/penguins/deep.csv', deep)));
     expect(report).toMatchObject({ status: 'curated', rowsIn: 60_001, rowsQuarantined: 1 });
     expect(report.errors).toEqual([
       { row: 30_001, field: '(line)', reason: '2 fields, where the header has 7' },
     ]);
     const unclosed = [
-      header,
+      PENGUINS_HEADER,
       ...rows.slice(0, 100),
       'Adelie,"Torgersen,39.1,18.7,181,3750,MALE',
       ...rows.slice(0, 100),
@@ -541,7 +540,7 @@ input: { maxRejectRate: 0.5 }
     expect(rejected).toMatchObject({ status: 'rejected', rowsIn: 0 });
     expect(rejected.rejection).toContain('unclosed.csv: line 102: Value with unterminated quote found');
     // A header saved on Windows, rows added on Linux.
-    const mixed = `${header}\r\n${rows.slice(0, 100).join('\n')}\n`;
+    const mixed = `${PENGUINS_HEADER}\r\n${rows.slice(0, 100).join('\n')}\n`;
     const twoEndings = ingested(await ingestDirectly(await putDirect('incoming/penguins/mixed.csv', mixed)));
     expect(twoEndings.rejection).toBe(
       'cannot be read as mixed.csv: line 1 ends in \\r\\n and line 2 in \\n: save the file with one kind of line ending',
@@ -560,14 +559,12 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('reads a CSV file with Windows line endings row for row', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
-    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
     const rows = [
-      ...Array.from({ length: 98 }, () => good),
+      ...Array.from({ length: 98 }, () => ADELIE_ROW),
       'Dodo,Torgersen,39.1,18.7,181,3750,MALE',
       'Adelie,Torgersen,39.1,18.7,181,lots,MALE',
     ];
-    const report = await drop('penguins', 'windows.csv', `${[header, ...rows].join('\r\n')}\r\n`);
+    const report = await drop('penguins', 'windows.csv', `${[PENGUINS_HEADER, ...rows].join('\r\n')}\r\n`);
     expectDodoAndLots(report, { rowsIn: 100, dodo: 99, lots: 100 });
     const curated = await everyCuratedRow(report);
     expect(curated).toHaveLength(98);
@@ -610,14 +607,13 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('reads the texts a spec names in nullValues (NA, as R writes a missing value) as missing, row for row', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const rows = [
       ...Array.from({ length: 40 }, () => 'Adelie,Torgersen,39.1,18.7,181,3750,MALE'),
       'Adelie,Torgersen,NA,NA,NA,NA,NA',
       'Gentoo,Biscoe,46.1, NA ,211,4500,FEMALE',
       'NA,Biscoe,46.1,13.2,211,4500,FEMALE',
     ];
-    const report = await drop('penguins', 'from-r.csv', `${[header, ...rows].join('\n')}\n`);
+    const report = await drop('penguins', 'from-r.csv', `${[PENGUINS_HEADER, ...rows].join('\n')}\n`);
     expect(report).toMatchObject({ status: 'curated', rowsIn: 43, rowsQuarantined: 1 });
     // Species may not be missing.
     expect(report.errors).toEqual([{ row: 43, field: 'Species', reason: 'required, but empty' }]);
@@ -737,7 +733,6 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('finds bad rows by their number in a file read as byte ranges, and curates a row only rowValidator can clean', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
     const lines = Array.from(
       { length: 460_000 },
       (_, i) => `Gentoo,Biscoe,47.5,15,217,${3000 + (i % 2000)},FEMALE`,
@@ -746,7 +741,7 @@ input: { maxRejectRate: 0.5 }
     // A no-break space around a number: not a form the SQL fast path reads, but rowValidator trims it.
     lines[459_998] = 'Gentoo,Biscoe,\u00a041.7\u00a0,15,217,5000,FEMALE';
     lines[459_999] = 'Gentoo,Biscoe,47.5,15,217,lots,FEMALE';
-    const body = `${header}\n${lines.join('\n')}\n`;
+    const body = `${PENGUINS_HEADER}\n${lines.join('\n')}\n`;
     // Big enough to be fetched as parallel ranges: a row cut between two ranges must come out whole.
     expect(Buffer.byteLength(body)).toBeGreaterThan(RANGE_BYTES);
     const report = await drop('penguins', 'many.csv', body);
@@ -759,12 +754,10 @@ input: { maxRejectRate: 0.5 }
   });
 
   it('counts every row of a file with too many bad rows as quarantined with it, the good ones too', async () => {
-    const header = 'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex';
-    const good = 'Adelie,Torgersen,39.1,18.7,181,3750,MALE';
     const report = await drop(
       'penguins',
       'mostly-good.csv',
-      `${[header, good, 'Dodo,Dream,,,,,', good].join('\n')}\n`,
+      `${[PENGUINS_HEADER, ADELIE_ROW, 'Dodo,Dream,,,,,', ADELIE_ROW].join('\n')}\n`,
     );
     expect(report).toMatchObject({
       status: 'rejected',
@@ -777,18 +770,8 @@ input: { maxRejectRate: 0.5 }
   });
 
   it.each([
-    [
-      'too many bad rows',
-      'bad.csv',
-      'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex\nDodo,Mars,1,1,1,1,\n',
-      /rows failed validation/,
-    ],
-    [
-      'a header only',
-      'header.csv',
-      'Species,Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex\n',
-      /only a header/,
-    ],
+    ['too many bad rows', 'bad.csv', `${PENGUINS_HEADER}\nDodo,Mars,1,1,1,1,\n`, /rows failed validation/],
+    ['a header only', 'header.csv', `${PENGUINS_HEADER}\n`, /only a header/],
     ['an empty file', 'empty.csv', '', /empty file/],
     ['an empty JSON array', 'empty.json', '[ ]\n', /^no rows$/],
     [
