@@ -317,7 +317,8 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
   if (cased.length > 0) hints.push(`names differ in case: ${cased.join(', ')}`);
   // Names that hold another delimiter, where none is the spec's: one column, or several where the
   // values hold the spec's delimiter too ("a;b;39,1" with decimal commas, read with ",").
-  const unmatched = found.some((name) => Object.hasOwn(spec.columns, name)) ? [] : found;
+  const noneOfTheSpec = !found.some((name) => Object.hasOwn(spec.columns, name));
+  const unmatched = noneOfTheSpec ? found : [];
   const other = OTHER_DELIMITERS.find(
     (d) => d !== spec.input.delimiter && unmatched.some((name) => name.includes(d)),
   );
@@ -335,7 +336,7 @@ export const missingColumns = (spec: PipelineSpec, found: readonly string[]): st
   );
   // Unless another delimiter explains them: cut at the wrong one, a header's line has fewer
   // fields than a row's, and DuckDB's sniffer takes a row for the header.
-  if (values.length > 0 && holder === undefined && !found.some((name) => Object.hasOwn(spec.columns, name)))
+  if (values.length > 0 && holder === undefined && noneOfTheSpec)
     hints.push(`the first line holds values such as ${list(values.slice(0, 3))}: is the header row missing?`);
   const shown = found.length > 20 ? `${list(found.slice(0, 20))}, …` : list(found);
   return `no column ${list(missing)} in the file, which has ${found.length === 0 ? 'none: no JSON object in it has a key' : shown}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`;
