@@ -7,17 +7,20 @@ import { startLocalCloud } from '../../../local/cloud';
 import { runningCloud } from '../../../local/presence';
 import { datasetPath } from '../../support/datasets';
 
+/** The CLI run as a user runs it, with what it printed to stdout and stderr, line by line. */
+const runMain = async (args: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+};
+
 describe('mlpipe run, the main job', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlpipe-run-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('runs penguins end to end and prints, with --json, one summary a script can read', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['run', 'penguins', '--json', '--data-dir', dataDir], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
+    const { code, out, err } = await runMain(['run', 'penguins', '--json', '--data-dir', dataDir]);
     expect(code).toBe(0);
     const summary = JSON.parse(out.join('\n')) as RunSummary;
     expect(summary).toMatchObject({
@@ -38,12 +41,14 @@ describe('mlpipe run, the main job', () => {
     const file = join(dataDir, 'two-days.csv');
     const rows = Array.from({ length: 10 }, (_, i) => `2001-01-0${i < 5 ? 1 : 2} 00:00:00,${i},100,SFO,LAX`);
     writeFileSync(file, `date,delay,distance,origin,destination\n${rows.join('\n')}\n`);
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['run', 'flights', file, '--json', '--data-dir', join(dataDir, 'two-days')], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
+    const { code, out, err } = await runMain([
+      'run',
+      'flights',
+      file,
+      '--json',
+      '--data-dir',
+      join(dataDir, 'two-days'),
+    ]);
     expect(code).toBe(0);
     const summary = JSON.parse(out.join('\n')) as RunSummary;
     expect(summary).toMatchObject({
@@ -60,12 +65,14 @@ describe('mlpipe run, the main job', () => {
     const shared = mkdtempSync(join(tmpdir(), 'mlpipe-run-shared-'));
     const cloud = await startLocalCloud({ dataDir: shared, port: 0 });
     try {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main(['run', 'cars', datasetPath('cars.json'), '--json', '--data-dir', shared], {
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-      });
+      const { code, out, err } = await runMain([
+        'run',
+        'cars',
+        datasetPath('cars.json'),
+        '--json',
+        '--data-dir',
+        shared,
+      ]);
       expect(code).toBe(0);
       expect(err[0]).toContain(
         `Using the local cloud already running on ${shared} (stage local, pid ${process.pid})`,
